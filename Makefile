@@ -1,0 +1,55 @@
+# authdemo: `make run` to try it, `make test` to check it. See README.md.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+export PORT
+
+.PHONY: run serve test lint format bench bench-quick loadtest clean venv dev-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when a requirements file changes.
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+venv: $(VENV)/.runtime
+dev-venv: $(VENV)/.dev
+
+run: venv  ## install, migrate, create demo users, serve on 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "  authdemo is at  http://127.0.0.1:$(PORT)/"
+	@echo "  log in:         http://127.0.0.1:$(PORT)/accounts/login/   alice / alice-demo-pass, bob / bob-demo-pass"
+	@echo "  admin:          http://127.0.0.1:$(PORT)/admin/            admin / admin-demo-pass"
+	@echo "  API docs:       http://127.0.0.1:$(PORT)/api/docs/"
+	@echo
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+serve: venv  ## production-style: gunicorn, whitenoise, debug off (secrets from the environment)
+	@test -n "$$DJANGO_SECRET_KEY" -a -n "$$JWT_SIGNING_KEY" || { echo "make serve: set DJANGO_SECRET_KEY (50+ bytes) and JWT_SIGNING_KEY (32+ bytes); see README 'Deploying'."; exit 2; }
+	DJANGO_DEBUG=false $(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	DJANGO_DEBUG=false $(BIN)/python manage.py migrate --no-input
+	DJANGO_DEBUG=false $(BIN)/gunicorn authdemo.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
+
+test: dev-venv  ## the whole suite; REQUIRE_SERVICES=1 turns every skip for a missing service into a failure
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: dev-venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: dev-venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,51 @@
+"""Session authentication that is timed, and the registry's last-seen touch."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+from django.contrib.auth.middleware import AuthenticationMiddleware, get_user
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import SimpleLazyObject
+
+from accounts.services import touch_session
+from accounts.timing import get_auth_record, record_auth
+
+
+def _timed_user(request):
+    started = perf_counter()
+    user = get_user(request)
+    scheme = "session" if user.is_authenticated else "anonymous"
+    record_auth(request, scheme=scheme, seconds=perf_counter() - started)
+    return user
+
+
+class TimedAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's AuthenticationMiddleware, recording the session lookup for Server-Timing.
+
+    The user is still loaded lazily: a request that never looks at `request.user`
+    (an API call with a Bearer token, /healthz) pays nothing for sessions.
+    """
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _timed_user(request))
+
+
+class SessionRegistryMiddleware:
+    """Keep the session registry's last-seen time current, writing at most once a minute."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not hasattr(request, "user"):
+            raise ImproperlyConfigured(
+                "SessionRegistryMiddleware must come after "
+                "accounts.middleware.TimedAuthenticationMiddleware in MIDDLEWARE."
+            )
+        response = self.get_response(request)
+        # Only when a session authenticated this request: never add a session read.
+        if get_auth_record(request).scheme == "session":
+            touch_session(request=request)
+        return response

@@ -1,0 +1,117 @@
+"""One user table, the session registry, API login families and the audit log."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A user; `tokens_valid_after` is the access-token cut-off set by revocation."""
+
+    display_name = models.CharField(max_length=150, blank=True)
+    tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def get_short_name(self) -> str:
+        return self.display_name or self.username
+
+
+class Engine(models.TextChoices):
+    DB = "db", "Database"
+    REDIS = "redis", "Redis"
+    CACHED_DB = "cached_db", "Cache + database"
+    SIGNED_COOKIES = "signed_cookies", "Signed cookie"
+
+
+class UserSession(models.Model):
+    """A logged-in browser session, whatever engine stores it.
+
+    `session_key` is empty for signed cookies: the data lives in the cookie and the
+    server holds nothing it could delete.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="web_sessions")
+    session_key = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    engine = models.CharField(max_length=20, choices=Engine.choices)
+    created_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        verbose_name = "session"
+        indexes = [
+            models.Index(fields=["user", "-last_seen"], name="usersession_user_seen"),
+            models.Index(fields=["-last_seen"], name="usersession_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.get_engine_display()} since {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def revocable(self) -> bool:
+        return self.engine != Engine.SIGNED_COOKIES
+
+
+class TokenFamily(models.Model):
+    """An API login: every refresh token rotated from one login (RFC 9700, 4.14.2)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_families")
+    current_jti = models.CharField(max_length=255)
+    transport = models.CharField(max_length=10, choices=[("bearer", "Bearer header"), ("cookie", "Cookie")])
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True, help_text="When the live refresh token expires.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=40, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        verbose_name = "API login"
+        indexes = [models.Index(fields=["user", "-last_used_at"], name="tokenfamily_user_used")]
+
+    def __str__(self) -> str:
+        return f"{self.user} via {self.transport} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEvent(models.Model):
+    """One authentication event, kept for the admin and the user's own page."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOGOUT = "logout", "Logged out"
+        TOKEN_OBTAINED = "token_obtained", "API token obtained"
+        TOKEN_REFRESHED = "token_refreshed", "API token refreshed"
+        TOKEN_BLACKLISTED = "token_blacklisted", "API token blacklisted"
+        SESSION_REVOKED = "session_revoked", "Session revoked"
+        FAMILY_REVOKED = "family_revoked", "API login revoked"
+        EVERYTHING_REVOKED = "everything_revoked", "Logged out everywhere"
+        REUSE_DETECTED = "reuse_detected", "Refresh token reuse detected"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        LOCKOUT = "lockout", "Locked out"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="As given, also for unknown users.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["user", "-at"], name="auditevent_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.username or '-'} at {self.at:%Y-%m-%d %H:%M:%S}"

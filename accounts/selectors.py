@@ -1,0 +1,110 @@
+"""Reads: who is logged in where, the access-token cut-off, the audit trail."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from user_agents import parse as parse_user_agent
+
+from accounts.models import AuditEvent, TokenFamily, User, UserSession
+
+CUTOFF_CACHE_TIMEOUT = 60 * 60 * 24
+REGISTRY_KEY = "_registry_id"  # the UserSession id, kept in the session itself
+SEEN_KEY = "_registry_seen"  # epoch seconds of the last registry touch
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """Return the peer address. X-Forwarded-For is ignored: it is whatever the client says."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def user_agent(request: HttpRequest | None) -> str:
+    return request.headers.get("User-Agent", "")[:512] if request is not None else ""
+
+
+@lru_cache(maxsize=1024)
+def describe_user_agent(raw: str) -> str:
+    """Return "Browser on OS" for a User-Agent header, or "Unknown client"."""
+    if not raw:
+        return "Unknown client"
+    agent = parse_user_agent(raw)
+    browser, os = agent.browser.family, agent.os.family
+    if browser == "Other" and os == "Other":
+        return raw[:40]
+    return f"{browser} on {os}"
+
+
+def cutoff_cache_key(user_id: object) -> str:
+    return f"jwt-cutoff:{user_id}"
+
+
+def get_access_cutoff(*, user_id: object) -> int:
+    """Return the epoch second at or before which the user's access tokens are void (0: none).
+
+    One cache read per call; the database is read only on a cache miss, and the answer
+    is written back so that every process sharing the cache sees the same cut-off.
+    """
+    key = cutoff_cache_key(user_id)
+    cutoff = cache.get(key)
+    if cutoff is None:
+        valid_after = User.objects.filter(pk=user_id).values_list("tokens_valid_after", flat=True).first()
+        cutoff = int(valid_after.timestamp()) if valid_after else 0
+        cache.set(key, cutoff, CUTOFF_CACHE_TIMEOUT)
+    return cutoff
+
+
+def list_active_sessions(*, user: User) -> QuerySet[UserSession]:
+    return UserSession.objects.filter(user=user, expires_at__gt=timezone.now()).order_by("-last_seen")
+
+
+def list_active_families(*, user: User) -> QuerySet[TokenFamily]:
+    return TokenFamily.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()).order_by(
+        "-last_used_at"
+    )
+
+
+def list_recent_events(*, user: User, limit: int = 20) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(user=user).select_related("actor")[:limit]
+
+
+def get_user_summary(*, user_id: object) -> dict | None:
+    """Return the public fields of an active user, or None if there is no such user."""
+    return (
+        User.objects.filter(pk=user_id, is_active=True)
+        .values("id", "username", "display_name")
+        .first()
+    )
+
+
+def current_registry_id(*, request: HttpRequest) -> str | None:
+    return request.session.get(REGISTRY_KEY)
+
+
+def find_own_session(*, user: User, registry_id: object) -> UserSession | None:
+    return UserSession.objects.select_related("user").filter(pk=registry_id, user=user).first()
+
+
+def find_own_family(*, user: User, family_id: object) -> TokenFamily | None:
+    return TokenFamily.objects.select_related("user").filter(pk=family_id, user=user, revoked_at__isnull=True).first()
+
+
+def describe_session(*, request: HttpRequest) -> dict:
+    """What the server keeps for this session; a key prefix only, never the whole key."""
+    session = request.session
+    key = session.session_key if settings.SESSION_BACKEND != "signed_cookies" else None
+    entry = UserSession.objects.filter(pk=current_registry_id(request=request)).first()
+    return {
+        "engine": settings.SESSION_BACKEND,
+        "engine_path": settings.SESSION_ENGINE,
+        "key_prefix": f"{key[:8]}…" if key else None,
+        "created_at": entry.created_at if entry else None,
+        "expires_at": session.get_expiry_date(),
+        "data_keys": sorted(session.keys()),
+    }

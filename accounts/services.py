@@ -1,0 +1,190 @@
+"""Writes: the session registry, API login families, revocation and the audit log.
+
+Every way of ending a login goes through here, so a session, a refresh token and an
+access token are ended the same way whether a user, an admin or a password change asks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts.models import AuditEvent, TokenFamily, User, UserSession
+from accounts.selectors import (
+    CUTOFF_CACHE_TIMEOUT,
+    REGISTRY_KEY,
+    SEEN_KEY,
+    client_ip,
+    cutoff_cache_key,
+    user_agent,
+)
+
+
+def record_event(
+    *,
+    kind: str,
+    request: HttpRequest | None = None,
+    user: AbstractBaseUser | None = None,
+    username: str = "",
+    actor: AbstractBaseUser | None = None,
+    **detail: object,
+) -> AuditEvent:
+    """Append one event to the audit log. Never store a credential in `detail`."""
+    return AuditEvent.objects.create(
+        kind=kind,
+        at=timezone.now(),
+        user=user if user is not None and user.pk else None,
+        username=(username or getattr(user, "username", "") or "")[:150],
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+        detail=detail,
+    )
+
+
+def record_session(*, request: HttpRequest, user: AbstractBaseUser) -> UserSession:
+    """Register the session that `login()` just created for `user`."""
+    now = timezone.now()
+    engine = settings.SESSION_BACKEND
+    entry = UserSession.objects.create(
+        user=user,
+        session_key=None if engine == "signed_cookies" else request.session.session_key,
+        engine=engine,
+        created_at=now,
+        last_seen=now,
+        expires_at=request.session.get_expiry_date(),
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+    )
+    request.session[REGISTRY_KEY] = str(entry.pk)
+    request.session[SEEN_KEY] = int(now.timestamp())
+    return entry
+
+
+def touch_session(*, request: HttpRequest) -> None:
+    """Move the session's last-seen time forward, at most once per SESSION_TOUCH_INTERVAL."""
+    registry_id = request.session.get(REGISTRY_KEY)
+    now = timezone.now()
+    if registry_id is None or now.timestamp() - request.session.get(SEEN_KEY, 0) < settings.SESSION_TOUCH_INTERVAL:
+        return
+    UserSession.objects.filter(pk=registry_id).update(last_seen=now, expires_at=request.session.get_expiry_date())
+    request.session[SEEN_KEY] = int(now.timestamp())
+
+
+def rebind_session(*, request: HttpRequest) -> None:
+    """Point the registry at the session's new key after Django cycled it (password change)."""
+    registry_id = request.session.get(REGISTRY_KEY)
+    if registry_id and settings.SESSION_BACKEND != "signed_cookies":
+        UserSession.objects.filter(pk=registry_id).update(session_key=request.session.session_key)
+
+
+def forget_session(*, request: HttpRequest) -> None:
+    """Drop the registry row of a session that is being logged out."""
+    registry_id = request.session.get(REGISTRY_KEY)
+    if registry_id:
+        UserSession.objects.filter(pk=registry_id).delete()
+
+
+def revoke_session(*, session: UserSession, actor: AbstractBaseUser | None, request: HttpRequest | None) -> bool:
+    """End one session through the engine that stores it; False if the server cannot.
+
+    The engine's own `delete()` is the only correct way: deleting a `Session` row would
+    leave `cached_db`'s cached copy alive, and Redis sessions have no row at all.
+    """
+    if not session.revocable:
+        return False
+    import_module(settings.SESSION_ENGINES[session.engine]).SessionStore(session.session_key).delete()
+    session.delete()
+    record_event(
+        kind=AuditEvent.Kind.SESSION_REVOKED, request=request, user=session.user, actor=actor, engine=session.engine
+    )
+    return True
+
+
+def revoke_family(*, family: TokenFamily, reason: str, actor: AbstractBaseUser | None, request: HttpRequest | None):
+    """End one API login: blacklist its live refresh token and mark the family revoked."""
+    with transaction.atomic():
+        updated = TokenFamily.objects.filter(pk=family.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_reason=reason
+        )
+        _blacklist(OutstandingToken.objects.filter(jti=family.current_jti))
+    if updated:
+        record_event(
+            kind=AuditEvent.Kind.FAMILY_REVOKED, request=request, user=family.user, actor=actor, reason=reason
+        )
+
+
+def revoke_everything(
+    *,
+    user: User,
+    reason: str,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+    keep_current_session: bool = False,
+) -> None:
+    """Log `user` out everywhere: sessions, refresh tokens, and live access tokens.
+
+    Sessions end through their engine; every outstanding refresh token is blacklisted;
+    the access-token cut-off moves to now, so with JWT_REVOCATION=cutoff even access
+    tokens that have not expired stop working at once. `keep_current_session` spares the
+    session making the request (password change keeps the user logged in there).
+    """
+    keep = request.session.get(REGISTRY_KEY) if keep_current_session and request is not None else None
+    for session in UserSession.objects.filter(user=user).exclude(pk=keep).select_related("user"):
+        if session.revocable:
+            import_module(settings.SESSION_ENGINES[session.engine]).SessionStore(session.session_key).delete()
+            session.delete()
+    now = timezone.now()
+    with transaction.atomic():
+        TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now, revoked_reason=reason)
+        _blacklist(OutstandingToken.objects.filter(user=user, expires_at__gt=now))
+        User.objects.filter(pk=user.pk).update(tokens_valid_after=now)
+    user.tokens_valid_after = now
+    set_cutoff_cache(user_id=user.pk, cutoff=now)
+    record_event(kind=AuditEvent.Kind.EVERYTHING_REVOKED, request=request, user=user, actor=actor, reason=reason)
+
+
+def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
+    """Publish a user's access-token cut-off to every process that reads the cache."""
+    cache.set(cutoff_cache_key(user_id), int(cutoff.timestamp()) if cutoff else 0, CUTOFF_CACHE_TIMEOUT)
+
+
+def _blacklist(tokens) -> None:
+    missing = tokens.filter(blacklistedtoken__isnull=True).values_list("pk", flat=True)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token_id=pk) for pk in missing.iterator()], ignore_conflicts=True
+    )
+
+
+def end_logins_of_inactive_user(*, user: User) -> None:
+    """End every login of a deactivated user, once: later saves find nothing left to end."""
+    if user.is_active:
+        return
+    if UserSession.objects.filter(user=user).exists() or TokenFamily.objects.filter(
+        user=user, revoked_at__isnull=True
+    ).exists() or user.tokens_valid_after is None:
+        revoke_everything(user=user, reason="deactivated")
+
+
+def revoke_other_sessions(*, request: HttpRequest) -> int:
+    """End every session of the requesting user except this one; return how many ended."""
+    current = request.session.get(REGISTRY_KEY)
+    ended = 0
+    for session in UserSession.objects.filter(user=request.user).exclude(pk=current).select_related("user"):
+        ended += revoke_session(session=session, actor=request.user, request=request)
+    return ended
+
+
+def password_changed(*, request: HttpRequest, user: User) -> None:
+    """After a password change: keep this session, end every other login of the user."""
+    rebind_session(request=request)
+    record_event(kind=AuditEvent.Kind.PASSWORD_CHANGED, request=request, user=user)
+    revoke_everything(user=user, reason="password changed", actor=user, request=request, keep_current_session=True)

@@ -1,0 +1,31 @@
+"""Signal receivers: each one hands the event to a service."""
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from accounts import services
+from accounts.models import AuditEvent, User
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.logged_in")
+def on_logged_in(sender, request, user, **kwargs):
+    services.record_session(request=request, user=user)
+    services.record_event(kind=AuditEvent.Kind.LOGIN, request=request, user=user)
+
+
+@receiver(user_logged_out, dispatch_uid="accounts.logged_out")
+def on_logged_out(sender, request, user, **kwargs):
+    services.forget_session(request=request)
+    services.record_event(kind=AuditEvent.Kind.LOGOUT, request=request, user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="accounts.login_failed")
+def on_login_failed(sender, credentials, request=None, **kwargs):
+    services.record_event(kind=AuditEvent.Kind.LOGIN_FAILED, request=request, username=credentials.get("username", ""))
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.user_saved")
+def on_user_saved(sender, instance, created, **kwargs):
+    if not created and not instance.is_active:
+        services.end_logins_of_inactive_user(user=instance)

@@ -1,0 +1,135 @@
+"""HTML views: Django's auth views, styled, plus the sessions page and its revoke buttons."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
+from django.urls import reverse_lazy
+from django.views.generic import CreateView, TemplateView, View
+
+from accounts import selectors, services
+from accounts.forms import LoginForm, RevokeForm, SignupForm
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out; POST only (Django answers GET with 405)."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.success(request, "You are logged out. The server has deleted your session.")
+        return response
+
+
+class SignupView(CreateView):
+    template_name = "accounts/signup.html"
+    form_class = SignupForm
+    success_url = reverse_lazy("profile")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        auth_login(self.request, self.object, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(self.request, "Welcome! Your account is ready and you are logged in.")
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change the password; this session stays, every other login of the user ends."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("profile")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.password_changed(request=self.request, user=form.user)
+        messages.success(self.request, "Password changed. Every other session and API login has been ended.")
+        return response
+
+
+class ProfileView(LoginRequiredMixin, TemplateView):
+    template_name = "accounts/profile.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "stored": selectors.describe_session(request=self.request)}
+
+
+class SessionsView(LoginRequiredMixin, TemplateView):
+    template_name = "accounts/sessions.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return {
+            **super().get_context_data(**kwargs),
+            "sessions": selectors.list_active_sessions(user=user),
+            "current_id": selectors.current_registry_id(request=self.request),
+            "families": selectors.list_active_families(user=user),
+            "events": selectors.list_recent_events(user=user),
+            "engine": settings.SESSION_BACKEND,
+        }
+
+
+class _RevokeView(LoginRequiredMixin, View):
+    """POST only: a GET on a revoke URL is a 405, never a state change."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        form = RevokeForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "That request named no session; nothing was changed.")
+        else:
+            self.revoke(request, form.cleaned_data["id"])
+        return redirect("sessions")
+
+
+class RevokeSessionView(_RevokeView):
+    def revoke(self, request, registry_id):
+        session = selectors.find_own_session(user=request.user, registry_id=registry_id)
+        if session is None:
+            messages.error(request, "That session does not exist or is not yours; nothing was changed.")
+        elif str(session.pk) == selectors.current_registry_id(request=request):
+            messages.error(request, "That is this session: use Log out to end it.")
+        elif services.revoke_session(session=session, actor=request.user, request=request):
+            messages.success(request, "Session ended. Its next request will arrive logged out.")
+        else:
+            messages.error(request, "A signed-cookie session cannot be ended by the server: it holds nothing to delete.")
+
+
+class RevokeFamilyView(_RevokeView):
+    def revoke(self, request, family_id):
+        family = selectors.find_own_family(user=request.user, family_id=family_id)
+        if family is None:
+            messages.error(request, "That API login does not exist or is not yours; nothing was changed.")
+        else:
+            services.revoke_family(family=family, reason="user", actor=request.user, request=request)
+            messages.success(request, "API login ended: its refresh token is blacklisted.")
+
+
+class RevokeOtherSessionsView(LoginRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request):
+        ended = services.revoke_other_sessions(request=request)
+        messages.success(request, f"Ended {ended} other session{'s' if ended != 1 else ''}.")
+        return redirect("sessions")
+
+
+class LogoutEverywhereView(LoginRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request):
+        services.revoke_everything(user=request.user, reason="user", actor=request.user, request=request,
+                                   keep_current_session=True)
+        auth_logout(request)
+        messages.success(request, "Logged out everywhere: every session, refresh token and access token is void.")
+        return redirect("login")

@@ -1,0 +1,141 @@
+"""Issue, rotate and end refresh-token families (RFC 9700, section 4.14.2).
+
+Every login starts a family; each refresh replaces the family's one live token. A
+token of the family that is not the live one has been rotated already: presenting it
+again means it leaked, so the whole family, newest token included, is revoked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts import services as accounts_services
+from accounts.models import AuditEvent, TokenFamily
+from accounts.selectors import client_ip, get_access_cutoff, user_agent
+from api.tokens import expires_at, invalid, login_expired, mint_refresh_token, parse_refresh_token
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    username: str
+    access: str
+    refresh: str
+    access_expires_at: object
+    refresh_expires_at: object
+
+    def as_json(self) -> dict[str, str]:
+        return {"access": self.access, "refresh": self.refresh}
+
+
+def issue_token_pair(*, user, request: HttpRequest, transport: str) -> TokenPair:
+    """Start a new API login for `user` and return its first access and refresh tokens."""
+    now = timezone.now()
+    family = TokenFamily(
+        user=user,
+        transport=transport,
+        created_at=now,
+        last_used_at=now,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+    )
+    refresh = mint_refresh_token(user=user, family_id=str(family.pk), auth_time=int(now.timestamp()))
+    family.current_jti = refresh["jti"]
+    family.expires_at = expires_at(refresh)
+    with transaction.atomic():
+        family.save(force_insert=True)
+        _outstand(refresh, user=user)
+    accounts_services.record_event(kind=AuditEvent.Kind.TOKEN_OBTAINED, request=request, user=user, via=transport)
+    get_access_cutoff(user_id=user.pk)  # warm the cache: the first API call stays query-free
+    return _pair(refresh)
+
+
+def rotate_refresh_token(*, raw: str, request: HttpRequest) -> TokenPair:
+    """Exchange a live refresh token for a new pair, blacklisting the one presented.
+
+    Of concurrent refreshes with one token exactly one wins (a conditional UPDATE); the
+    others find the token rotated and are treated as reuse.
+    """
+    token = parse_refresh_token(raw)
+    family = _live_family(token, request=request)
+    if not family.user.is_active:
+        raise invalid("User is inactive.", "user_inactive")
+    if login_expired(token["auth_time"]):
+        raise invalid("Login has reached its absolute lifetime; log in again.", "token_expired")
+    new = mint_refresh_token(user=family.user, family_id=str(family.pk), auth_time=token["auth_time"])
+    with transaction.atomic():
+        won = TokenFamily.objects.filter(pk=family.pk, current_jti=token["jti"], revoked_at__isnull=True).update(
+            current_jti=new["jti"], last_used_at=timezone.now(), expires_at=expires_at(new)
+        )
+        if won:
+            _outstand(new, user=family.user)
+            _blacklist_jti(token["jti"])
+    if not won:
+        _reuse_detected(family, request=request)
+    accounts_services.record_event(kind=AuditEvent.Kind.TOKEN_REFRESHED, request=request, user=family.user)
+    return _pair(new)
+
+
+def end_family(*, raw: str, request: HttpRequest) -> None:
+    """Log out one API login: blacklist its live refresh token and revoke the family."""
+    token = parse_refresh_token(raw)
+    family = _live_family(token, request=request)
+    accounts_services.revoke_family(family=family, reason="logout", actor=family.user, request=request)
+    accounts_services.record_event(kind=AuditEvent.Kind.TOKEN_BLACKLISTED, request=request, user=family.user)
+
+
+def verify_refresh_token(*, raw: str, request: HttpRequest) -> None:
+    """Raise unless `raw` is the live refresh token of a live family."""
+    _live_family(parse_refresh_token(raw), request=request)
+
+
+def _live_family(token, *, request: HttpRequest) -> TokenFamily:
+    family = TokenFamily.objects.select_related("user").filter(pk=token["fam"]).first()
+    if family is None or family.user_id != token[api_settings.USER_ID_CLAIM]:
+        raise invalid("Token is invalid.", "token_not_valid")
+    if family.revoked_at is not None:
+        raise invalid("Token has been revoked.", "token_revoked")
+    if family.current_jti != token["jti"]:
+        _reuse_detected(family, request=request)
+    if BlacklistedToken.objects.filter(token__jti=token["jti"]).exists():
+        raise invalid("Token has been revoked.", "token_revoked")
+    return family
+
+
+def _reuse_detected(family: TokenFamily, *, request: HttpRequest):
+    accounts_services.revoke_family(family=family, reason="reuse", actor=None, request=request)
+    accounts_services.record_event(
+        kind=AuditEvent.Kind.REUSE_DETECTED, request=request, user=family.user, family=str(family.pk)
+    )
+    raise invalid("Token was already used; this login has been revoked.", "token_reused")
+
+
+def _outstand(token, *, user) -> None:
+    OutstandingToken.objects.create(
+        user=user,
+        jti=token["jti"],
+        token=str(token),
+        created_at=token.current_time,
+        expires_at=expires_at(token),
+    )
+
+
+def _blacklist_jti(jti: str) -> None:
+    outstanding = OutstandingToken.objects.get(jti=jti)
+    BlacklistedToken.objects.get_or_create(token=outstanding)
+
+
+def _pair(refresh) -> TokenPair:
+    access = refresh.access_token
+    return TokenPair(
+        username=refresh["username"],
+        access=str(access),
+        refresh=str(refresh),
+        access_expires_at=expires_at(access),
+        refresh_expires_at=expires_at(refresh),
+    )

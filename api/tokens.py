@@ -1,0 +1,94 @@
+"""Mint and validate tokens. Every error is an InvalidToken with a stable code.
+
+Codes: `token_not_valid` (malformed, bad signature, wrong type or claims),
+`token_expired`, `token_revoked` (cut-off, family revoked or blacklisted),
+`token_reused` (a rotated refresh token presented again), `user_inactive`.
+Messages never contain the token.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
+
+from accounts.selectors import get_access_cutoff
+
+MAX_TOKEN_BYTES = 4096  # far above any token we mint; refuse to parse more
+
+
+class FamilyRefreshToken(RefreshToken):
+    """A refresh token that belongs to a login family (claim `fam`).
+
+    Whether it may still be used is decided by its family (see api.services), which
+    also tells a blacklisted token from a replayed one; so the constructor checks the
+    signature and claims only.
+    """
+
+    def check_blacklist(self) -> None:  # the family check replaces it (api.services)
+        return None
+
+
+def invalid(message: str, code: str) -> InvalidToken:
+    return InvalidToken({"detail": message, "code": code})
+
+
+def _parse(token_class, raw):
+    if not raw or len(raw) > MAX_TOKEN_BYTES:
+        raise invalid("Token is missing or too long.", "token_not_valid")
+    try:
+        token = token_class(raw)
+    except ExpiredTokenError as exc:
+        raise invalid("Token has expired.", "token_expired") from exc
+    except TokenError as exc:
+        raise invalid("Token is invalid.", "token_not_valid") from exc
+    if not isinstance(token.get("iat"), int) or token.get(api_settings.USER_ID_CLAIM) is None:
+        raise invalid("Token is invalid.", "token_not_valid")
+    return token
+
+
+def validate_access_token(raw: str | bytes) -> AccessToken:
+    """Return the access token if its signature, claims and the user's cut-off allow it.
+
+    With JWT_REVOCATION=cutoff a token issued at or before the user's cut-off second is
+    refused: one cache read buys revocation of tokens that have not expired yet.
+    """
+    token = _parse(AccessToken, raw)
+    if settings.JWT_REVOCATION == "cutoff":
+        if token["iat"] <= get_access_cutoff(user_id=token[api_settings.USER_ID_CLAIM]):
+            raise invalid("Token has been revoked.", "token_revoked")
+    return token
+
+
+def parse_refresh_token(raw: str | bytes) -> FamilyRefreshToken:
+    """Return the refresh token if signature and claims are valid; the family decides the rest."""
+    token = _parse(FamilyRefreshToken, raw)
+    if not isinstance(token.get("fam"), str) or not isinstance(token.get("auth_time"), int):
+        raise invalid("Token is invalid.", "token_not_valid")
+    return token
+
+
+def mint_refresh_token(*, user, family_id: str, auth_time: int) -> FamilyRefreshToken:
+    """Build a refresh token for `user`, never outliving the login's absolute lifetime."""
+    token = FamilyRefreshToken()
+    token[api_settings.USER_ID_CLAIM] = user.pk
+    token["username"] = user.get_username()
+    token["fam"] = family_id
+    token["auth_time"] = auth_time
+    absolute_end = datetime_from_epoch(auth_time) + settings.JWT_ABSOLUTE_LIFETIME
+    if expires_at(token) > absolute_end:
+        token.set_exp(from_time=absolute_end, lifetime=timedelta(0))
+    return token
+
+
+def expires_at(token) -> datetime:
+    return datetime_from_epoch(token["exp"])
+
+
+def login_expired(auth_time: int) -> bool:
+    return datetime_from_epoch(auth_time) + settings.JWT_ABSOLUTE_LIFETIME <= timezone.now()

@@ -1,0 +1,235 @@
+"""The JWT API: one view per operation; the work is in api.services."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+from django.conf import settings
+from django.contrib.auth.models import update_last_login
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenBackendError
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.views import TokenViewBase
+
+from accounts.selectors import get_user_summary
+from accounts.timing import record_auth
+from api import services
+from api.authentication import (
+    BearerJWTAuthentication,
+    CookieJWTAuthentication,
+    DatabaseUserJWTAuthentication,
+    enforce_csrf,
+)
+from api.serializers import (
+    CookieLoginSerializer,
+    CredentialsSerializer,
+    DashboardSerializer,
+    ErrorSerializer,
+    MeSerializer,
+    RefreshSerializer,
+    TokenPairSerializer,
+    VerifySerializer,
+)
+from api.tokens import invalid, validate_access_token
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names each problem."),
+    401: OpenApiResponse(ErrorSerializer, description="Missing, invalid, expired or revoked credentials."),
+}
+
+
+class TimedAPIView(APIView):
+    """An APIView that reports its authentication step to Server-Timing."""
+
+    def perform_authentication(self, request):
+        started = perf_counter()
+        try:
+            request.user  # noqa: B018  (runs the authenticators)
+        finally:
+            scheme = getattr(request.successful_authenticator, "scheme", "anonymous")
+            record_auth(request._request, scheme=scheme, seconds=perf_counter() - started)
+
+
+class TokenApi(TokenViewBase):
+    """Base of the token endpoints: no authentication, a Bearer challenge on 401."""
+
+    www_authenticate_realm = "authdemo"
+
+
+@extend_schema(tags=["tokens"], request=CredentialsSerializer, responses={200: TokenPairSerializer, **ERRORS})
+class TokenObtainPairApi(TokenApi):
+    """Log in with username and password; start an API login (a refresh-token family)."""
+
+    serializer_class = CredentialsSerializer
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.issue_token_pair(user=serializer.user, request=request, transport="bearer")
+        update_last_login(None, serializer.user)
+        return Response(pair.as_json())
+
+
+@extend_schema(tags=["tokens"], request=RefreshSerializer, responses={200: TokenPairSerializer, **ERRORS})
+class TokenRefreshApi(TokenApi):
+    """Rotate: a new pair for a live refresh token, which is blacklisted.
+
+    Presenting a refresh token that was already rotated revokes its whole family
+    (code `token_reused`, RFC 9700 section 4.14.2).
+    """
+
+    serializer_class = RefreshSerializer
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.rotate_refresh_token(raw=serializer.validated_data["refresh"], request=request)
+        return Response(pair.as_json())
+
+
+@extend_schema(tags=["tokens"], request=VerifySerializer, responses={200: None, **ERRORS})
+class TokenVerifyApi(TokenApi):
+    """Answer 200 if the token (access or refresh) would be accepted now, else 401."""
+
+    serializer_class = VerifySerializer
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        raw = serializer.validated_data["token"]
+        if _token_type(raw) == "refresh":
+            services.verify_refresh_token(raw=raw, request=request)
+        else:
+            validate_access_token(raw)
+        return Response({})
+
+
+@extend_schema(tags=["tokens"], request=RefreshSerializer, responses={200: None, **ERRORS})
+class TokenBlacklistApi(TokenApi):
+    """Log out an API login: blacklist the refresh token and revoke its family."""
+
+    serializer_class = RefreshSerializer
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.end_family(raw=serializer.validated_data["refresh"], request=request)
+        return Response({})
+
+
+def _token_type(raw: str) -> str | None:
+    try:
+        return token_backend.decode(raw, verify=False).get("token_type")
+    except TokenBackendError as exc:
+        raise invalid("Token is invalid.", "token_not_valid") from exc
+
+
+@extend_schema(tags=["resources"], responses={200: DashboardSerializer, 401: ERRORS[401]})
+class DashboardApi(TimedAPIView):
+    """The token's claims, authenticated from the token alone: no database query."""
+
+    authentication_classes = [BearerJWTAuthentication, CookieJWTAuthentication]
+
+    def get(self, request):
+        return Response({"message": f"Access granted to {request.user.username}", "data": request.auth.payload})
+
+
+@extend_schema(tags=["resources"], responses={200: DashboardSerializer, 401: ERRORS[401]})
+class DashboardDatabaseUserApi(DashboardApi):
+    """The same answer, authenticated the SimpleJWT-default way: one user query per request."""
+
+    authentication_classes = [DatabaseUserJWTAuthentication]
+
+
+@extend_schema(tags=["resources"], responses={200: MeSerializer, 401: ERRORS[401]})
+class MeApi(TimedAPIView):
+    """Who you are, and which scheme and transport authenticated this request."""
+
+    def get(self, request):
+        summary = get_user_summary(user_id=request.user.id)
+        if summary is None:  # the token outlived its user
+            raise invalid("User not found.", "user_not_found")
+        scheme = request.successful_authenticator.scheme
+        return Response({**summary, "authenticated_by": scheme})
+
+
+class CookieTransportApi(TimedAPIView):
+    """Tokens in HttpOnly cookies for browsers; CSRF is enforced on every call, login included."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        enforce_csrf(request)
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="authdemo"'
+
+
+def _set_token_cookies(response: Response, pair: services.TokenPair) -> Response:
+    secure = settings.JWT_COOKIE_SECURE
+    response.set_cookie(
+        settings.JWT_ACCESS_COOKIE,
+        pair.access,
+        expires=pair.access_expires_at,
+        httponly=True,
+        secure=secure,
+        samesite="Strict",
+        path="/",
+    )
+    response.set_cookie(
+        settings.JWT_REFRESH_COOKIE,
+        pair.refresh,
+        expires=pair.refresh_expires_at,
+        httponly=True,
+        secure=secure,
+        samesite="Strict",
+        path="/api/cookie/",
+    )
+    return response
+
+
+def _cookie_body(pair: services.TokenPair) -> dict:
+    return {"username": pair.username, "access_expires_at": pair.access_expires_at}
+
+
+@extend_schema(tags=["cookie transport"], request=CredentialsSerializer, responses={200: CookieLoginSerializer, **ERRORS})
+class CookieLoginApi(CookieTransportApi):
+    """Log in; the tokens go into HttpOnly cookies and never into the body."""
+
+    def post(self, request):
+        serializer = CredentialsSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        pair = services.issue_token_pair(user=serializer.user, request=request, transport="cookie")
+        update_last_login(None, serializer.user)
+        return _set_token_cookies(Response(_cookie_body(pair)), pair)
+
+
+@extend_schema(tags=["cookie transport"], request=None, responses={200: CookieLoginSerializer, **ERRORS})
+class CookieRefreshApi(CookieTransportApi):
+    """Rotate the refresh cookie and set a new access cookie."""
+
+    def post(self, request):
+        raw = request.COOKIES.get(settings.JWT_REFRESH_COOKIE, "")
+        pair = services.rotate_refresh_token(raw=raw, request=request)
+        return _set_token_cookies(Response(_cookie_body(pair)), pair)
+
+
+@extend_schema(tags=["cookie transport"], request=None, responses={200: None})
+class CookieLogoutApi(CookieTransportApi):
+    """Revoke the login behind the refresh cookie and expire both cookies."""
+
+    def post(self, request):
+        raw = request.COOKIES.get(settings.JWT_REFRESH_COOKIE, "")
+        try:
+            services.end_family(raw=raw, request=request)
+        except InvalidToken:
+            pass  # already ended, expired or forged: the cookies go either way
+        response = Response({})
+        response.delete_cookie(settings.JWT_ACCESS_COOKIE, path="/", samesite="Strict")
+        response.delete_cookie(settings.JWT_REFRESH_COOKIE, path="/api/cookie/", samesite="Strict")
+        return response

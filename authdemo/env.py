@@ -1,0 +1,69 @@
+"""Read configuration from the environment, failing early with a one-line message.
+
+Settings call these helpers; nothing here imports Django settings, so it is safe to
+use while settings are being built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+env = environ.Env()
+
+
+class ConfigError(ImproperlyConfigured):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+def choice(name: str, *, choices: tuple[str, ...], default: str) -> str:
+    """Return the variable's value, or stop start-up naming the allowed choices."""
+    value = env.str(name, default=default).strip()
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}.")
+    return value
+
+
+def boolean(name: str, *, default: bool) -> bool:
+    """Return a true/false variable, refusing anything that is not clearly one of them."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not valid; choose one of: true, false.")
+
+
+def secret(name: str, *, debug: bool, store: Path, min_bytes: int = 32) -> str:
+    """Return a secret from the environment.
+
+    In development (debug on) a missing secret is generated once and kept in ``store``,
+    a git-ignored file readable only by its owner, so `make run` needs no set-up. With
+    debug off a missing or short secret stops start-up: production never falls back to
+    a generated or literal value.
+    """
+    value = os.environ.get(name, "")
+    if not value:
+        if not debug:
+            raise ConfigError(f"{name} must be set when DJANGO_DEBUG is off (at least {min_bytes} bytes).")
+        value = _stored_secret(name, store)
+    if len(value.encode()) < min_bytes:
+        raise ConfigError(f"{name} is too short: it needs at least {min_bytes} bytes ({min_bytes * 8} bits).")
+    return value
+
+
+def _stored_secret(name: str, store: Path) -> str:
+    stored = json.loads(store.read_text()) if store.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(48)
+        store.touch(mode=0o600)
+        store.write_text(json.dumps(stored, indent=2))
+    return stored[name]
