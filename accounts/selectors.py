@@ -76,11 +76,7 @@ def list_recent_events(*, user: User, limit: int = 20) -> QuerySet[AuditEvent]:
 
 def get_user_summary(*, user_id: object) -> dict | None:
     """Return the public fields of an active user, or None if there is no such user."""
-    return (
-        User.objects.filter(pk=user_id, is_active=True)
-        .values("id", "username", "display_name")
-        .first()
-    )
+    return User.objects.filter(pk=user_id, is_active=True).values("id", "username", "display_name").first()
 
 
 def current_registry_id(*, request: HttpRequest) -> str | None:

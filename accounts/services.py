@@ -117,9 +117,7 @@ def revoke_family(*, family: TokenFamily, reason: str, actor: AbstractBaseUser |
         )
         _blacklist(OutstandingToken.objects.filter(jti=family.current_jti))
     if updated:
-        record_event(
-            kind=AuditEvent.Kind.FAMILY_REVOKED, request=request, user=family.user, actor=actor, reason=reason
-        )
+        record_event(kind=AuditEvent.Kind.FAMILY_REVOKED, request=request, user=family.user, actor=actor, reason=reason)
 
 
 def revoke_everything(
@@ -168,9 +166,11 @@ def end_logins_of_inactive_user(*, user: User) -> None:
     """End every login of a deactivated user, once: later saves find nothing left to end."""
     if user.is_active:
         return
-    if UserSession.objects.filter(user=user).exists() or TokenFamily.objects.filter(
-        user=user, revoked_at__isnull=True
-    ).exists() or user.tokens_valid_after is None:
+    if (
+        UserSession.objects.filter(user=user).exists()
+        or TokenFamily.objects.filter(user=user, revoked_at__isnull=True).exists()
+        or user.tokens_valid_after is None
+    ):
         revoke_everything(user=user, reason="deactivated")
 
 

@@ -102,7 +102,9 @@ class RevokeSessionView(_RevokeView):
         elif services.revoke_session(session=session, actor=request.user, request=request):
             messages.success(request, "Session ended. Its next request will arrive logged out.")
         else:
-            messages.error(request, "A signed-cookie session cannot be ended by the server: it holds nothing to delete.")
+            messages.error(
+                request, "A signed-cookie session cannot be ended by the server: it holds nothing to delete."
+            )
 
 
 class RevokeFamilyView(_RevokeView):
@@ -128,8 +130,9 @@ class LogoutEverywhereView(LoginRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request):
-        services.revoke_everything(user=request.user, reason="user", actor=request.user, request=request,
-                                   keep_current_session=True)
+        services.revoke_everything(
+            user=request.user, reason="user", actor=request.user, request=request, keep_current_session=True
+        )
         auth_logout(request)
         messages.success(request, "Logged out everywhere: every session, refresh token and access token is void.")
         return redirect("login")

@@ -15,6 +15,7 @@ class BearerScheme(OpenApiAuthenticationExtension):
 
 class DatabaseUserBearerScheme(BearerScheme):
     target_class = "api.authentication.DatabaseUserJWTAuthentication"
+    name = "jwtBearerDatabaseUser"
 
 
 class CookieScheme(OpenApiAuthenticationExtension):

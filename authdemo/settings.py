@@ -20,6 +20,8 @@ _SECRETS_FILE = BASE_DIR / ".dev-secrets.json"
 SECRET_KEY = secret("DJANGO_SECRET_KEY", debug=DEBUG, store=_SECRETS_FILE, min_bytes=50)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 PORT = env.int("PORT", default=8000)
+# Secure cookies need HTTPS; on by default whenever debug is off.
+SECURE_COOKIES = boolean("DJANGO_SECURE_COOKIES", default=not DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -133,8 +135,8 @@ SESSION_ENGINE = SESSION_ENGINES[SESSION_BACKEND]
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 7
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = not DEBUG
-SESSION_COOKIE_NAME = "sessionid" if DEBUG else "__Host-sessionid"
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_NAME = "__Host-sessionid" if SECURE_COOKIES else "sessionid"
 SESSION_TOUCH_INTERVAL = 60  # seconds between last-seen writes for one session
 
 # ---------------------------------------------------------------------------------------
@@ -163,8 +165,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # ---------------------------------------------------------------------------------------
 CSRF_COOKIE_HTTPONLY = True  # pages hand the token to scripts in a <meta> tag
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_NAME = "csrftoken" if DEBUG else "__Host-csrftoken"
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_NAME = "__Host-csrftoken" if SECURE_COOKIES else "csrftoken"
 CSRF_FAILURE_VIEW = "authdemo.views.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -225,9 +227,9 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
 }
 JWT_ABSOLUTE_LIFETIME = timedelta(days=7)  # no rotation keeps one login alive longer
-JWT_COOKIE_SECURE = not DEBUG
-JWT_ACCESS_COOKIE = "access" if DEBUG else "__Host-access"
-JWT_REFRESH_COOKIE = "refresh" if DEBUG else "__Secure-refresh"  # path-scoped: no __Host-
+JWT_COOKIE_SECURE = SECURE_COOKIES
+JWT_ACCESS_COOKIE = "__Host-access" if SECURE_COOKIES else "access"
+JWT_REFRESH_COOKIE = "__Secure-refresh" if SECURE_COOKIES else "refresh"  # path-scoped: no __Host-
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "authdemo API",

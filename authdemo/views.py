@@ -40,7 +40,7 @@ def cookie_demo(request):
         "john_doe",
         max_age=DEMO_COOKIE_AGE,
         httponly=True,
-        secure=not settings.DEBUG,
+        secure=settings.SECURE_COOKIES,
         samesite="Lax",
     )
     response.context_data["set_cookie"] = response.cookies["user"].output(header="Set-Cookie:")
@@ -100,7 +100,9 @@ def server_error(request):
     """500 handler: an outage of the database or Redis is a 503 with Retry-After, not a 500."""
     if isinstance(sys.exc_info()[1], OUTAGES):
         return _error(
-            request, 503, "Service unavailable",
+            request,
+            503,
+            "Service unavailable",
             "A store this site depends on is not answering. Please try again in a few seconds.",
             "service_unavailable",
         )
@@ -122,7 +124,9 @@ def permission_denied(request, exception):
 def csrf_failure(request, reason=""):
     """CSRF rejection: explain, without echoing the token or the reason's internals."""
     return _error(
-        request, 403, "Request blocked",
+        request,
+        403,
+        "Request blocked",
         "This form was not sent from this site, or your page was open too long. Reload it and try again.",
         "csrf_failed",
     )

@@ -7,5 +7,5 @@ register = template.Library()
 
 @register.filter
 def client_name(raw: str) -> str:
-    """"Firefox on Ubuntu" for a User-Agent header."""
+    """ "Firefox on Ubuntu" for a User-Agent header."""
     return describe_user_agent(raw or "")

@@ -21,8 +21,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, force: bool = False, **options):
         if not settings.DEBUG and not force:
-            raise CommandError("Refusing to create demo users with known passwords while DJANGO_DEBUG is off; "
-                               "pass --force if you really mean it.")
+            raise CommandError(
+                "Refusing to create demo users with known passwords while DJANGO_DEBUG is off; "
+                "pass --force if you really mean it."
+            )
         for username, display_name, password, admin in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username)
             user.display_name = display_name

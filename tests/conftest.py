@@ -1,0 +1,265 @@
+"""Shared test set-up: real services, engine parametrization, real server processes.
+
+A test that needs Redis, PostgreSQL or Chromium skips with a one-line reason when the
+service is missing; with REQUIRE_SERVICES=1 (as in CI) that skip becomes a failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.conf import settings as django_settings
+
+from tests.factories import PASSWORD, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def need(reason: str) -> None:
+    """Skip for a missing service, or fail when CI requires every service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+# -- services ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+    except redis.RedisError:
+        need(f"Redis is not answering at {url}")
+    return url
+
+
+@pytest.fixture
+def postgres(db) -> None:
+    """Require the suite to be running on PostgreSQL (DATABASE_URL=postgres://...)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        need("this test needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+
+def _redis_cache(url: str, prefix: str) -> dict:
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": prefix,
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(settings):
+    """Give every test caches of its own: a fresh key prefix in Redis, a fresh local memory."""
+    caches = copy.deepcopy(settings.CACHES)
+    run = uuid.uuid4().hex[:12]
+    for alias, config in caches.items():
+        config["KEY_PREFIX"] = f"test-{run}-{alias}"
+        if config["BACKEND"].endswith("LocMemCache"):
+            config["LOCATION"] = f"test-{run}-{alias}"
+    settings.CACHES = caches
+
+
+@pytest.fixture
+def redis_cache(settings, redis_url):
+    """Point the default cache at real Redis for this test."""
+    settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, f"test-{uuid.uuid4().hex[:12]}")}
+
+
+ENGINES = ("db", "redis", "cached_db", "signed_cookies")
+
+
+@pytest.fixture(params=ENGINES)
+def session_engine(request, settings) -> str:
+    """Run the test once per session engine; redis and cached_db use real Redis."""
+    engine = request.param
+    if engine in ("redis", "cached_db"):
+        request.getfixturevalue("redis_cache")
+    settings.SESSION_BACKEND = engine
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
+    return engine
+
+
+@pytest.fixture(params=[e for e in ENGINES if e != "signed_cookies"])
+def revocable_engine(request, settings) -> str:
+    """Like `session_engine`, for the engines the server can end a session on."""
+    engine = request.param
+    if engine in ("redis", "cached_db"):
+        request.getfixturevalue("redis_cache")
+    settings.SESSION_BACKEND = engine
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
+    return engine
+
+
+# -- users and clients -------------------------------------------------------------------
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice", display_name="Alice")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob", display_name="Bob")
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="admin", display_name="Admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def login(client):
+    """Log `client` in through the real login form; return the response."""
+
+    def _login(user, password: str = PASSWORD, **extra):
+        return client.post("/accounts/login/", {"username": user.username, "password": password}, **extra)
+
+    return _login
+
+
+@pytest.fixture
+def api_login(client):
+    """Obtain a token pair through the real endpoint; return the JSON body."""
+
+    def _obtain(user, password: str = PASSWORD) -> dict:
+        response = client.post(
+            "/api/token/", {"username": user.username, "password": password}, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return _obtain
+
+
+# -- real server processes ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the test database this run created, for a server process to share."""
+    from django.db import connection
+
+    cfg = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{cfg['NAME']}"
+    host, port = cfg.get("HOST") or "127.0.0.1", cfg.get("PORT") or 5432
+    return f"postgres://{cfg.get('USER') or ''}@{host}:{port}/{cfg['NAME']}"
+
+
+class ServerProcess:
+    """A gunicorn process serving this checkout against the test database."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        command = [
+            sys.executable, "-m", "gunicorn", "authdemo.wsgi",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
+            "--access-logfile", "-", "--error-logfile", "-",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early; see {self.log}:\n{self.log.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not answer /healthz; see {self.log}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server_env(django_db_setup, django_db_blocker) -> dict[str, str]:
+    """Environment for server processes: the test database, the same secrets and Redis."""
+    with django_db_blocker.unblock():
+        database_url = database_url_for_subprocess()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "authdemo.settings_test",
+        "DATABASE_URL": database_url,
+        "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
+        "JWT_SIGNING_KEY": django_settings.SIMPLE_JWT["SIGNING_KEY"],
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    # Debug off serves static files from the collected manifest, as in production.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "--verbosity", "0"], cwd=ROOT, env=env, check=True
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def start_server(server_env, tmp_path_factory):
+    """Start gunicorn processes on free ports; all are stopped at the end of the run."""
+    started: list[ServerProcess] = []
+    logs = tmp_path_factory.mktemp("server-logs")
+
+    def _start(**overrides: str) -> ServerProcess:
+        server = ServerProcess({**server_env, **overrides}, logs / f"server-{len(started)}.log")
+        started.append(server)
+        return server
+
+    yield _start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_log_dir(start_server, tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "server-logs0"
+
+
+@pytest.fixture(scope="session")
+def app_server(start_server) -> ServerProcess:
+    """One shared server process on the suite's database (use with `transactional_db`)."""
+    return start_server()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """Keep an SQLite test database in a file, so server processes can share it."""
+    database = django_settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database.setdefault("TEST", {})["NAME"] = str(ROOT / "test-db.sqlite3")
