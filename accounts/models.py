@@ -61,7 +61,7 @@ class TokenFamily(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_families")
-    current_jti = models.CharField(max_length=255)
+    current_jti = models.CharField(max_length=255, db_index=True)
     transport = models.CharField(max_length=10, choices=[("bearer", "Bearer header"), ("cookie", "Cookie")])
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField()

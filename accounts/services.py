@@ -188,3 +188,14 @@ def password_changed(*, request: HttpRequest, user: User) -> None:
     rebind_session(request=request)
     record_event(kind=AuditEvent.Kind.PASSWORD_CHANGED, request=request, user=user)
     revoke_everything(user=user, reason="password changed", actor=user, request=request, keep_current_session=True)
+
+
+def blacklist_tokens(*, tokens, actor: AbstractBaseUser | None, request: HttpRequest | None) -> int:
+    """Blacklist the given outstanding refresh tokens and revoke the logins they are live in."""
+    jtis = list(tokens.values_list("jti", flat=True))
+    for family in TokenFamily.objects.filter(current_jti__in=jtis, revoked_at__isnull=True).select_related("user"):
+        revoke_family(family=family, reason="admin", actor=actor, request=request)
+    with transaction.atomic():
+        _blacklist(OutstandingToken.objects.filter(jti__in=jtis))
+    record_event(kind=AuditEvent.Kind.TOKEN_BLACKLISTED, request=request, actor=actor, count=len(jtis))
+    return len(jtis)

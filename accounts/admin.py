@@ -1,0 +1,163 @@
+"""Django admin: users, sessions, API logins, tokens and the audit log; revoke from here.
+
+Every revocation goes through accounts.services, so an admin ends a login exactly as
+the user would, and the audit log records which admin did it. Registry rows cannot be
+deleted here: deleting a row would hide a session without ending it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.admin import OutstandingTokenAdmin as StockOutstandingTokenAdmin
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+from accounts import services
+from accounts.models import AuditEvent, TokenFamily, User, UserSession
+from accounts.selectors import describe_user_agent
+
+
+class ReadOnlyAdminMixin:
+    """Rows written by services only: no add, no edit, no delete from the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_revoke_permission(self, request):
+        """Revoking is ending: it needs the model's delete permission (superusers have it)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.delete_{opts.model_name}")
+
+
+class UserSessionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = UserSession
+    fields = ("client", "engine", "ip", "created_at", "last_seen", "expires_at")
+    readonly_fields = fields
+    extra = 0
+    ordering = ("-last_seen",)
+    verbose_name_plural = "Sessions (revoke them with the action “Log out everywhere” or on the Sessions list)"
+
+    @admin.display(description="Browser")
+    def client(self, obj):
+        return describe_user_agent(obj.user_agent)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Display and revocation", {"fields": ("display_name", "tokens_valid_after")}),
+    )
+    readonly_fields = ("tokens_valid_after",)
+    list_display = ("username", "display_name", "email", "is_active", "is_staff", "last_login")
+    inlines = (UserSessionInline,)
+    actions = ("log_out_everywhere",)
+
+    @admin.action(description="Log out everywhere", permissions=["change"])
+    def log_out_everywhere(self, request, queryset):
+        for user in queryset:
+            services.revoke_everything(user=user, reason="admin", actor=request.user, request=request)
+        self.message_user(request, f"Logged out {queryset.count()} user(s) everywhere.", messages.SUCCESS)
+
+
+class ActivityFilter(admin.SimpleListFilter):
+    title = "activity"
+    parameter_name = "activity"
+
+    def lookups(self, request, model_admin):
+        return (("hour", "Seen in the last hour"), ("day", "Seen today"), ("idle", "Idle for a day or more"))
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "hour":
+            return queryset.filter(last_seen__gte=now - timedelta(hours=1))
+        if self.value() == "day":
+            return queryset.filter(last_seen__gte=now - timedelta(days=1))
+        if self.value() == "idle":
+            return queryset.filter(last_seen__lt=now - timedelta(days=1))
+        return queryset
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "client", "ip", "engine", "created_at", "last_seen", "expires_at")
+    list_filter = ("engine", ActivityFilter)
+    search_fields = ("user__username", "ip")
+    list_select_related = ("user",)
+    ordering = ("-last_seen",)
+    show_full_result_count = False
+    actions = ("revoke_selected",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(expires_at__gt=timezone.now())
+
+    @admin.display(description="Browser")
+    def client(self, obj):
+        return describe_user_agent(obj.user_agent)
+
+    @admin.action(description="Revoke selected sessions", permissions=["revoke"])
+    def revoke_selected(self, request, queryset):
+        ended = kept = 0
+        for session in queryset.select_related("user"):
+            if services.revoke_session(session=session, actor=request.user, request=request):
+                ended += 1
+            else:
+                kept += 1
+        self.message_user(request, f"Revoked {ended} session(s); their next request arrives logged out.")
+        if kept:
+            self.message_user(
+                request, f"{kept} signed-cookie session(s) cannot be ended by the server.", messages.WARNING
+            )
+
+
+@admin.register(TokenFamily)
+class TokenFamilyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "transport", "created_at", "last_used_at", "expires_at", "revoked_at", "revoked_reason")
+    list_filter = ("transport", "revoked_reason")
+    search_fields = ("user__username", "ip")
+    list_select_related = ("user",)
+    ordering = ("-last_used_at",)
+    show_full_result_count = False
+    actions = ("revoke_selected",)
+
+    @admin.action(description="Revoke selected API logins", permissions=["revoke"])
+    def revoke_selected(self, request, queryset):
+        for family in queryset.filter(revoked_at__isnull=True).select_related("user"):
+            services.revoke_family(family=family, reason="admin", actor=request.user, request=request)
+        self.message_user(request, "Revoked the selected API logins: their refresh tokens are blacklisted.")
+
+
+admin.site.unregister(OutstandingToken)
+
+
+@admin.register(OutstandingToken)
+class OutstandingTokenAdmin(StockOutstandingTokenAdmin):
+    """SimpleJWT's read-only admin, plus an action that blacklists the selected tokens."""
+
+    has_revoke_permission = ReadOnlyAdminMixin.has_revoke_permission
+
+    show_full_result_count = False
+    actions = ("blacklist_selected",)
+
+    @admin.action(description="Blacklist selected tokens", permissions=["revoke"])
+    def blacklist_selected(self, request, queryset):
+        count = services.blacklist_tokens(tokens=queryset, actor=request.user, request=request)
+        self.message_user(request, f"Blacklisted {count} token(s).")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "kind", "user", "username", "actor", "ip")
+    list_filter = ("kind",)
+    search_fields = ("username", "ip")
+    list_select_related = ("user", "actor")
+    show_full_result_count = False
