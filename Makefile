@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+AXE    := node_modules/axe-core/axe.min.js
 export PORT
 
 .PHONY: run serve test lint format bench bench-quick loadtest clean venv dev-venv
@@ -40,8 +41,14 @@ serve: venv  ## production-style: gunicorn, whitenoise, debug off (secrets from 
 	DJANGO_DEBUG=false $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=false $(BIN)/gunicorn authdemo.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
 
-test: dev-venv  ## the whole suite; REQUIRE_SERVICES=1 turns every skip for a missing service into a failure
+test: dev-venv $(AXE)  ## the whole suite; REQUIRE_SERVICES=1 turns every skip for a missing service into a failure
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# axe-core for the browser tests' accessibility checks, pinned in package-lock.json.
+# Without npm the browser tests skip (and fail under REQUIRE_SERVICES=1).
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: no axe-core, the accessibility tests will skip"; exit 0; }; \
+	npm ci --no-audit --no-fund && touch $@
 
 lint: dev-venv
 	$(BIN)/ruff check .
@@ -52,4 +59,4 @@ format: dev-venv
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache artifacts
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache artifacts node_modules
