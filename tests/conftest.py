@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -262,7 +263,8 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     """Keep an SQLite test database in a file, so server processes can share it."""
     database = django_settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
-        database.setdefault("TEST", {})["NAME"] = str(ROOT / "test-db.sqlite3")
+        name = Path(tempfile.gettempdir()) / f"authdemo-test-{os.getpid()}.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(name)
 
 
 # == browser: Playwright for Python driving Debian's Chromium (tests/e2e) =====================

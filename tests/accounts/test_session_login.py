@@ -1,0 +1,83 @@
+"""Login, profile and logout on every session engine (db, redis, cached_db, signed_cookies)."""
+
+from django.conf import settings
+
+
+def test_login_greets_by_display_name(client, alice, login, session_engine):
+    response = login(alice, follow=True)
+    assert response.status_code == 200
+    assert "Welcome back, Alice" in response.content.decode()
+
+
+def test_profile_shows_engine_and_stored_keys(client, alice, login, session_engine):
+    login(alice)
+    body = client.get("/accounts/profile/").content.decode()
+    assert f"<code>{session_engine}</code>" in body
+    assert "_auth_user_id" in body
+
+
+def test_profile_shows_key_prefix_never_whole_key(client, alice, login, session_engine):
+    login(alice)
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    body = client.get("/accounts/profile/").content.decode()
+    assert key not in body
+    if session_engine != "signed_cookies":
+        assert f"{key[:8]}…" in body
+
+
+def test_logout_ends_the_session(client, alice, login, session_engine):
+    login(alice)
+    response = client.post("/accounts/logout/", follow=True)
+    assert "You are logged out" in response.content.decode()
+    assert client.get("/accounts/profile/").status_code == 302
+
+
+def test_logout_by_get_is_refused(client, alice, login, session_engine):
+    login(alice)
+    assert client.get("/accounts/logout/").status_code == 405
+    assert client.get("/accounts/profile/").status_code == 200
+
+
+def test_wrong_password_and_unknown_user_get_the_same_message(client, alice):
+    wrong = client.post("/accounts/login/", {"username": "alice", "password": "nope-nope-nope"})
+    unknown = client.post("/accounts/login/", {"username": "nobody", "password": "nope-nope-nope"})
+    assert wrong.status_code == unknown.status_code == 200
+    assert wrong.context["form"].errors == unknown.context["form"].errors
+
+
+def test_session_cookie_is_httponly_and_samesite(client, alice, login, session_engine):
+    response = login(alice)
+    morsel = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert morsel["httponly"] is True
+    assert morsel["samesite"] == "Lax"
+
+
+def test_session_key_changes_at_login(client, alice, login, session_engine):
+    """Session fixation (OWASP Session Management): the pre-login key must not survive."""
+    client.get("/accounts/login/")
+    client.cookies[settings.SESSION_COOKIE_NAME] = "attacker-chosen-key-0123456789abcd"
+    login(alice)
+    assert client.cookies[settings.SESSION_COOKIE_NAME].value != "attacker-chosen-key-0123456789abcd"
+
+
+def test_forged_session_cookies_are_anonymous(client, alice, session_engine):
+    # A WSGI server hands non-ASCII header bytes to Django as latin-1: mimic that.
+    non_ascii = "ключ-сессии".encode().decode("latin-1")
+    for value in ("garbage", "x" * 5000, non_ascii, "a:b:c", ""):
+        client.cookies[settings.SESSION_COOKIE_NAME] = value
+        response = client.get("/")
+        assert response.status_code == 200
+        assert b'data-auth-via="anonymous"' in response.content
+
+
+def test_authenticated_pages_are_not_cacheable(client, alice, login):
+    login(alice)
+    response = client.get("/accounts/profile/")
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_every_response_names_the_scheme_in_server_timing(client, alice, login):
+    assert 'desc="anonymous"' in client.get("/").headers["Server-Timing"]
+    login(alice)
+    assert 'desc="session"' in client.get("/accounts/profile/").headers["Server-Timing"]

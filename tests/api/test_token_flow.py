@@ -1,0 +1,175 @@
+"""Obtain, use, rotate, replay and blacklist tokens through the real endpoints."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts.models import AuditEvent, TokenFamily
+
+
+def refresh(client, token):
+    return client.post("/api/token/refresh/", {"refresh": token}, content_type="application/json")
+
+
+def bearer(token):
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_token_obtain_returns_access_and_refresh(api_login, bob):
+    pair = api_login(bob)
+    assert set(pair) == {"access", "refresh"}
+
+
+def test_token_obtain_wrong_password_and_unknown_user_answer_alike(client, bob):
+    wrong = client.post("/api/token/", {"username": "bob", "password": "nope"}, content_type="application/json")
+    unknown = client.post("/api/token/", {"username": "zed", "password": "nope"}, content_type="application/json")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_dashboard_answers_in_the_classic_shape(client, api_login, bob):
+    pair = api_login(bob)
+    body = client.get("/api/dashboard/", **bearer(pair["access"])).json()
+    assert body["message"] == "Access granted to bob"
+    assert body["data"]["user_id"] == bob.pk
+    assert body["data"]["username"] == "bob"
+    assert {"iat", "exp", "jti", "iss", "aud"} <= set(body["data"])
+
+
+@pytest.mark.parametrize("mode", ["cutoff", "off"])
+def test_dashboard_makes_no_database_query(client, api_login, bob, settings, mode, django_assert_num_queries):
+    settings.JWT_REVOCATION = mode
+    pair = api_login(bob)
+    with django_assert_num_queries(0):
+        response = client.get("/api/dashboard/", **bearer(pair["access"]))
+    assert response.status_code == 200
+
+
+def test_database_user_variant_queries_the_user(client, api_login, bob, django_assert_num_queries):
+    pair = api_login(bob)
+    with django_assert_num_queries(1):
+        response = client.get("/api/dashboard/db/", **bearer(pair["access"]))
+    assert response.json()["message"] == "Access granted to bob"
+
+
+def test_me_names_the_bearer_transport(client, api_login, bob):
+    pair = api_login(bob)
+    body = client.get("/api/me/", **bearer(pair["access"])).json()
+    assert body == {"id": bob.pk, "username": "bob", "display_name": "Bob", "authenticated_by": "jwt-bearer"}
+
+
+def test_me_names_the_session_transport(client, bob, login):
+    login(bob)
+    assert client.get("/api/me/").json()["authenticated_by"] == "session"
+
+
+def test_server_timing_names_jwt_bearer(client, api_login, bob):
+    pair = api_login(bob)
+    timing = client.get("/api/dashboard/", **bearer(pair["access"]))["Server-Timing"]
+    assert timing.startswith("auth;dur=")
+    assert 'desc="jwt-bearer"' in timing
+
+
+def test_refresh_rotates_and_blacklists_the_old_token(client, api_login, bob):
+    pair = api_login(bob)
+    response = refresh(client, pair["refresh"])
+    assert response.status_code == 200
+    new = response.json()
+    assert new["refresh"] != pair["refresh"]
+    assert BlacklistedToken.objects.count() == 1
+    assert client.get("/api/dashboard/", **bearer(new["access"])).status_code == 200
+
+
+def test_replayed_refresh_token_revokes_the_whole_family(client, api_login, bob):
+    pair = api_login(bob)
+    newest = refresh(client, pair["refresh"]).json()
+    replay = refresh(client, pair["refresh"])
+    assert replay.status_code == 401
+    assert replay.json()["code"] == "token_reused"
+    assert refresh(client, newest["refresh"]).json()["code"] == "token_revoked"
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.REUSE_DETECTED, user=bob).count() == 1
+    assert TokenFamily.objects.get().revoked_reason == "reuse"
+
+
+def test_blacklist_endpoint_logs_the_api_login_out(client, api_login, bob):
+    pair = api_login(bob)
+    response = client.post("/api/token/blacklist/", {"refresh": pair["refresh"]}, content_type="application/json")
+    assert response.status_code == 200
+    assert refresh(client, pair["refresh"]).status_code == 401
+    assert OutstandingToken.objects.filter(blacklistedtoken__isnull=False).count() == 1
+
+
+def test_verify_accepts_live_tokens_and_refuses_revoked_ones(client, api_login, bob):
+    pair = api_login(bob)
+    for token in pair.values():
+        assert client.post("/api/token/verify/", {"token": token}, content_type="application/json").status_code == 200
+    refresh(client, pair["refresh"])
+    stale = client.post("/api/token/verify/", {"token": pair["refresh"]}, content_type="application/json")
+    assert stale.status_code == 401
+
+
+def test_access_token_expires_after_five_minutes(client, api_login, bob):
+    pair = api_login(bob)
+    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=11)):
+        response = client.get("/api/dashboard/", **bearer(pair["access"]))
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+
+
+def test_refresh_token_expires_after_a_day(client, api_login, bob):
+    pair = api_login(bob)
+    with time_machine.travel(timezone.now() + timedelta(days=1, seconds=11)):
+        response = refresh(client, pair["refresh"])
+    assert response.json()["code"] == "token_expired"
+
+
+def test_rotation_cannot_outlive_the_absolute_lifetime(client, api_login, bob):
+    token = api_login(bob)["refresh"]
+    start = timezone.now()
+    for hours in range(20, 24 * 7, 20):  # refresh every 20 hours: each token stays fresh
+        with time_machine.travel(start + timedelta(hours=hours)):
+            response = refresh(client, token)
+            assert response.status_code == 200, hours
+            token = response.json()["refresh"]
+    with time_machine.travel(start + timedelta(days=7, minutes=1)):
+        assert refresh(client, token).json()["code"] == "token_expired"
+
+
+def test_cutoff_revokes_live_access_tokens(client, api_login, bob):
+    from accounts.services import revoke_everything
+
+    pair = api_login(bob)
+    revoke_everything(user=bob, reason="test")
+    response = client.get("/api/dashboard/", **bearer(pair["access"]))
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+
+
+def test_without_cutoff_access_tokens_live_until_they_expire(client, api_login, bob, settings):
+    from accounts.services import revoke_everything
+
+    settings.JWT_REVOCATION = "off"
+    pair = api_login(bob)
+    revoke_everything(user=bob, reason="test")
+    assert client.get("/api/dashboard/", **bearer(pair["access"])).status_code == 200
+    assert refresh(client, pair["refresh"]).status_code == 401
+
+
+def test_tokens_issued_after_the_cutoff_work(client, api_login, bob):
+    from accounts.services import revoke_everything
+
+    revoke_everything(user=bob, reason="test")
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        pair = api_login(bob)
+        assert client.get("/api/dashboard/", **bearer(pair["access"])).status_code == 200
+
+
+def test_token_events_are_audited(client, api_login, bob):
+    pair = api_login(bob)
+    refresh(client, pair["refresh"])
+    kinds = set(AuditEvent.objects.filter(user=bob).values_list("kind", flat=True))
+    assert {AuditEvent.Kind.TOKEN_OBTAINED, AuditEvent.Kind.TOKEN_REFRESHED} <= kinds
