@@ -1,0 +1,118 @@
+"""Revocation from Django admin: staff only, POST with CSRF, audited with who did it."""
+
+from django.test import Client
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+from accounts.models import AuditEvent, UserSession
+from tests.factories import PASSWORD, UserFactory
+
+
+def browser_for(user) -> Client:
+    browser = Client()
+    browser.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    return browser
+
+
+def admin_client(staff) -> Client:
+    admin = Client()
+    admin.force_login(staff)
+    return admin
+
+
+def run_action(admin, url, action, pks):
+    return admin.post(url, {"action": action, "_selected_action": [str(pk) for pk in pks]}, follow=True)
+
+
+def test_admin_action_logs_the_user_out_on_every_engine(alice, staff, revocable_engine):
+    alices = browser_for(alice)
+    admin = admin_client(staff)
+    sessions = UserSession.objects.filter(user=alice).values_list("pk", flat=True)
+    response = run_action(admin, "/admin/accounts/usersession/", "revoke_selected", sessions)
+    assert "Revoked 1 session(s)" in response.content.decode()
+    assert alices.get("/accounts/profile/").status_code == 302
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.SESSION_REVOKED)
+    assert (event.user, event.actor) == (alice, staff)
+
+
+def test_sessions_admin_lists_searches_and_filters(alice, bob, staff):
+    browser_for(alice)
+    browser_for(bob)
+    admin = admin_client(staff)
+    assert "alice" in admin.get("/admin/accounts/usersession/?q=alice").content.decode()
+    assert "bob" not in admin.get("/admin/accounts/usersession/?q=alice").content.decode()
+    assert admin.get("/admin/accounts/usersession/?engine=db&activity=hour").status_code == 200
+    assert admin.get("/admin/accounts/usersession/?q=127.0.0.1").status_code == 200
+
+
+def test_user_admin_log_out_everywhere_ends_sessions_and_tokens(client, alice, staff, api_login):
+    pair = api_login(alice)
+    alices = browser_for(alice)
+    admin = admin_client(staff)
+    response = run_action(admin, "/admin/accounts/user/", "log_out_everywhere", [alice.pk])
+    assert "Logged out 1 user(s) everywhere" in response.content.decode()
+    assert alices.get("/accounts/profile/").status_code == 302
+    assert client.get("/api/dashboard/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}").status_code == 401
+    assert AuditEvent.objects.get(kind=AuditEvent.Kind.EVERYTHING_REVOKED).actor == staff
+
+
+def test_user_admin_shows_sessions_inline(alice, staff):
+    browser_for(alice)
+    body = admin_client(staff).get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
+    assert "Sessions (revoke them" in body
+
+
+def test_outstanding_token_action_blacklists(client, alice, staff, api_login):
+    pair = api_login(alice)
+    admin = admin_client(staff)
+    token = OutstandingToken.objects.get()
+    response = run_action(admin, "/admin/token_blacklist/outstandingtoken/", "blacklist_selected", [token.pk])
+    assert "Blacklisted 1 token(s)" in response.content.decode()
+    refused = client.post("/api/token/refresh/", {"refresh": pair["refresh"]}, content_type="application/json")
+    assert refused.status_code == 401
+
+
+def test_audit_log_admin_is_read_only(alice, staff):
+    browser_for(alice)
+    admin = admin_client(staff)
+    event = AuditEvent.objects.first()
+    assert admin.get("/admin/accounts/auditevent/").status_code == 200
+    assert admin.get("/admin/accounts/auditevent/add/").status_code == 403
+    assert admin.post(f"/admin/accounts/auditevent/{event.pk}/delete/").status_code == 403
+
+
+def test_registry_rows_cannot_be_deleted_from_admin(alice, staff):
+    browser_for(alice)
+    admin = admin_client(staff)
+    entry = UserSession.objects.get(user=alice)
+    assert admin.post(f"/admin/accounts/usersession/{entry.pk}/delete/").status_code == 403
+
+
+def test_non_staff_cannot_use_admin_actions(alice, bob):
+    browser_for(alice)
+    bobs = browser_for(bob)
+    pk = UserSession.objects.get(user=alice).pk
+    response = bobs.post("/admin/accounts/usersession/", {"action": "revoke_selected", "_selected_action": [pk]})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert UserSession.objects.filter(pk=pk).exists()
+
+
+def test_staff_without_delete_permission_cannot_revoke(alice, db):
+    browser_for(alice)
+    viewer = UserFactory(username="viewer", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_usersession"))
+    admin = admin_client(viewer)
+    pk = UserSession.objects.get(user=alice).pk
+    run_action(admin, "/admin/accounts/usersession/", "revoke_selected", [pk])
+    assert UserSession.objects.filter(pk=pk).exists()
+
+
+def test_admin_action_needs_csrf(alice, staff):
+    browser_for(alice)
+    admin = Client(enforce_csrf_checks=True)
+    admin.force_login(staff)
+    pk = UserSession.objects.get(user=alice).pk
+    response = admin.post("/admin/accounts/usersession/", {"action": "revoke_selected", "_selected_action": [pk]})
+    assert response.status_code == 403
+    assert UserSession.objects.filter(pk=pk).exists()

@@ -1,0 +1,161 @@
+"""The session registry, the sessions page, and revocation on every engine."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import AuditEvent, UserSession
+from tests.factories import PASSWORD
+
+
+def second_browser(user, **extra) -> Client:
+    other = Client(**extra)
+    other.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    return other
+
+
+def test_login_registers_the_session(client, alice, login, session_engine):
+    login(alice, HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")
+    entry = UserSession.objects.get(user=alice)
+    assert entry.engine == session_engine
+    assert entry.ip == "127.0.0.1"
+    assert (entry.session_key is None) == (session_engine == "signed_cookies")
+    body = client.get("/accounts/sessions/").content.decode()
+    assert "Firefox on Linux" in body
+    assert "this session" in body
+
+
+def test_logout_removes_the_registry_row(client, alice, login, session_engine):
+    login(alice)
+    client.post("/accounts/logout/")
+    assert not UserSession.objects.filter(user=alice).exists()
+
+
+def test_last_seen_is_written_at_most_once_a_minute(client, alice, login, django_assert_num_queries):
+    login(alice)
+    entry = UserSession.objects.get(user=alice)
+    client.get("/accounts/profile/")
+    assert UserSession.objects.get(pk=entry.pk).last_seen == entry.last_seen
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        client.get("/accounts/profile/")
+    assert UserSession.objects.get(pk=entry.pk).last_seen > entry.last_seen
+
+
+def test_revoking_another_session_logs_it_out(client, alice, login, revocable_engine):
+    other = second_browser(alice)
+    login(alice)
+    target = UserSession.objects.exclude(pk=client.session[services.REGISTRY_KEY]).get(user=alice)
+    response = client.post("/accounts/sessions/revoke/", {"id": target.pk}, follow=True)
+    assert "Session ended" in response.content.decode()
+    assert other.get("/accounts/profile/").status_code == 302
+    assert client.get("/accounts/profile/").status_code == 200
+
+
+def test_revoke_all_others_keeps_this_one(client, alice, login, revocable_engine):
+    others = [second_browser(alice) for _ in range(2)]
+    login(alice)
+    response = client.post("/accounts/sessions/revoke-others/", follow=True)
+    assert "Ended 2 other sessions" in response.content.decode()
+    assert all(o.get("/accounts/profile/").status_code == 302 for o in others)
+    assert client.get("/accounts/profile/").status_code == 200
+
+
+def test_cached_db_revocation_also_clears_the_cache(client, alice, login, settings, redis_cache):
+    """Deleting the Session row alone would leave cached_db's cached copy alive."""
+    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "cached_db", settings.SESSION_ENGINES["cached_db"]
+    other = second_browser(alice)
+    other.get("/accounts/profile/")  # now cached
+    services.revoke_session(session=UserSession.objects.get(user=alice), actor=None, request=None)
+    assert other.get("/accounts/profile/").status_code == 302
+
+
+def test_signed_cookie_sessions_cannot_be_revoked_and_say_so(client, alice, login, settings):
+    settings.SESSION_BACKEND = "signed_cookies"
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES["signed_cookies"]
+    other = second_browser(alice)
+    login(alice)
+    body = client.get("/accounts/sessions/").content.decode()
+    assert "cannot end one of them early" in body
+    target = UserSession.objects.exclude(pk=client.session[services.REGISTRY_KEY]).get(user=alice)
+    response = client.post("/accounts/sessions/revoke/", {"id": target.pk}, follow=True)
+    assert "cannot be ended by the server" in response.content.decode()
+    assert other.get("/accounts/profile/").status_code == 200
+
+
+def test_revoking_someone_elses_session_changes_nothing(client, alice, bob, login):
+    bobs = second_browser(bob)
+    login(alice)
+    target = UserSession.objects.get(user=bob)
+    response = client.post("/accounts/sessions/revoke/", {"id": target.pk}, follow=True)
+    assert "does not exist or is not yours" in response.content.decode()
+    assert bobs.get("/accounts/profile/").status_code == 200
+
+
+def test_revoking_a_missing_session_gets_a_clear_message(client, alice, login):
+    login(alice)
+    response = client.post("/accounts/sessions/revoke/", {"id": "6c1e0c5e-0000-4000-8000-000000000000"}, follow=True)
+    assert "does not exist or is not yours" in response.content.decode()
+    response = client.post("/accounts/sessions/revoke/", {"id": "not-a-uuid"}, follow=True)
+    assert "named no session" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url", ["/accounts/sessions/revoke/", "/accounts/sessions/revoke-others/", "/accounts/sessions/revoke-api/",
+            "/accounts/sessions/everywhere/"],
+)  # fmt: skip
+def test_revoke_urls_refuse_get(client, alice, login, url):
+    login(alice)
+    assert client.get(url).status_code == 405
+
+
+def test_sessions_page_never_lists_other_users(client, alice, bob, login):
+    second_browser(bob, HTTP_USER_AGENT="BobBrowser/1.0")
+    login(alice)
+    assert "BobBrowser" not in client.get("/accounts/sessions/").content.decode()
+
+
+def test_log_out_everywhere_ends_sessions_and_tokens(client, alice, login, api_login, revocable_engine):
+    pair = api_login(alice)
+    other = second_browser(alice)
+    login(alice)
+    response = client.post("/accounts/sessions/everywhere/", follow=True)
+    assert "Logged out everywhere" in response.content.decode()
+    for browser in (client, other):
+        assert browser.get("/accounts/profile/").status_code == 302
+    api = Client()
+    assert api.get("/api/dashboard/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}").status_code == 401
+    assert (
+        api.post("/api/token/refresh/", {"refresh": pair["refresh"]}, content_type="application/json").status_code
+        == 401
+    )
+
+
+def test_api_logins_are_listed_and_revocable(client, alice, login, api_login):
+    pair = api_login(alice)
+    login(alice)
+    family = alice.token_families.get()
+    assert "Bearer header" in client.get("/accounts/sessions/").content.decode()
+    client.post("/accounts/sessions/revoke-api/", {"id": family.pk})
+    response = Client().post("/api/token/refresh/", {"refresh": pair["refresh"]}, content_type="application/json")
+    assert response.json()["code"] == "token_revoked"
+
+
+def test_deactivating_a_user_ends_everything(client, alice, api_login, revocable_engine):
+    pair = api_login(alice)
+    browser = second_browser(alice)
+    alice.is_active = False
+    alice.save()
+    assert browser.get("/accounts/profile/").status_code == 302
+    assert Client().get("/api/dashboard/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}").status_code == 401
+
+
+def test_own_events_are_shown_on_the_sessions_page(client, alice, login):
+    client.post("/accounts/login/", {"username": "alice", "password": "wrong-password"})
+    login(alice)
+    body = client.get("/accounts/sessions/").content.decode()
+    assert "Logged in" in body
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_FAILED, username="alice").exists()
