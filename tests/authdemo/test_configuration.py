@@ -1,0 +1,92 @@
+"""Configuration from the environment: bad values stop start-up in one line; deploy checks pass."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "k" * 20 + "production-secret-key-for-the-deploy-check-0123456789",
+    "JWT_SIGNING_KEY": "j" * 48,
+    "DJANGO_ALLOWED_HOSTS": "authdemo.example.com",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SESSION_", "JWT_"))}
+    clean["DJANGO_SETTINGS_MODULE"] = "authdemo.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SESSION_BACKEND": "memcached"}, "SESSION_BACKEND='memcached' is not valid; choose one of: db, redis"),
+        ({"SESSION_BACKEND": "redis", "REDIS_URL": ""}, "SESSION_BACKEND=redis needs REDIS_URL"),
+        ({"JWT_REVOCATION": "sometimes"}, "JWT_REVOCATION='sometimes' is not valid; choose one of: cutoff, off"),
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG='maybe' is not valid; choose one of: true, false"),
+        ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off"),
+        ({**PRODUCTION, "JWT_SIGNING_KEY": "short"}, "JWT_SIGNING_KEY is too short"),
+    ],
+)
+def test_bad_configuration_stops_startup_in_one_line(env, message):
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_deploy_is_clean_with_production_values():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_cookies_are_secure_with_host_prefix():
+    result = manage(
+        "shell", "-c",
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_NAME, s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_NAME, s.JWT_ACCESS_COOKIE, s.JWT_REFRESH_COOKIE)",
+        **PRODUCTION,
+    )  # fmt: skip
+    assert result.stdout.strip().splitlines()[-1].split() == [
+        "__Host-sessionid",
+        "True",
+        "__Host-csrftoken",
+        "__Host-access",
+        "__Secure-refresh",
+    ]
+
+
+def test_seed_demo_refuses_with_debug_off():
+    result = manage("seed_demo", **PRODUCTION)
+    assert result.returncode != 0
+    assert "Refusing to create demo users" in result.stderr
+
+
+def test_seed_demo_creates_the_documented_users(db):
+    from django.core.management import call_command
+
+    from accounts.models import User
+
+    call_command("seed_demo", force=True)  # tests run with debug off
+    alice = User.objects.get(username="alice")
+    assert alice.display_name == "Alice" and alice.check_password("alice-demo-pass")
+    assert User.objects.get(username="admin").is_superuser
+
+
+def test_dev_secret_is_generated_once_into_a_private_file(tmp_path):
+    from authdemo.env import secret
+
+    store = tmp_path / "secrets.json"
+    first = secret("SOME_TEST_SECRET", debug=True, store=store)
+    assert secret("SOME_TEST_SECRET", debug=True, store=store) == first
+    assert len(first) >= 50
+    assert store.stat().st_mode & 0o077 == 0
