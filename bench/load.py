@@ -1,0 +1,105 @@
+"""Drive one URL with wrk and account for what the server spent on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from bench.stack import Server, Stores
+
+SUMMARY_LUA = Path(__file__).with_name("summary.lua")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def ensure_wrk() -> str:
+    """Return wrk's path, installing Debian's package when it is missing and we may."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("bench: wrk is missing; install it with `sudo apt-get install -y wrk` and run again.")
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each live process, from /proc/<pid>/stat."""
+    times = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        times[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return times
+
+
+def postgres_pids(stores: Stores) -> list[int]:
+    """Backends connected to the bench database (the app's persistent connections)."""
+    with psycopg.connect(stores.database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [stores.database]
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def redis_cpu(stores: Stores) -> float:
+    info = stores.redis().info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one scheme sends: a server, a path and the credential headers."""
+
+    server: Server
+    path: str
+    headers: dict[str, str]
+
+
+def run_wrk(target: Target, *, seconds: float, connections: int) -> dict:
+    command = [
+        ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(SUMMARY_LUA), target.server.url + target.path,
+    ]  # fmt: skip
+    for name, value in target.headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
+    return json.loads(line.removeprefix("BENCH_JSON "))
+
+
+def measure(target: Target, stores: Stores, *, seconds: float, connections: int) -> dict:
+    """Run wrk once; return throughput, latency, CPU and store calls per request."""
+    server = target.server
+    app_pids, db_pids = server.worker_pids(), postgres_pids(stores)
+    before = server.counters(), cpu_seconds(app_pids), cpu_seconds(db_pids), redis_cpu(stores)
+    result = run_wrk(target, seconds=seconds, connections=connections)
+    after = server.counters(), cpu_seconds(app_pids), cpu_seconds(postgres_pids(stores)), redis_cpu(stores)
+    served = after[0]["requests"] - before[0]["requests"]
+    if result["non_2xx"] or result["socket_errors"] or not served:
+        raise RuntimeError(f"{server.name}{target.path}: {result['non_2xx']} non-2xx, {result['socket_errors']} errors")
+    per = 1e6 / served
+    return {
+        "rps": result["requests"] / (result["duration_us"] / 1e6),
+        "p50_ms": result["p50_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "app_cpu_us": _delta(before[1], after[1]) * per,
+        "postgres_cpu_us": _delta(before[2], after[2]) * per,
+        "redis_cpu_us": (after[3] - before[3]) * per,
+        "sql_per_request": (after[0]["sql"] - before[0]["sql"]) / served,
+        "redis_per_request": (after[0]["redis"] - before[0]["redis"]) / served,
+        "requests": served,
+    }
+
+
+def _delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())

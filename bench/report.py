@@ -1,0 +1,112 @@
+"""Summarize the rounds, check the targets, and write JSON, Markdown and the SVG chart."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from statistics import median
+
+from bench.schemes import BASELINE, SCHEMES
+
+METRICS = (
+    "rps", "p50_ms", "p99_ms", "app_cpu_us", "postgres_cpu_us", "redis_cpu_us",
+    "sql_per_request", "redis_per_request",
+)  # fmt: skip
+
+
+def summarize(rounds: list[dict[str, dict]]) -> dict[str, dict]:
+    """Medians over rounds; each ratio is taken against the baseline of the same round."""
+    summary = {}
+    for scheme in SCHEMES:
+        runs = [(r[scheme.key], r[BASELINE]) for r in rounds if scheme.key in r]
+        row = {metric: median(run[metric] for run, _ in runs) for metric in METRICS}
+        row["time_per_request_us"] = median(1e6 / run["rps"] for run, _ in runs)
+        row["ratio"] = median(base["rps"] / run["rps"] for run, base in runs)
+        row["cpu_ratio"] = median(run["app_cpu_us"] / base["app_cpu_us"] for run, base in runs)
+        row["p50_ratio"] = median(run["p50_ms"] / base["p50_ms"] for run, base in runs)
+        row["p99_ratio"] = median(run["p99_ms"] / base["p99_ms"] for run, base in runs)
+        row["ratio_range"] = [min(b["rps"] / r["rps"] for r, b in runs), max(b["rps"] / r["rps"] for r, b in runs)]
+        row["label"] = scheme.label
+        summary[scheme.key] = row
+    return summary
+
+
+def check_targets(empty: dict, full: dict | None) -> list[dict]:
+    """The issue's targets, each with the measured value and whether it is met."""
+    checks = [
+        ("JWT stateless <= 1.25x /healthz", empty["jwt_stateless"]["ratio"], 1.25),
+        ("JWT cut-off <= 1.15x stateless JWT", empty["jwt_cutoff"]["ratio"] / empty["jwt_stateless"]["ratio"], 1.15),
+        ("session on Redis <= 1.5x /healthz", empty["session_redis"]["ratio"], 1.5),
+        ("session on PostgreSQL <= 2.0x /healthz", empty["session_db"]["ratio"], 2.0),
+    ]
+    if full:
+        worst = max((key for key in full if key != BASELINE), key=lambda k: full[k]["ratio"] / empty[k]["ratio"])
+        growth = full[worst]["ratio"] / empty[worst]["ratio"]
+        checks.append((f"1M stored sessions and tokens <= 1.1x empty stores (worst: {worst})", growth, 1.1))
+    return [
+        {"target": name, "value": round(value, 3), "limit": limit, "met": value <= limit}
+        for name, value, limit in checks
+    ]
+
+
+def markdown(results: dict) -> str:
+    """A table per phase, the targets, and where the numbers come from."""
+    machine = results["machine"]
+    lines = [
+        f"# authdemo benchmark ({results['mode']})",
+        "",
+        f"Measured {results['measured_at']} on {machine['cpu']} ({machine['cores']} cores), "
+        f"{machine['os']}; {machine['versions']}. Settings: {results['settings']}.",
+    ]
+    for phase, title in (("empty", "Empty stores"), ("full", "1,000,000 stored sessions and tokens")):
+        if results.get(phase):
+            lines += ["", f"## {title}", "", *_table(results[phase])]
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t['target']} | {t['value']:.2f} | {'yes' if t['met'] else 'no'} |" for t in results["targets"]]
+    for name, rows in results.get("operations", {}).items():
+        lines += ["", f"## Operations, {name} stores (ms, median)", "", "| operation | ms |", "|---|---|"]
+        lines += [f"| {op} | {ms:.1f} |" for op, ms in rows.items()]
+    if results.get("scalability"):
+        lines += [
+            "",
+            "## Two app processes sharing the stores",
+            "",
+            "```",
+            json.dumps(results["scalability"], indent=2),
+        ]
+        lines += ["```"]
+    return "\n".join(lines) + "\n"
+
+
+def _table(rows: dict) -> list[str]:
+    head = "| scheme | req/s | µs/req | x /healthz | p50 ms | p99 ms | app CPU µs/req | SQL/req | Redis/req | bytes |"
+    out = [head, "|" + "---|" * 10]
+    for r in rows.values():
+        out.append(
+            f"| {r['label']} | {r['rps']:.0f} | {r['time_per_request_us']:.0f} | {r['ratio']:.2f} | "
+            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['app_cpu_us']:.0f} | {r['sql_per_request']:.2f} | "
+            f"{r['redis_per_request']:.2f} | {r.get('credential_bytes', 0)} |"
+        )
+    return out
+
+
+def write(results: dict, out_dir: Path, env: dict[str, str]) -> Path:
+    """Write latest.json, latest.md and latest.svg into `out_dir`; return the JSON path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "latest.json"
+    path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    (out_dir / "latest.md").write_text(markdown(results))
+    (out_dir / "latest.svg").write_text(_chart(results, env))
+    return path
+
+
+def _chart(results: dict, env: dict[str, str]) -> str:
+    """Draw the chart with the page's own code, so the file and the page agree."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("DJANGO_", "JWT_", "DATABASE_", "REDIS_"))})
+    import django
+
+    django.setup()
+    from authdemo.compare import chart_svg
+
+    return chart_svg(results)

@@ -1,0 +1,123 @@
+"""`python -m bench.run [--quick]`: measure every scheme against /healthz, interleaved.
+
+Full: rounds of every scheme in a rotating order on empty stores, then with 1,000,000
+stored sessions and tokens, plus login, refresh and revocation times and two app
+processes sharing the stores; results go to bench/results/. Quick (CI, < 1 minute): one
+short round, written to a git-ignored directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import environment, scale
+from bench.load import ensure_wrk, measure
+from bench.report import check_targets, summarize, write
+from bench.schemes import SCHEMES, check, credential_bytes, credentials, server_settings, session_cookie
+from bench.stack import ROOT, Server, Stores, base_env, prepare_site, recreate_database, start_all
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    warmup: bool
+    rounds: int
+    seconds: float
+    connections: int
+    scale_rows: int
+    stores: Stores
+    out_dir: Path
+
+
+FULL = Plan("full", True, 5, 4, 4, 1_000_000, Stores("authdemo_bench", 9), ROOT / "bench" / "results")
+QUICK = Plan("quick", False, 1, 1, 4, 0, Stores("authdemo_bench_quick", 10), ROOT / "artifacts" / "bench-quick")
+
+
+def run_rounds(plan: Plan, servers: dict[str, Server], sessions: dict) -> tuple[list[dict], dict]:
+    """Measure every scheme once per round, rotating the order so drift spreads evenly."""
+    rounds, sizes = [], {}
+    for number in range(0 if plan.warmup else 1, plan.rounds + 1):  # round 0 only warms up
+        targets = credentials(servers, sessions)
+        order = SCHEMES[number % len(SCHEMES) :] + SCHEMES[: number % len(SCHEMES)]
+        results = {}
+        for scheme in order:
+            check(scheme, targets[scheme.key])
+            seconds = plan.seconds if number else min(plan.seconds, 1)
+            results[scheme.key] = measure(
+                targets[scheme.key], plan.stores, seconds=seconds, connections=plan.connections
+            )
+            sizes[scheme.key] = credential_bytes(targets[scheme.key])
+        if number:
+            rounds.append(results)
+        print(f"  round {number}/{plan.rounds} done", flush=True)
+    return rounds, sizes
+
+
+def phase(plan: Plan, servers: dict[str, Server], sessions: dict) -> dict:
+    rounds, sizes = run_rounds(plan, servers, sessions)
+    summary = summarize(rounds)
+    for key, row in summary.items():
+        row["credential_bytes"] = sizes[key]
+    return summary
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one short round, no scale run (CI)")
+    parser.add_argument("--out", type=Path, help="directory for latest.json/.md/.svg")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    out_dir = args.out or plan.out_dir
+    ensure_wrk()
+    print(f"bench ({plan.mode}): preparing {plan.stores.database} and redis db {plan.stores.redis_db}", flush=True)
+    recreate_database(plan.stores)
+    env = base_env(plan.stores)
+    prepare_site(env)
+    logs = Path(tempfile.mkdtemp(prefix="authdemo-bench-"))
+    servers = {name: Server(name, {**env, **extra}, logs / f"{name}.log") for name, extra in server_settings().items()}
+    try:
+        start_all(list(servers.values()))
+        results = collect(plan, servers, env, logs)
+    finally:
+        for server in servers.values():
+            server.stop()
+    path = write(results, out_dir, env)
+    print(f"bench: wrote {path} and .md/.svg beside it (server logs in {logs})")
+    return path
+
+
+def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: Path) -> dict:
+    """Run the phases of the plan and gather their results with the context of the run."""
+    sessions = {name: session_cookie(server) for name, server in servers.items() if name.startswith("session-")}
+    print("bench: empty stores", flush=True)
+    empty = phase(plan, servers, sessions)
+    operations = {"empty": scale.time_operations(servers["jwt-cutoff"], samples=15 if plan.warmup else 1)}
+    full = None
+    if plan.scale_rows:
+        print(f"bench: filling the stores with {plan.scale_rows:,} sessions and tokens", flush=True)
+        fill_seconds = scale.fill(plan.stores, rows=plan.scale_rows)
+        sessions = {name: session_cookie(servers[name]) for name in sessions}  # revoked by the timings
+        full = phase(plan, servers, sessions)
+        operations[f"{plan.scale_rows:,}-row"] = scale.time_operations(servers["jwt-cutoff"], samples=15)
+    pair = scale.two_processes(env, logs, plan.stores, seconds=plan.seconds, connections=plan.connections)
+    return {
+        "mode": plan.mode,
+        "measured_at": environment.now(),
+        "machine": environment.machine(),
+        "settings": f"1 gunicorn gthread worker x 4 threads per process; wrk -t1 -c{plan.connections}, "
+        f"{plan.seconds:g} s per run, {plan.rounds} interleaved rounds (medians)",
+        "empty": empty,
+        "full": full,
+        "scale_rows": plan.scale_rows,
+        "fill_seconds": fill_seconds if full else None,
+        "operations": operations,
+        "scalability": pair,
+        "targets": check_targets(empty, full),
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Scale: fill the stores in bulk, time login/refresh/revocation, run two app processes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from statistics import median
+
+import psycopg
+import requests
+
+from bench.load import Target, measure
+from bench.schemes import PASSWORD, USERNAME, access_token, session_cookie
+from bench.stack import Server, Stores, start_all
+
+LOAD_USERS = 10_000
+REDIS_BATCH = 10_000
+SESSION_CACHE_PREFIX = "authdemo:1:django.contrib.sessions.cache"  # django-redis KEY_PREFIX:VERSION:key
+
+FILL_SQL = """
+INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
+                           date_joined, display_name)
+SELECT '!', false, 'load' || g, '', '', '', false, true, now(), '' FROM generate_series(1, {users}) g;
+CREATE TEMP TABLE load_users AS SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM accounts_user
+    WHERE username LIKE 'load%';
+INSERT INTO django_session (session_key, session_data, expire_date)
+SELECT md5('s' || g), repeat(md5('d' || g), 6), now() + interval '7 days' FROM generate_series(1, {rows}) g;
+INSERT INTO accounts_usersession (id, session_key, engine, created_at, last_seen, expires_at, user_agent, user_id)
+SELECT gen_random_uuid(), md5('s' || g), 'db', now(), now(), now() + interval '7 days', 'bench', u.id
+FROM generate_series(1, {rows}) g JOIN load_users u ON u.n = g % {users};
+INSERT INTO token_blacklist_outstandingtoken (jti, token, created_at, expires_at, user_id)
+SELECT md5('t' || g), repeat(md5('k' || g), 10), now(), now() + interval '1 day', u.id
+FROM generate_series(1, {rows}) g JOIN load_users u ON u.n = g % {users};
+INSERT INTO accounts_tokenfamily (id, current_jti, transport, created_at, last_used_at, expires_at, revoked_reason,
+                                  user_agent, user_id)
+SELECT gen_random_uuid(), jti, 'bearer', now(), now(), expires_at, '', 'bench', user_id
+FROM token_blacklist_outstandingtoken WHERE user_id IN (SELECT id FROM load_users);
+INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at)
+SELECT id, now() FROM token_blacklist_outstandingtoken WHERE id % 10 = 0;
+ANALYZE;
+"""
+
+
+def fill(stores: Stores, *, rows: int) -> float:
+    """Store `rows` sessions (PostgreSQL and Redis) and `rows` outstanding tokens; return seconds taken."""
+    started = time.perf_counter()
+    with psycopg.connect(stores.database_url, autocommit=True) as conn:
+        for statement in FILL_SQL.format(rows=rows, users=LOAD_USERS).split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+    client, value = stores.redis(), b"x" * 200
+    for start in range(0, rows, REDIS_BATCH):
+        pipe = client.pipeline(transaction=False)
+        for n in range(start, min(start + REDIS_BATCH, rows)):
+            pipe.set(f"{SESSION_CACHE_PREFIX}load{n:027d}", value, ex=7 * 86400)
+        pipe.execute()
+    return time.perf_counter() - started
+
+
+def _timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+def time_operations(server: Server, *, samples: int) -> dict[str, float]:
+    """Median milliseconds of a session login, a token login, a refresh, and revoking everything."""
+    url, creds = server.url, {"username": USERNAME, "password": PASSWORD}
+    times: dict[str, list[float]] = {
+        "session login": [],
+        "token login": [],
+        "token refresh": [],
+        "revoke everything": [],
+    }
+    for _ in range(samples):
+        times["session login"].append(_timed(lambda: session_cookie(server)))
+        times["token login"].append(_timed(lambda: access_token(server)))
+        refresh = requests.post(f"{url}/api/token/", json=creds, timeout=10).json()["refresh"]
+        times["token refresh"].append(
+            _timed(lambda r=refresh: requests.post(f"{url}/api/token/refresh/", json={"refresh": r}, timeout=10))
+        )
+        times["revoke everything"].append(_revoke_everything(server))
+    time.sleep(1.1)  # the cut-off has one-second resolution: later tokens must be issued after it
+    return {name: round(median(values), 2) for name, values in times.items()}
+
+
+def _revoke_everything(server: Server) -> float:
+    """Time POST /accounts/sessions/everywhere/ (revoke_everything) from a logged-in session."""
+    client = requests.Session()
+    name, value = session_cookie(server)
+    client.cookies.set(name, value)
+    client.get(f"{server.url}/accounts/sessions/", timeout=10).raise_for_status()  # sets the CSRF cookie
+    form = {"csrfmiddlewaretoken": client.cookies["csrftoken"]}
+    url = f"{server.url}/accounts/sessions/everywhere/"
+    elapsed = _timed(lambda: client.post(url, data=form, timeout=30, allow_redirects=False).raise_for_status())
+    return elapsed
+
+
+def two_processes(env: dict[str, str], logs: Path, stores: Stores, *, seconds: float, connections: int) -> dict:
+    """Two app processes on the same PostgreSQL and Redis: shared logins, shared revocation, throughput."""
+    shared = {**env, "SESSION_BACKEND": "redis", "JWT_REVOCATION": "cutoff"}
+    a, b = start_all([Server(f"pair-{n}", shared, logs / f"pair-{n}.log") for n in "ab"])
+    try:
+        result = {"cross_process": _cross_process(a, b)}
+        for scheme, path, header in _pair_targets(a):
+            single = measure(Target(a, path, header), stores, seconds=seconds, connections=connections)["rps"]
+            both = _concurrently([Target(a, path, header), Target(b, path, header)], stores, seconds, connections)
+            result[scheme] = {"one_process_rps": round(single), "two_processes_rps": round(both)}
+        return result
+    finally:
+        a.stop()
+        b.stop()
+
+
+def _pair_targets(server: Server) -> list[tuple[str, str, dict]]:
+    name, value = session_cookie(server)
+    token = access_token(server)
+    return [
+        ("healthz", "/healthz", {}),
+        ("session_redis", "/compare/probe/session/", {"Cookie": f"{name}={value}"}),
+        ("jwt_cutoff", "/api/dashboard/", {"Authorization": f"Bearer {token}"}),
+    ]
+
+
+def _concurrently(targets: list[Target], stores: Stores, seconds: float, connections: int) -> float:
+    rates: list[float] = []
+    threads = [
+        threading.Thread(
+            target=lambda t=t: rates.append(measure(t, stores, seconds=seconds, connections=connections)["rps"])
+        )
+        for t in targets
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(rates)
+
+
+def _cross_process(a: Server, b: Server) -> dict[str, int]:
+    """Log in on A, call B; revoke everything on A, call B again."""
+    name, value = session_cookie(a)
+    token = access_token(a)
+    cookie, bearer = {"Cookie": f"{name}={value}"}, {"Authorization": f"Bearer {token}"}
+    before = _statuses(b, cookie, bearer)
+    _revoke_everything(a)
+    time.sleep(0.2)
+    after = _statuses(b, cookie, bearer)
+    return {"session_on_b_before": before[0], "token_on_b_before": before[1],
+            "session_on_b_after_revoke_on_a": after[0], "token_on_b_after_revoke_on_a": after[1]}  # fmt: skip
+
+
+def _statuses(server: Server, cookie: dict, bearer: dict) -> tuple[int, int]:
+    session = requests.get(f"{server.url}/compare/probe/session/", headers=cookie, timeout=10).status_code
+    token = requests.get(f"{server.url}/api/dashboard/", headers=bearer, timeout=10).status_code
+    return session, token

@@ -1,0 +1,161 @@
+"""The services under test: a bench database, a Redis db, and gunicorn processes.
+
+Only databases named `authdemo_bench*` are ever dropped or created here; the test
+suite's `test` and `test_*` databases are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_HOST_URL = PG_ADMIN_URL.rsplit("/", 1)[0]
+REDIS_HOST_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Where one benchmark run keeps its data."""
+
+    database: str
+    redis_db: int
+
+    @property
+    def database_url(self) -> str:
+        return f"{PG_HOST_URL}/{self.database}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"{REDIS_HOST_URL}/{self.redis_db}"
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url)
+
+
+def recreate_database(stores: Stores) -> None:
+    """Drop and create the bench database; refuse any name that is not a bench database."""
+    if not stores.database.startswith("authdemo_bench"):
+        raise ValueError(f"refusing to recreate {stores.database!r}: not a bench database")
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{stores.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{stores.database}"')
+    stores.redis().flushdb()
+
+
+def base_env(stores: Stores) -> dict[str, str]:
+    """Production-style settings with fresh secrets, pointed at the bench stores."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "authdemo.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DATABASE_URL": stores.database_url,
+        "REDIS_URL": stores.redis_url,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def prepare_site(env: dict[str, str]) -> None:
+    """Collect static files (when changed), migrate the bench database and create the demo users."""
+    steps = [["migrate", "--no-input"], ["seed_demo", "--force"]]
+    manifest = ROOT / "staticfiles" / "staticfiles.json"
+    newest = max(path.stat().st_mtime for path in (ROOT / "static").rglob("*") if path.is_file())
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        steps.insert(0, ["collectstatic", "--no-input"])
+    for args in steps:
+        subprocess.run(
+            [sys.executable, "manage.py", *args, "--verbosity", "0"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """One gunicorn master with one gthread worker, serving bench.wsgi on 127.0.0.1."""
+
+    name: str
+    env: dict[str, str]
+    log: Path
+    threads: int = 4
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        command = [
+            sys.executable, "-m", "gunicorn", "bench.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+            "--workers", "1", "--worker-class", "gthread", "--threads", str(self.threads),
+            "--keep-alive", "30", "--error-logfile", "-",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see {self.log}:\n{self.log.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer /healthz; see {self.log}")
+
+    def worker_pids(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    def counters(self) -> dict[str, int]:
+        return requests.get(f"{self.url}/__bench__/counters", timeout=5).json()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_all(servers: list[Server]) -> list[Server]:
+    """Start every server at once, then wait for each: start-up overlaps."""
+    for server in servers:
+        server.start()
+    for server in servers:
+        server.wait_ready()
+    return servers

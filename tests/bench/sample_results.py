@@ -1,0 +1,66 @@
+"""A benchmark result built by the harness's own summary code from made-up rounds."""
+
+from bench.report import check_targets, summarize
+from bench.schemes import SCHEMES
+
+# Requests per second per scheme; the second round drifts 10% slower for all.
+RATES = {
+    "healthz": 1000,
+    "session_db": 400,
+    "session_redis": 600,
+    "session_cached_db": 550,
+    "session_signed_cookies": 700,
+    "jwt_stateless": 800,
+    "jwt_db_user": 500,
+    "jwt_cutoff": 750,
+    "jwt_cookie": 790,
+}
+SQL = {"session_db": 2, "session_cached_db": 1, "session_signed_cookies": 1, "jwt_db_user": 1}
+REDIS = {"session_redis": 1, "session_cached_db": 1, "jwt_cutoff": 1}
+
+
+def _run(key: str, drift: float) -> dict:
+    rps = RATES[key] * drift
+    return {
+        "rps": rps,
+        "p50_ms": 4000 / rps,
+        "p99_ms": 20000 / rps,
+        "app_cpu_us": 1e6 / rps * 0.8,
+        "postgres_cpu_us": 50.0 * SQL.get(key, 0),
+        "redis_cpu_us": 10.0 * REDIS.get(key, 0),
+        "sql_per_request": float(SQL.get(key, 0)),
+        "redis_per_request": float(REDIS.get(key, 0)),
+        "requests": int(rps * 4),
+    }
+
+
+def sample_results(*, full: bool = True) -> dict:
+    """Return a complete results document, as `make bench` writes it."""
+    rounds = [{scheme.key: _run(scheme.key, drift) for scheme in SCHEMES} for drift in (1.0, 0.9)]
+    empty = summarize(rounds)
+    for row in empty.values():
+        row["credential_bytes"] = 32
+    scaled = summarize([{key: {**run, "rps": run["rps"] * 0.97} for key, run in r.items()} for r in rounds])
+    return {
+        "mode": "full",
+        "measured_at": "2026-11-27T10:00:00+00:00",
+        "machine": {"cpu": "Test CPU <2>", "cores": 2, "memory_gb": 4, "os": "Linux", "versions": "v", "commit": "abc"},
+        "settings": "test settings",
+        "empty": empty,
+        "full": scaled if full else None,
+        "scale_rows": 1_000_000,
+        "fill_seconds": 1.0,
+        "operations": {"empty": {"token login": 50.0}},
+        "scalability": {
+            "cross_process": {
+                "session_on_b_before": 200,
+                "token_on_b_before": 200,
+                "session_on_b_after_revoke_on_a": 403,
+                "token_on_b_after_revoke_on_a": 401,
+            },
+            "healthz": {"one_process_rps": 1000, "two_processes_rps": 1500},
+            "session_redis": {"one_process_rps": 600, "two_processes_rps": 900},
+            "jwt_cutoff": {"one_process_rps": 750, "two_processes_rps": 1100},
+        },
+        "targets": check_targets(empty, scaled if full else None),
+    }

@@ -1,0 +1,61 @@
+"""The harness's arithmetic and its outputs, from made-up rounds."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from bench.report import markdown, summarize
+from tests.bench.sample_results import sample_results
+
+
+def test_summarize_ratio_is_against_the_same_rounds_baseline():
+    results = sample_results()
+    assert results["empty"]["healthz"]["ratio"] == pytest.approx(1.0)
+    assert results["empty"]["session_db"]["ratio"] == pytest.approx(2.5)
+
+
+def test_summarize_drift_of_the_whole_machine_cancels_out():
+    results = sample_results()
+    assert results["empty"]["jwt_stateless"]["ratio_range"] == pytest.approx([1.25, 1.25])
+
+
+def test_summarize_reports_store_calls_per_request():
+    row = sample_results()["empty"]["session_db"]
+    assert row["sql_per_request"] == 2
+    assert row["redis_per_request"] == 0
+
+
+def test_targets_name_each_issue_target():
+    names = [t["target"] for t in sample_results()["targets"]]
+    assert len(names) == 5
+    assert names[0].startswith("JWT stateless")
+    assert names[-1].startswith("1M stored")
+
+
+def test_targets_are_judged_against_their_limit():
+    targets = {t["target"]: t for t in sample_results()["targets"]}
+    assert targets["session on PostgreSQL <= 2.0x /healthz"]["met"] is False
+    assert targets["session on Redis <= 1.5x /healthz"]["met"] is False
+    assert targets["JWT cut-off <= 1.15x stateless JWT"]["met"] is True
+
+
+def test_results_are_json_serializable():
+    assert json.loads(json.dumps(sample_results()))["mode"] == "full"
+
+
+def test_markdown_has_a_row_per_scheme_and_the_targets():
+    text = markdown(sample_results())
+    assert text.count("| session: db |") == 2  # empty and full stores
+    assert "## Targets" in text
+    assert "Test CPU <2>" in text
+
+
+def test_chart_is_well_formed_svg_with_escaped_text():
+    from authdemo.compare import chart_svg
+
+    svg = chart_svg(sample_results())
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert "Test CPU &lt;2&gt;" in svg
+    assert len(root.findall("{http://www.w3.org/2000/svg}rect")) == 9 * 2 + 2
