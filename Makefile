@@ -58,5 +58,11 @@ format: dev-venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+bench: dev-venv  ## the full benchmark (~15 min; PostgreSQL, Redis, wrk): figures for /compare/ in bench/results/
+	$(BIN)/python -m bench.run
+
+bench-quick: dev-venv  ## the benchmark harness in under a minute (CI); writes artifacts/bench-quick/
+	$(BIN)/python -m bench.run --quick
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache artifacts node_modules

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from authdemo import views
+from authdemo import compare, views
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("cookies/", views.cookie_demo, name="cookies"),
     path("spa/", views.SpaView.as_view(), name="spa"),
+    path("compare/", include((compare.urlpatterns, "compare"))),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
