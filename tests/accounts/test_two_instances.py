@@ -1,0 +1,64 @@
+"""Two gunicorn processes sharing the database and Redis: sessions, tokens and revocation
+made through one take effect in the other at once."""
+
+import pytest
+import requests
+
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.server, pytest.mark.redis]
+
+
+def browser_login(base: str, username: str) -> requests.Session:
+    browser = requests.Session()
+    browser.get(f"{base}/accounts/login/", timeout=10)
+    response = browser.post(
+        f"{base}/accounts/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/accounts/login/"},
+        timeout=10,
+    )
+    assert response.url.endswith("/accounts/profile/"), response.status_code
+    return browser
+
+
+@pytest.fixture(scope="module", params=["db", "redis", "cached_db"])
+def pair_of_servers(request, start_server, redis_url):
+    env = {"REDIS_URL": redis_url, "SESSION_BACKEND": request.param}
+    return start_server(**env), start_server(**env)
+
+
+def test_session_made_on_one_works_on_the_other(pair_of_servers, transactional_db):
+    one, two = pair_of_servers
+    UserFactory(username="alice", display_name="Alice")
+    browser = browser_login(one.url, "alice")
+    assert "Welcome back, Alice" in browser.get(f"{two.url}/accounts/profile/", timeout=10).text
+
+
+def test_token_from_one_verifies_on_the_other(pair_of_servers, transactional_db):
+    one, two = pair_of_servers
+    UserFactory(username="bob")
+    pair = requests.post(f"{one.url}/api/token/", json={"username": "bob", "password": PASSWORD}, timeout=10).json()
+    response = requests.get(f"{two.url}/api/dashboard/", headers={"Authorization": f"Bearer {pair['access']}"})
+    assert response.json()["message"] == "Access granted to bob"
+
+
+def test_revocation_on_one_takes_effect_on_the_other_at_once(pair_of_servers, transactional_db):
+    one, two = pair_of_servers
+    UserFactory(username="carol")
+    victim = browser_login(one.url, "carol")
+    pair = requests.post(f"{one.url}/api/token/", json={"username": "carol", "password": PASSWORD}, timeout=10).json()
+    bearer = {"Authorization": f"Bearer {pair['access']}"}
+    assert requests.get(f"{one.url}/api/dashboard/", headers=bearer, timeout=10).status_code == 200  # cut-off cached
+
+    owner = browser_login(two.url, "carol")
+    owner.post(
+        f"{two.url}/accounts/sessions/everywhere/",
+        data={"csrfmiddlewaretoken": owner.cookies["csrftoken"]},
+        headers={"Referer": f"{two.url}/accounts/sessions/"},
+        timeout=10,
+    )
+    profile = victim.get(f"{one.url}/accounts/profile/", allow_redirects=False, timeout=10)
+    assert profile.status_code == 302
+    refused = requests.get(f"{one.url}/api/dashboard/", headers=bearer, timeout=10)
+    assert refused.json()["code"] == "token_revoked"
