@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from bench.report import markdown, summarize
+from bench.report import markdown
 from tests.bench.sample_results import sample_results
 
 

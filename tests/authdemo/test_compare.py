@@ -1,0 +1,149 @@
+"""/compare/: the table with this install's evidence, the chart, and the live revocation demo."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from authdemo import compare
+from tests.bench.sample_results import sample_results
+from tests.factories import PASSWORD
+
+
+@pytest.fixture
+def results_file(tmp_path, monkeypatch):
+    """Point the page at a results file of our own; return a function that writes it."""
+    path = tmp_path / "latest.json"
+    monkeypatch.setattr(compare, "RESULTS_PATH", path)
+
+    def _write(**kwargs) -> dict:
+        results = sample_results(**kwargs)
+        path.write_text(json.dumps(results))
+        return results
+
+    return _write
+
+
+def demo_login(client, user, password=PASSWORD, **extra):
+    return client.post("/compare/demo/login/", {"username": user.username, "password": password}, **extra)
+
+
+def test_compare_without_benchmark_says_so(client, db, results_file):
+    body = client.get("/compare/").content.decode()
+    assert "No benchmark run yet" in body
+    assert "<svg" not in body
+
+
+def test_compare_has_every_row_of_the_table(client, db, results_file):
+    body = client.get("/compare/").content.decode()
+    for row in ("Where the data lives", "State", "Scalability", "Performance", "Revocation", "Size", "Best for"):
+        assert f'<th scope="row">{row}</th>' in body
+
+
+def test_compare_renders_benchmark_figures(client, db, results_file):
+    results = results_file()
+    body = client.get("/compare/").content.decode()
+    assert "JWT: stateless: 1319 µs/request (1.25x /healthz)" in body
+    assert results["measured_at"] in body
+    assert "Test CPU &lt;2&gt;" in body
+
+
+def test_compare_inlines_the_chart(client, db, results_file):
+    results_file()
+    body = client.get("/compare/").content.decode()
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in body
+    assert "<script>" not in body.split('id="chart"')[1].split("</article>")[0]
+
+
+def test_compare_states_where_evidence_contradicts_the_claim(client, db, results_file):
+    results_file()
+    body = client.get("/compare/").content.decode()
+    assert "SimpleJWT&#x27;s default JWTAuthentication loads the user from the database" in body
+    assert "needs CSRF protection" in body
+
+
+def test_compare_shows_scalability_from_the_run(client, db, results_file):
+    results_file()
+    body = client.get("/compare/").content.decode()
+    assert "600 req/s with one process, 900 with two" in body
+
+
+def test_compare_shows_visitor_session_record_and_cookie_size(client, alice, login, results_file):
+    login(alice)
+    size = len(client.cookies["sessionid"].value)
+    body = client.get("/compare/").content.decode()
+    assert f"a session cookie of <strong>{size} bytes</strong>" in body
+    assert "_auth_user_id: " in body
+    assert alice.password not in body
+
+
+def test_compare_shows_visitor_decoded_access_token(client, alice, results_file):
+    demo_login(client, alice)
+    token = client.cookies["access"].value
+    body = client.get("/compare/").content.decode()
+    assert f"an access token of <strong>{len(token)} bytes</strong>" in body
+    assert "token_type: access" in body
+
+
+def test_demo_login_needs_csrf(alice):
+    client = Client(enforce_csrf_checks=True)
+    assert demo_login(client, alice).status_code == 403
+
+
+def test_demo_login_logs_in_both_ways(client, alice):
+    response = demo_login(client, alice, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert response.json()["csrf"]
+    assert client.get("/compare/probe/session/").status_code == 200
+    assert client.get("/api/dashboard/").json()["message"] == "Access granted to alice"
+
+
+def test_demo_login_with_wrong_password_changes_nothing(client, alice):
+    response = demo_login(client, alice, password="wrong", HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert "access" not in client.cookies
+
+
+def test_demo_revoke_refuses_session_and_cutoff_token_at_once(client, alice, settings):
+    settings.JWT_REVOCATION = "cutoff"
+    demo_login(client, alice)
+    access = client.cookies["access"].value
+    client.post("/compare/demo/revoke/", HTTP_ACCEPT="application/json")
+    assert client.get("/compare/probe/session/").status_code == 403
+    client.cookies["access"] = access
+    response = client.get("/api/dashboard/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+
+
+def test_demo_revoke_leaves_stateless_token_valid_until_expiry(client, alice, settings):
+    settings.JWT_REVOCATION = "off"
+    demo_login(client, alice)
+    client.post("/compare/demo/revoke/", HTTP_ACCEPT="application/json")
+    assert client.get("/compare/probe/session/").status_code == 403
+    assert client.get("/api/dashboard/").status_code == 200
+
+
+def test_demo_revoke_without_session_is_refused(client, db):
+    response = client.post("/compare/demo/revoke/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 403
+
+
+def test_demo_revoke_is_post_only(client, alice, login):
+    login(alice)
+    assert client.get("/compare/demo/revoke/").status_code == 405
+
+
+def test_demo_without_script_redirects_back_with_a_message(client, alice):
+    response = demo_login(client, alice, follow=True)
+    assert response.redirect_chain[-1][0] == "/compare/#revocation"
+    assert "with a session and a token" in response.content.decode()
+
+
+def test_page_after_revocation_shows_both_refused_in_cutoff_mode(client, alice, settings, results_file):
+    settings.JWT_REVOCATION = "cutoff"
+    demo_login(client, alice)
+    client.post("/compare/demo/revoke/")
+    body = client.get("/compare/").content.decode()
+    assert '<td id="demo-session">refused</td>' in body
+    assert '<td id="demo-token">refused (token_revoked)</td>' in body
