@@ -3,26 +3,42 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_address
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 from user_agents import parse as parse_user_agent
 
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 
 CUTOFF_CACHE_TIMEOUT = 60 * 60 * 24
+CACHE_ERRORS = (RedisError, ConnectionInterrupted)
 REGISTRY_KEY = "_registry_id"  # the UserSession id, kept in the session itself
 SEEN_KEY = "_registry_seen"  # epoch seconds of the last registry touch
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """Return the peer address. X-Forwarded-For is ignored: it is whatever the client says."""
+    """Return the client's address, as one trusted hop saw it.
+
+    X-Forwarded-For is whatever the client says, so it is ignored unless DJANGO_BEHIND_PROXY
+    says a proxy of ours appends to it; then its last entry (the address that proxy saw)
+    counts. Lockout, throttling and the audit log all use this one answer.
+    """
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        address = forwarded or address
+    try:
+        return str(ip_address(address))
+    except ValueError:
+        return None
 
 
 def user_agent(request: HttpRequest | None) -> str:
@@ -52,12 +68,19 @@ def get_access_cutoff(*, user_id: object) -> int:
     is written back so that every process sharing the cache sees the same cut-off.
     """
     key = cutoff_cache_key(user_id)
-    cutoff = cache.get(key)
+    try:
+        cutoff = cache.get(key)
+    except CACHE_ERRORS:  # the cache is down: the database still knows, so fail safe, not open
+        return _cutoff_from_database(user_id)
     if cutoff is None:
-        valid_after = User.objects.filter(pk=user_id).values_list("tokens_valid_after", flat=True).first()
-        cutoff = int(valid_after.timestamp()) if valid_after else 0
+        cutoff = _cutoff_from_database(user_id)
         cache.set(key, cutoff, CUTOFF_CACHE_TIMEOUT)
     return cutoff
+
+
+def _cutoff_from_database(user_id: object) -> int:
+    valid_after = User.objects.filter(pk=user_id).values_list("tokens_valid_after", flat=True).first()
+    return int(valid_after.timestamp()) if valid_after else 0
 
 
 def list_active_sessions(*, user: User) -> QuerySet[UserSession]:

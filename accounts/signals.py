@@ -1,5 +1,6 @@
 """Signal receivers: each one hands the event to a service."""
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -29,3 +30,8 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 def on_user_saved(sender, instance, created, **kwargs):
     if not created and not instance.is_active:
         services.end_logins_of_inactive_user(user=instance)
+
+
+@receiver(user_locked_out, dispatch_uid="accounts.locked_out")
+def on_locked_out(sender, request, username, ip_address, **kwargs):
+    services.record_event(kind=AuditEvent.Kind.LOCKOUT, request=request, username=username or "")

@@ -15,6 +15,15 @@ class CredentialsSerializer(TokenObtainSerializer):
         self.fields["username"] = serializers.CharField(max_length=150, write_only=True)
         self.fields["password"] = PasswordField(max_length=1024, trim_whitespace=False)
 
+    def validate(self, attrs):
+        """Authenticate against the Django request, so django-axes can answer a lockout."""
+        request = self.context["request"]
+        self.context["request"] = getattr(request, "_request", request)
+        try:
+            return super().validate(attrs)
+        finally:
+            self.context["request"] = request
+
 
 class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=MAX_TOKEN_BYTES, write_only=True)

@@ -34,6 +34,7 @@ from api.serializers import (
     TokenPairSerializer,
     VerifySerializer,
 )
+from api.throttling import AuthRateThrottle
 from api.tokens import invalid, validate_access_token
 
 ERRORS = {
@@ -58,6 +59,7 @@ class TokenApi(TokenViewBase):
     """Base of the token endpoints: no authentication, a Bearer challenge on 401."""
 
     www_authenticate_realm = "authdemo"
+    throttle_classes = [AuthRateThrottle]
 
 
 @extend_schema(tags=["tokens"], request=CredentialsSerializer, responses={200: TokenPairSerializer, **ERRORS})
@@ -162,6 +164,7 @@ class CookieTransportApi(TimedAPIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = [AuthRateThrottle]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

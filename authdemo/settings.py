@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -52,6 +54,8 @@ MIDDLEWARE = [
     "authdemo.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "authdemo.urls"
@@ -124,8 +128,8 @@ CACHES = {"default": _cache("authdemo"), "throttle": _cache("authdemo-throttle")
 # ---------------------------------------------------------------------------------------
 SESSION_ENGINES = {
     "db": "django.contrib.sessions.backends.db",
-    "redis": "django.contrib.sessions.backends.cache",
-    "cached_db": "django.contrib.sessions.backends.cached_db",
+    "redis": "accounts.session_engines.redis",  # Django's cache store; an outage is a 503
+    "cached_db": "accounts.session_engines.cached_db",  # Django's; survives a cache outage
     "signed_cookies": "django.contrib.sessions.backends.signed_cookies",
 }
 SESSION_BACKEND = choice("SESSION_BACKEND", choices=tuple(SESSION_ENGINES), default="db")
@@ -143,6 +147,10 @@ SESSION_TOUCH_INTERVAL = 60  # seconds between last-seen writes for one session
 # Authentication: https://docs.djangoproject.com/en/5.2/topics/auth/
 # ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out credentials first
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "profile"
 LOGOUT_REDIRECT_URL = "home"
@@ -175,9 +183,40 @@ SECURE_SSL_REDIRECT = boolean("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = 0 if DEBUG else 60 * 60 * 24 * 365
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-if boolean("DJANGO_BEHIND_PROXY", default=False):
+BEHIND_PROXY = boolean("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:  # trust X-Forwarded-Proto/-For only from a proxy we were told about
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+# Content Security Policy (django-csp): no inline script or style anywhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# ---------------------------------------------------------------------------------------
+# Brute force: https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# One policy for every login path (pages, admin, token and cookie login): five failures
+# for one username from one address lock that pair for 15 minutes; the real user logging
+# in from elsewhere is not locked out. DRF throttling is a second layer (below).
+# ---------------------------------------------------------------------------------------
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.selectors.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_VERBOSE = False
 
 # ---------------------------------------------------------------------------------------
 # Static files: https://whitenoise.readthedocs.io/
@@ -208,6 +247,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.json_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="60/minute")},
 }
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,35 @@
+"""DRF throttling for the login and refresh endpoints: a second layer behind django-axes."""
+
+import logging
+
+from django.core.cache import caches
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.selectors import CACHE_ERRORS, client_ip
+
+logger = logging.getLogger(__name__)
+
+
+class AuthRateThrottle(SimpleRateThrottle):
+    """Limit credential and refresh attempts per client address (AUTH_THROTTLE_RATE).
+
+    It uses its own cache alias, and the same client address as lockout and the audit
+    log (X-Forwarded-For only behind a configured proxy; DRF's default trusts it). If the
+    cache is down it lets the request through: django-axes, on the database, still holds.
+    """
+
+    scope = "auth"
+
+    def __init__(self):
+        self.cache = caches["throttle"]
+        super().__init__()
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "unknown"}
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS:
+            logger.warning("Throttle cache unavailable; lockout still applies", exc_info=True)
+            return True
