@@ -3,6 +3,7 @@
 import logging
 
 from django.core.cache import caches
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.selectors import CACHE_ERRORS, client_ip
@@ -23,6 +24,9 @@ class AuthRateThrottle(SimpleRateThrottle):
     def __init__(self):
         self.cache = caches["throttle"]
         super().__init__()
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]  # now, not at import
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "unknown"}

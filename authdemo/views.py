@@ -9,6 +9,7 @@ from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -89,6 +90,8 @@ def readyz(request):
 def _error(request, status: int, title: str, message: str, code: str):
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": message, "code": code}, status=status)
+    elif status >= 500:  # drawn without the request: its session or user may be what failed
+        response = HttpResponse(render_to_string("error.html", {"title": title, "message": message}), status=status)
     else:
         response = render(request, "error.html", {"title": title, "message": message}, status=status)
     if status == 503:

@@ -1,0 +1,113 @@
+"""The attack catalogue: each case names the standard it comes from.
+
+RFC 8725 (JWT BCP), RFC 9700 4.14 (refresh tokens), OWASP ASVS 5.0 V7 (sessions) and
+V9 (self-contained tokens), OWASP Session Management and JWT cheat sheets. Token-format
+cases are in tests/api/test_token_errors.py; lockout in test_brute_force.py.
+"""
+
+import pytest
+import requests
+from django.conf import settings
+from django.test import Client
+
+from tests.factories import PASSWORD, UserFactory
+
+
+def test_csp_forbids_inline_script_and_framing(client, db):
+    """OWASP ASVS V3.4.3: a Content Security Policy without unsafe-inline."""
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+
+
+def test_pages_carry_security_headers(client, db):
+    """OWASP Secure Headers: nosniff, no framing, a strict referrer policy."""
+    response = client.get("/")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_credentialed_cors_is_never_granted(client, api_login, bob):
+    """OWASP ASVS V3.4.2 / RFC 8725 3.x: no other origin may read authenticated answers."""
+    pair = api_login(bob)
+    response = client.get("/api/me/", HTTP_ORIGIN="https://evil.example", HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    assert "Access-Control-Allow-Origin" not in response
+    assert "Access-Control-Allow-Credentials" not in response
+    preflight = client.options("/api/me/", HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
+    assert "Access-Control-Allow-Origin" not in preflight
+
+
+def test_cross_site_session_write_is_refused(alice):
+    """OWASP Session Management (CSRF): a forged form post with the victim's cookie fails."""
+    victim = Client(enforce_csrf_checks=True)
+    victim.force_login(alice)
+    response = victim.post("/accounts/sessions/everywhere/", HTTP_ORIGIN="https://evil.example")
+    assert response.status_code == 403
+
+
+def test_cross_site_cookie_token_write_is_refused(bob):
+    """A JWT in a cookie needs CSRF protection like a session (OWASP JWT cheat sheet)."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.get("/spa/")
+    token = browser.cookies["csrftoken"].value
+    browser.post("/api/cookie/login/", {"username": "bob", "password": PASSWORD},
+                 content_type="application/json", HTTP_X_CSRFTOKEN=token)  # fmt: skip
+    forged = browser.post("/api/cookie/logout/", content_type="application/json", HTTP_ORIGIN="https://evil.example")
+    assert forged.status_code == 403
+
+
+def test_logout_by_get_does_nothing(client, alice, login):
+    """OWASP ASVS V7.4.1: logout is a state change, so never a GET (also img-tag CSRF)."""
+    login(alice)
+    assert client.get("/accounts/logout/").status_code == 405
+    assert client.get("/api/cookie/logout/").status_code == 405
+    assert client.get("/accounts/profile/").status_code == 200
+
+
+def test_session_cookie_forged_with_another_secret_is_anonymous(client, alice, settings):
+    """OWASP Session Management: a signed-cookie session signed with any other key is void."""
+    from django.core import signing
+
+    settings.SESSION_BACKEND = "signed_cookies"
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES["signed_cookies"]
+    forged = signing.dumps(
+        {"_auth_user_id": str(alice.pk)}, key="x" * 50, salt="django.contrib.sessions.backends.signed_cookies",
+        serializer=signing.JSONSerializer, compress=True,
+    )  # fmt: skip
+    client.cookies[settings.SESSION_COOKIE_NAME] = forged
+    assert client.get("/accounts/profile/").status_code == 302
+
+
+def test_signed_cookie_session_dies_with_a_password_change(client, alice, login, settings):
+    """ASVS V7.4.3: changing the password ends other sessions, even ones the server can't delete."""
+    settings.SESSION_BACKEND = "signed_cookies"
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES["signed_cookies"]
+    stolen = Client()
+    stolen.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    alice.set_password("another-long-pass-99")
+    alice.save()
+    assert stolen.get("/accounts/profile/").status_code == 302
+
+
+@pytest.mark.server
+def test_no_token_or_secret_reaches_answers_or_logs(app_server, transactional_db):
+    """OWASP Logging cheat sheet, RFC 8725 3.x: credentials never appear in logs or errors."""
+    UserFactory(username="dora")
+    base = app_server.url
+    pair = requests.post(f"{base}/api/token/", json={"username": "dora", "password": PASSWORD}, timeout=10).json()
+    bodies = [
+        requests.post(f"{base}/api/token/refresh/", json={"refresh": pair["refresh"]}, timeout=10).text,
+        requests.post(f"{base}/api/token/refresh/", json={"refresh": pair["refresh"]}, timeout=10).text,
+        requests.get(f"{base}/api/dashboard/", headers={"Authorization": f"Bearer {pair['access']}x"}).text,
+        requests.post(f"{base}/api/token/verify/", json={"token": pair["access"][:-3]}, timeout=10).text,
+        requests.post(f"{base}/api/token/", json={"username": "dora", "password": "wrong-" + PASSWORD}).text,
+    ]
+    log = app_server.log.read_text()
+    secrets = [pair["access"], pair["refresh"], PASSWORD, settings.SECRET_KEY, settings.SIMPLE_JWT["SIGNING_KEY"]]
+    for secret in secrets:
+        assert all(secret not in body for body in bodies)
+        assert secret not in log
+    signature = pair["refresh"].rsplit(".", 1)[1]
+    assert signature not in log
