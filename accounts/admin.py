@@ -11,13 +11,29 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.paginator import Paginator
 from django.utils import timezone
+from django.utils.functional import cached_property
 from rest_framework_simplejwt.token_blacklist.admin import OutstandingTokenAdmin as StockOutstandingTokenAdmin
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import services
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 from accounts.selectors import describe_user_agent
+
+
+class CappedCountPaginator(Paginator):
+    """Count at most CAP rows: an exact COUNT(*) over millions of rows costs more than the page.
+
+    The admin then shows "10000" as the total and pages up to there; search or filter to
+    narrow further.
+    """
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP].count()
 
 
 class ReadOnlyAdminMixin:
@@ -89,6 +105,7 @@ class ActivityFilter(admin.SimpleListFilter):
 
 @admin.register(UserSession)
 class UserSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    paginator = CappedCountPaginator
     list_display = ("user", "client", "ip", "engine", "created_at", "last_seen", "expires_at")
     list_filter = ("engine", ActivityFilter)
     search_fields = ("user__username", "ip")
@@ -121,6 +138,7 @@ class UserSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(TokenFamily)
 class TokenFamilyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    paginator = CappedCountPaginator
     list_display = ("user", "transport", "created_at", "last_used_at", "expires_at", "revoked_at", "revoked_reason")
     list_filter = ("transport", "revoked_reason")
     search_fields = ("user__username", "ip")
@@ -146,6 +164,9 @@ class OutstandingTokenAdmin(StockOutstandingTokenAdmin):
     has_revoke_permission = ReadOnlyAdminMixin.has_revoke_permission
 
     show_full_result_count = False
+    paginator = CappedCountPaginator
+    ordering = ("-id",)  # the stock admin orders by user: a sort of the whole table
+    list_select_related = ("user",)
     actions = ("blacklist_selected",)
 
     @admin.action(description="Blacklist selected tokens", permissions=["revoke"])
@@ -156,6 +177,7 @@ class OutstandingTokenAdmin(StockOutstandingTokenAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    paginator = CappedCountPaginator
     list_display = ("at", "kind", "user", "username", "actor", "ip")
     list_filter = ("kind",)
     search_fields = ("username", "ip")

@@ -73,7 +73,10 @@ class TokenFamily(models.Model):
 
     class Meta:
         verbose_name = "API login"
-        indexes = [models.Index(fields=["user", "-last_used_at"], name="tokenfamily_user_used")]
+        indexes = [
+            models.Index(fields=["user", "-last_used_at"], name="tokenfamily_user_used"),
+            models.Index(fields=["-last_used_at"], name="tokenfamily_used"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} via {self.transport} since {self.created_at:%Y-%m-%d %H:%M}"
