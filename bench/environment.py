@@ -40,6 +40,7 @@ def machine() -> dict[str, object]:
         "versions": f"Python {platform.python_version()}, Django {django.get_version()}, "
         f"PostgreSQL {postgres}, Redis {redis_version}, {wrk}",
         "commit": _commit(),
+        "load_average": [round(value, 2) for value in os.getloadavg()],  # other work on the machine
     }
 
 

@@ -32,7 +32,7 @@ class Plan:
     out_dir: Path
 
 
-FULL = Plan("full", True, 5, 4, 4, 1_000_000, Stores("authdemo_bench", 9), ROOT / "bench" / "results")
+FULL = Plan("full", True, 4, 4, 4, 1_000_000, Stores("authdemo_bench", 9), ROOT / "bench" / "results")
 QUICK = Plan("quick", False, 1, 1, 4, 0, Stores("authdemo_bench_quick", 10), ROOT / "artifacts" / "bench-quick")
 
 
@@ -94,14 +94,14 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
     sessions = {name: session_cookie(server) for name, server in servers.items() if name.startswith("session-")}
     print("bench: empty stores", flush=True)
     empty = phase(plan, servers, sessions)
-    operations = {"empty": scale.time_operations(servers["jwt-cutoff"], samples=15 if plan.warmup else 1)}
+    operations = {"empty": scale.time_operations(servers["jwt-cutoff"], samples=7 if plan.warmup else 1)}
     full = None
     if plan.scale_rows:
         print(f"bench: filling the stores with {plan.scale_rows:,} sessions and tokens", flush=True)
         fill_seconds = scale.fill(plan.stores, rows=plan.scale_rows)
         sessions = {name: session_cookie(servers[name]) for name in sessions}  # revoked by the timings
         full = phase(plan, servers, sessions)
-        operations[f"{plan.scale_rows:,}-row"] = scale.time_operations(servers["jwt-cutoff"], samples=15)
+        operations[f"{plan.scale_rows:,}-row"] = scale.time_operations(servers["jwt-cutoff"], samples=7)
     pair = scale.two_processes(env, logs, plan.stores, seconds=plan.seconds, connections=plan.connections)
     return {
         "mode": plan.mode,

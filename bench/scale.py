@@ -37,7 +37,7 @@ INSERT INTO accounts_tokenfamily (id, current_jti, transport, created_at, last_u
 SELECT gen_random_uuid(), jti, 'bearer', now(), now(), expires_at, '', 'bench', user_id
 FROM token_blacklist_outstandingtoken WHERE user_id IN (SELECT id FROM load_users);
 INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at)
-SELECT id, now() FROM token_blacklist_outstandingtoken WHERE id % 10 = 0;
+SELECT id, now() FROM token_blacklist_outstandingtoken WHERE id % 10 = 0 AND user_id IN (SELECT id FROM load_users);
 ANALYZE;
 """
 
