@@ -17,6 +17,16 @@ class User(AbstractUser):
         return self.display_name or self.username
 
 
+class ClientDetails(models.Model):
+    """Where a request came from: the client address (see selectors.client_ip) and agent."""
+
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class Engine(models.TextChoices):
     DB = "db", "Database"
     REDIS = "redis", "Redis"
@@ -24,7 +34,7 @@ class Engine(models.TextChoices):
     SIGNED_COOKIES = "signed_cookies", "Signed cookie"
 
 
-class UserSession(models.Model):
+class UserSession(ClientDetails):
     """A logged-in browser session, whatever engine stores it.
 
     `session_key` is empty for signed cookies: the data lives in the cookie and the
@@ -38,8 +48,6 @@ class UserSession(models.Model):
     created_at = models.DateTimeField()
     last_seen = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True)
 
     class Meta:
         verbose_name = "session"
@@ -56,7 +64,7 @@ class UserSession(models.Model):
         return self.engine != Engine.SIGNED_COOKIES
 
 
-class TokenFamily(models.Model):
+class TokenFamily(ClientDetails):
     """An API login: every refresh token rotated from one login (RFC 9700, 4.14.2)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -68,8 +76,6 @@ class TokenFamily(models.Model):
     expires_at = models.DateTimeField(db_index=True, help_text="When the live refresh token expires.")
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=40, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True)
 
     class Meta:
         verbose_name = "API login"
@@ -82,7 +88,7 @@ class TokenFamily(models.Model):
         return f"{self.user} via {self.transport} since {self.created_at:%Y-%m-%d %H:%M}"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(ClientDetails):
     """One authentication event, kept for the admin and the user's own page."""
 
     class Kind(models.TextChoices):
@@ -108,8 +114,6 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:

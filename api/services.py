@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import update_last_login
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -50,6 +51,7 @@ def issue_token_pair(*, user, request: HttpRequest, transport: str) -> TokenPair
     with transaction.atomic():
         family.save(force_insert=True)
         _outstand(refresh, user=user)
+    update_last_login(None, user)
     accounts_services.record_event(kind=AuditEvent.Kind.TOKEN_OBTAINED, request=request, user=user, via=transport)
     get_access_cutoff(user_id=user.pk)  # warm the cache: the first API call stays query-free
     return _pair(refresh)

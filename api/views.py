@@ -6,7 +6,6 @@ from contextlib import suppress
 from time import perf_counter
 
 from django.conf import settings
-from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -56,10 +55,21 @@ class TimedAPIView(APIView):
 
 
 class TokenApi(TokenViewBase):
-    """Base of the token endpoints: no authentication, a Bearer challenge on 401."""
+    """Base of the token endpoints: no authentication, a Bearer challenge on 401.
+
+    `post` validates the body with `serializer_class` and answers what `perform` returns.
+    """
 
     www_authenticate_realm = "authdemo"
     throttle_classes = [AuthRateThrottle]
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(self.perform(serializer, request))
+
+    def perform(self, serializer, request) -> dict:
+        raise NotImplementedError
 
 
 @extend_schema(tags=["tokens"], request=CredentialsSerializer, responses={200: TokenPairSerializer, **ERRORS})
@@ -68,12 +78,8 @@ class TokenObtainPairApi(TokenApi):
 
     serializer_class = CredentialsSerializer
 
-    def post(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        pair = services.issue_token_pair(user=serializer.user, request=request, transport="bearer")
-        update_last_login(None, serializer.user)
-        return Response(pair.as_json())
+    def perform(self, serializer, request) -> dict:
+        return services.issue_token_pair(user=serializer.user, request=request, transport="bearer").as_json()
 
 
 @extend_schema(tags=["tokens"], request=RefreshSerializer, responses={200: TokenPairSerializer, **ERRORS})
@@ -86,11 +92,8 @@ class TokenRefreshApi(TokenApi):
 
     serializer_class = RefreshSerializer
 
-    def post(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        pair = services.rotate_refresh_token(raw=serializer.validated_data["refresh"], request=request)
-        return Response(pair.as_json())
+    def perform(self, serializer, request) -> dict:
+        return services.rotate_refresh_token(raw=serializer.validated_data["refresh"], request=request).as_json()
 
 
 @extend_schema(tags=["tokens"], request=VerifySerializer, responses={200: None, **ERRORS})
@@ -99,15 +102,13 @@ class TokenVerifyApi(TokenApi):
 
     serializer_class = VerifySerializer
 
-    def post(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+    def perform(self, serializer, request) -> dict:
         raw = serializer.validated_data["token"]
         if _token_type(raw) == "refresh":
             services.verify_refresh_token(raw=raw, request=request)
         else:
             validate_access_token(raw)
-        return Response({})
+        return {}
 
 
 @extend_schema(tags=["tokens"], request=RefreshSerializer, responses={200: None, **ERRORS})
@@ -116,11 +117,9 @@ class TokenBlacklistApi(TokenApi):
 
     serializer_class = RefreshSerializer
 
-    def post(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+    def perform(self, serializer, request) -> dict:
         services.end_family(raw=serializer.validated_data["refresh"], request=request)
-        return Response({})
+        return {}
 
 
 def _token_type(raw: str) -> str | None:
@@ -211,7 +210,6 @@ class CookieLoginApi(CookieTransportApi):
         serializer = CredentialsSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         pair = services.issue_token_pair(user=serializer.user, request=request, transport="cookie")
-        update_last_login(None, serializer.user)
         return _set_token_cookies(Response(_cookie_body(pair)), pair)
 
 

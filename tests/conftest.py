@@ -87,26 +87,25 @@ def redis_cache(settings, redis_url):
 ENGINES = ("db", "redis", "cached_db", "signed_cookies")
 
 
-@pytest.fixture(params=ENGINES)
-def session_engine(request, settings) -> str:
-    """Run the test once per session engine; redis and cached_db use real Redis."""
+def _use_engine(request, settings) -> str:
     engine = request.param
     if engine in ("redis", "cached_db"):
         request.getfixturevalue("redis_cache")
     settings.SESSION_BACKEND = engine
     settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
     return engine
+
+
+@pytest.fixture(params=ENGINES)
+def session_engine(request, settings) -> str:
+    """Run the test once per session engine; redis and cached_db use real Redis."""
+    return _use_engine(request, settings)
 
 
 @pytest.fixture(params=[e for e in ENGINES if e != "signed_cookies"])
 def revocable_engine(request, settings) -> str:
     """Like `session_engine`, for the engines the server can end a session on."""
-    engine = request.param
-    if engine in ("redis", "cached_db"):
-        request.getfixturevalue("redis_cache")
-    settings.SESSION_BACKEND = engine
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
-    return engine
+    return _use_engine(request, settings)
 
 
 # -- users and clients -------------------------------------------------------------------
