@@ -52,7 +52,9 @@ def test_cookie_authenticated_write_needs_csrf(bob):
     client, token = csrf_client()
     cookie_login(client, token)
     assert client.post("/api/cookie/refresh/", content_type="application/json").status_code == 403
-    assert client.post("/api/cookie/refresh/", content_type="application/json", HTTP_X_CSRFTOKEN=token).status_code == 200
+    assert (
+        client.post("/api/cookie/refresh/", content_type="application/json", HTTP_X_CSRFTOKEN=token).status_code == 200
+    )
 
 
 def test_cookie_refresh_rotates_both_cookies(bob):
@@ -76,7 +78,9 @@ def test_cookie_logout_blacklists_and_expires_cookies(bob):
 
 def test_cookie_logout_without_cookies_still_answers_200(db):
     client, token = csrf_client()
-    assert client.post("/api/cookie/logout/", content_type="application/json", HTTP_X_CSRFTOKEN=token).status_code == 200
+    assert (
+        client.post("/api/cookie/logout/", content_type="application/json", HTTP_X_CSRFTOKEN=token).status_code == 200
+    )
 
 
 def test_forged_access_cookie_is_a_401(db):
