@@ -305,7 +305,7 @@ def new_context(browser, app_server, transactional_db):
     contexts = []
 
     def _open(**options):
-        context = browser.new_context(base_url=app_server.url, viewport=DESKTOP, **options)
+        context = browser.new_context(**{"base_url": app_server.url, "viewport": DESKTOP, **options})
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context
