@@ -338,7 +338,7 @@ def browser_login():
 @pytest.fixture(scope="session")
 def axe_script() -> str:
     if not AXE_SCRIPT.exists():
-        need(f"axe-core is not installed at {AXE_SCRIPT.relative_to(ROOT)} (run `npm ci`, or `make test`)")
+        need(f"axe-core is not installed at {AXE_SCRIPT} (run `npm ci`, or `make test`)")
     return AXE_SCRIPT.read_text()
 
 
