@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from time import perf_counter
 
-from django.contrib.auth.middleware import AuthenticationMiddleware, get_user
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import SimpleLazyObject
 
+from accounts.selectors import get_session_user
 from accounts.services import touch_session
 from accounts.timing import get_auth_record, record_auth
 
 
 def _timed_user(request):
-    started = perf_counter()
-    user = get_user(request)
-    scheme = "session" if user.is_authenticated else "anonymous"
-    record_auth(request, scheme=scheme, seconds=perf_counter() - started)
-    return user
+    if not hasattr(request, "_cached_user"):  # the same caching Django's middleware does
+        started = perf_counter()
+        request._cached_user = get_session_user(request)
+        scheme = "session" if request._cached_user.is_authenticated else "anonymous"
+        record_auth(request, scheme=scheme, seconds=perf_counter() - started)
+    return request._cached_user
 
 
 class TimedAuthenticationMiddleware(AuthenticationMiddleware):

@@ -6,7 +6,10 @@ from functools import lru_cache
 from ipaddress import ip_address
 
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -20,6 +23,8 @@ CUTOFF_CACHE_TIMEOUT = 60 * 60 * 24
 CACHE_ERRORS = (RedisError, ConnectionInterrupted)
 REGISTRY_KEY = "_registry_id"  # the UserSession id, kept in the session itself
 SEEN_KEY = "_registry_seen"  # epoch seconds of the last registry touch
+SNAPSHOT_KEY = "_user_snapshot"  # the user's display fields, written at login
+SNAPSHOT_FIELDS = ("username", "display_name")
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -55,6 +60,29 @@ def describe_user_agent(raw: str) -> str:
     if browser == "Other" and os == "Other":
         return raw[:40]
     return f"{browser} on {os}"
+
+
+def get_session_user(request: HttpRequest):
+    """Return the session's user; without a database query where the server can end sessions.
+
+    Django's `get_user` loads the user row on every request to re-check the password
+    hash, so that a password change logs other sessions out. Here every session that
+    the server can end *is* ended, through its engine, when the password is set, the user
+    is deactivated or deleted (accounts.signals), so the row adds nothing: the user is
+    built from the login's snapshot. Other fields are deferred: `is_staff`, permissions
+    and the rest are read fresh from the database when a page asks for them. Signed
+    cookies cannot be ended by the server, so they keep Django's full check.
+    """
+    snapshot = request.session.get(SNAPSHOT_KEY) if settings.SESSION_BACKEND != "signed_cookies" else None
+    if snapshot is None:
+        return get_user(request)
+    user_id = request.session.get(SESSION_KEY)
+    if user_id is None or request.session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        return AnonymousUser()
+    fields = ["id", *SNAPSHOT_FIELDS]
+    return User.from_db(
+        DEFAULT_DB_ALIAS, fields, [User._meta.pk.to_python(user_id), *map(snapshot.get, SNAPSHOT_FIELDS)]
+    )
 
 
 def cutoff_cache_key(user_id: object) -> str:

@@ -6,7 +6,7 @@ access token are ended the same way whether a user, an admin or a password chang
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -22,6 +22,8 @@ from accounts.selectors import (
     CUTOFF_CACHE_TIMEOUT,
     REGISTRY_KEY,
     SEEN_KEY,
+    SNAPSHOT_FIELDS,
+    SNAPSHOT_KEY,
     client_ip,
     cutoff_cache_key,
     user_agent,
@@ -66,6 +68,7 @@ def record_session(*, request: HttpRequest, user: AbstractBaseUser) -> UserSessi
     )
     request.session[REGISTRY_KEY] = str(entry.pk)
     request.session[SEEN_KEY] = int(now.timestamp())
+    request.session[SNAPSHOT_KEY] = {field: getattr(user, field) for field in SNAPSHOT_FIELDS}
     return entry
 
 
@@ -77,13 +80,6 @@ def touch_session(*, request: HttpRequest) -> None:
         return
     UserSession.objects.filter(pk=registry_id).update(last_seen=now, expires_at=request.session.get_expiry_date())
     request.session[SEEN_KEY] = int(now.timestamp())
-
-
-def rebind_session(*, request: HttpRequest) -> None:
-    """Point the registry at the session's new key after Django cycled it (password change)."""
-    registry_id = request.session.get(REGISTRY_KEY)
-    if registry_id and settings.SESSION_BACKEND != "signed_cookies":
-        UserSession.objects.filter(pk=registry_id).update(session_key=request.session.session_key)
 
 
 def forget_session(*, request: HttpRequest) -> None:
@@ -162,16 +158,21 @@ def _blacklist(tokens) -> None:
     )
 
 
-def end_logins_of_inactive_user(*, user: User) -> None:
-    """End every login of a deactivated user, once: later saves find nothing left to end."""
-    if user.is_active:
-        return
-    if (
+def end_logins_if_any(*, user: User, reason: str) -> None:
+    """Log `user` out everywhere if anything of theirs may still be live; else do nothing.
+
+    Called when a password is set, a user is deactivated or deleted, wherever that
+    happens (a page, the admin, a shell). A session or an API login used within one
+    access-token lifetime may still be live; older ones have nothing left to end.
+    """
+    recent = timezone.now() - settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] - timedelta(minutes=1)
+    live = (
         UserSession.objects.filter(user=user).exists()
+        or TokenFamily.objects.filter(user=user, last_used_at__gte=recent).exists()
         or TokenFamily.objects.filter(user=user, revoked_at__isnull=True).exists()
-        or user.tokens_valid_after is None
-    ):
-        revoke_everything(user=user, reason="deactivated")
+    )
+    if live:
+        revoke_everything(user=user, reason=reason)
 
 
 def revoke_other_sessions(*, request: HttpRequest) -> int:
@@ -184,10 +185,14 @@ def revoke_other_sessions(*, request: HttpRequest) -> int:
 
 
 def password_changed(*, request: HttpRequest, user: User) -> None:
-    """After a password change: keep this session, end every other login of the user."""
-    rebind_session(request=request)
+    """Register the session that survives a password change made on its own page.
+
+    Setting the password already ended every login of the user (the post_save receiver
+    calls `end_logins_if_any`); Django's `update_session_auth_hash` then saved this
+    session under a new key, which is registered here.
+    """
     record_event(kind=AuditEvent.Kind.PASSWORD_CHANGED, request=request, user=user)
-    revoke_everything(user=user, reason="password changed", actor=user, request=request, keep_current_session=True)
+    record_session(request=request, user=user)
 
 
 def blacklist_tokens(*, tokens, actor: AbstractBaseUser | None, request: HttpRequest | None) -> int:

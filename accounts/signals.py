@@ -2,7 +2,7 @@
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
 from accounts import services
@@ -28,8 +28,14 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 @receiver(post_save, sender=User, dispatch_uid="accounts.user_saved")
 def on_user_saved(sender, instance, created, **kwargs):
-    if not created and not instance.is_active:
-        services.end_logins_of_inactive_user(user=instance)
+    # `_password` is set by set_password() until save() completes (Django's own hook).
+    if not created and (not instance.is_active or instance._password is not None):
+        services.end_logins_if_any(user=instance, reason="deactivated" if not instance.is_active else "password set")
+
+
+@receiver(pre_delete, sender=User, dispatch_uid="accounts.user_deleted")
+def on_user_deleted(sender, instance, **kwargs):
+    services.end_logins_if_any(user=instance, reason="deleted")
 
 
 @receiver(user_locked_out, dispatch_uid="accounts.locked_out")

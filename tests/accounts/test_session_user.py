@@ -1,0 +1,55 @@
+"""The session user without a per-request user query, and the revocations that make it safe."""
+
+from django.test import Client
+
+from tests.factories import PASSWORD
+
+
+def browser_for(user) -> Client:
+    browser = Client()
+    browser.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    return browser
+
+
+def test_redis_session_page_makes_no_query(alice, redis_cache, settings, django_assert_num_queries):
+    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "redis", settings.SESSION_ENGINES["redis"]
+    browser = browser_for(alice)
+    with django_assert_num_queries(0):
+        response = browser.get("/")
+    assert b'data-auth-via="session"' in response.content
+
+
+def test_database_session_page_makes_one_query(alice, django_assert_num_queries):
+    browser = browser_for(alice)
+    with django_assert_num_queries(1):  # the session row; no user row
+        response = browser.get("/")
+    assert b"Alice" in response.content
+
+
+def test_signed_cookie_session_keeps_djangos_user_check(alice, settings, django_assert_num_queries):
+    settings.SESSION_BACKEND = "signed_cookies"
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES["signed_cookies"]
+    browser = browser_for(alice)
+    with django_assert_num_queries(1):  # the user row, to re-check the password hash
+        browser.get("/")
+
+
+def test_password_set_anywhere_logs_other_sessions_out(alice, revocable_engine):
+    browser = browser_for(alice)
+    alice.set_password("set-in-a-shell-123")
+    alice.save()
+    assert browser.get("/accounts/profile/").status_code == 302
+
+
+def test_deleting_a_user_ends_their_sessions(alice, revocable_engine):
+    browser = browser_for(alice)
+    alice.delete()
+    assert browser.get("/accounts/profile/").status_code == 302
+
+
+def test_privileges_are_read_fresh_not_from_the_snapshot(staff, revocable_engine):
+    browser = browser_for(staff)
+    assert browser.get("/admin/").status_code == 200
+    staff.is_staff = staff.is_superuser = False
+    staff.save()
+    assert browser.get("/admin/").status_code == 302
