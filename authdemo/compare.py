@@ -108,6 +108,11 @@ def findings(results: dict | None) -> list[str]:
             f"Redis call per request and {rows['jwt_cutoff']['ratio']:.2f}x /healthz, versus "
             f"{rows['jwt_stateless']['ratio']:.2f}x without it."
         )
+    if rows.get("session_redis", {}).get("sql_per_request", 0) >= 1:
+        said.append(
+            f"A session kept in Redis still costs {rows['session_redis']['sql_per_request']:.0f} SQL query per "
+            "request: after reading the session, Django's authentication loads the user row from the database."
+        )
     if "session_redis" in rows and "jwt_stateless" in rows:
         faster = rows["session_redis"]["ratio"] <= rows["jwt_stateless"]["ratio"]
         said.append(
