@@ -1,0 +1,1 @@
+"""A bounded load run against a real server: see loadtest/__main__.py."""
