@@ -45,11 +45,17 @@ def _parse(token_class, raw):
         token = token_class(raw)
     except ExpiredTokenError as exc:
         raise invalid("Token has expired.", "token_expired") from exc
-    except TokenError as exc:
+    except (TokenError, OverflowError, OSError, ValueError) as exc:  # also dates past year 9999
         raise invalid("Token is invalid.", "token_not_valid") from exc
-    if not isinstance(token.get("iat"), int) or token.get(api_settings.USER_ID_CLAIM) is None:
+    if not all(_is_int(token.get(claim)) for claim in ("iat", api_settings.USER_ID_CLAIM)) or not isinstance(
+        token.get("username"), str
+    ):
         raise invalid("Token is invalid.", "token_not_valid")
     return token
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def validate_access_token(raw: str | bytes) -> AccessToken:
