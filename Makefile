@@ -64,5 +64,12 @@ bench: dev-venv  ## the full benchmark (~15 min; PostgreSQL, Redis, wrk): figure
 bench-quick: dev-venv  ## the benchmark harness in under a minute (CI); writes artifacts/bench-quick/
 	$(BIN)/python -m bench.run --quick
 
+.PHONY: loadtest-quick
+loadtest: dev-venv  ## 50 users for 60 s on 127.0.0.1 (PostgreSQL authdemo_load, Redis db 8): p50/p99, exit 1 on any violation
+	$(BIN)/python -m loadtest
+
+loadtest-quick: dev-venv  ## the same check, 10 users for 10 s (CI runs it through `make test`)
+	$(BIN)/python -m loadtest --quick
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache artifacts node_modules

@@ -67,13 +67,14 @@ def latency_rows(recorder: Recorder) -> list[Row]:
     return [*rows, Row.of("overall", everything)] if everything else rows
 
 
-def summary(*, users: int, seconds: float, recorder: Recorder, violations: list[str]) -> str:
-    """The closing report: counts, latency table, checks, then PASS or FAIL."""
+def summary(*, users: int, ramp: float, seconds: float, recorder: Recorder, violations: list[str]) -> str:
+    """The closing report: counts, latency table (ramp-up included), checks, then PASS or FAIL."""
     rows = latency_rows(recorder)
     total = rows[-1].count if rows else 0
     counts = recorder.counts
     lines = [
-        f"loadtest summary: {users} users for {seconds:.0f} s, {total} requests ({total / seconds:.1f}/s)",
+        f"loadtest summary: {users} users, ramp-up (first logins) {ramp:.1f} s, then {seconds:.0f} s of mixed load;"
+        f" {total} requests ({total / (ramp + seconds):.1f}/s)",
         f"{'request':<16}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}",
         *(f"{row.kind:<16}{row.count:>8}{row.p50_ms:>10.1f}{row.p99_ms:>10.1f}" for row in rows),
         f"logins {counts['logins']}, token obtains {counts['obtains']}, rotations {counts['rotations']}, "

@@ -81,9 +81,16 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
 
 
+def static_files_stale() -> bool:
+    manifest = ROOT / "staticfiles" / "staticfiles.json"
+    newest = max(path.stat().st_mtime for path in (ROOT / "static").rglob("*") if path.is_file())
+    return not manifest.exists() or manifest.stat().st_mtime < newest
+
+
 def prepare(env: dict[str, str], *, users: int, password: str) -> None:
-    """Collect static files, migrate, and create the virtual users (one Argon2 hash, reused)."""
-    manage(env, "collectstatic", "--no-input", "--verbosity", "0")
+    """Collect static files (when changed), migrate, create the virtual users (one Argon2 hash, reused)."""
+    if static_files_stale():  # debug off serves from the collected manifest
+        manage(env, "collectstatic", "--no-input", "--verbosity", "0")
     manage(env, "migrate", "--no-input", "--verbosity", "0")
     subprocess.run(  # noqa: S603  (our own fixed command, no shell)
         [sys.executable, "-m", "loadtest.seed", str(users)],

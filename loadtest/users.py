@@ -34,6 +34,30 @@ MIX = [
 ]
 
 
+class Phase:
+    """Every user logs in first; the timed mix starts for all when the last one is ready.
+
+    Logins cost an Argon2 hash each, so on a small machine the ramp-up alone can take
+    longer than a short run: it is bounded separately, by `ramp_limit`.
+    """
+
+    def __init__(self, *, users: int, seconds: float, ramp_limit: float) -> None:
+        self.seconds, self.ramp_limit = seconds, ramp_limit
+        self.started = self.stop_at = 0.0
+        self._barrier = threading.Barrier(users, action=self._start)
+
+    def _start(self) -> None:
+        self.started = time.monotonic()
+        self.stop_at = self.started + self.seconds
+
+    def wait_ready(self) -> bool:
+        try:
+            self._barrier.wait(timeout=self.ramp_limit)
+        except threading.BrokenBarrierError:
+            return False
+        return True
+
+
 class Recorder:
     """Latencies per request type, counters and violations, shared by all virtual users."""
 
@@ -170,14 +194,17 @@ class VirtualUser:
             "relogin": self.relogin,
         }[action]()
 
-    def run(self, *, start_at: float, stop_at: float, think: float) -> None:
-        """Log in, obtain a pair, then act until `stop_at`, pausing about `think` seconds between."""
+    def run(self, *, phase: Phase, start_at: float, think: float) -> None:
+        """Log in and obtain a pair; when all are ready, act until time is up, pausing about `think` s."""
         time.sleep(max(0.0, start_at - time.monotonic()))
         self.login()
         self.obtain()
+        if not phase.wait_ready():
+            self.recorder.violation(f"{self.name}: the ramp-up did not finish within {phase.ramp_limit:.0f} s")
+            return
         actions, weights = zip(*MIX, strict=True)
-        while time.monotonic() < stop_at:
+        while time.monotonic() < phase.stop_at:
             self.act(self.rng.choices(actions, weights)[0])
             pause = self.rng.uniform(0, 2 * think)
-            time.sleep(max(0.0, min(pause, stop_at - time.monotonic())))
+            time.sleep(max(0.0, min(pause, phase.stop_at - time.monotonic())))
         self.http.close()
