@@ -97,13 +97,15 @@ def _revoke_everything(server: Server) -> float:
     return elapsed
 
 
-def two_processes(env: dict[str, str], logs: Path, stores: Stores, *, seconds: float, connections: int) -> dict:
+def two_processes(
+    env: dict[str, str], logs: Path, stores: Stores, *, seconds: float, connections: int, throughput: bool = True
+) -> dict:
     """Two app processes on the same PostgreSQL and Redis: shared logins, shared revocation, throughput."""
     shared = {**env, "SESSION_BACKEND": "redis", "JWT_REVOCATION": "cutoff"}
     a, b = start_all([Server(f"pair-{n}", shared, logs / f"pair-{n}.log") for n in "ab"])
     try:
         result = {"cross_process": _cross_process(a, b)}
-        for scheme, path, header in _pair_targets(a):
+        for scheme, path, header in _pair_targets(a) if throughput else []:
             single = measure(Target(a, path, header), stores, seconds=seconds, connections=connections)["rps"]
             both = _concurrently([Target(a, path, header), Target(b, path, header)], stores, seconds, connections)
             result[scheme] = {"one_process_rps": round(single), "two_processes_rps": round(both)}
