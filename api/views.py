@@ -23,6 +23,7 @@ from api.authentication import (
     DatabaseUserJWTAuthentication,
     enforce_csrf,
 )
+from api.negotiation import JSONOnlyNegotiation
 from api.serializers import (
     CookieLoginSerializer,
     CredentialsSerializer,
@@ -43,7 +44,9 @@ ERRORS = {
 
 
 class TimedAPIView(APIView):
-    """An APIView that reports its authentication step to Server-Timing."""
+    """A JSON APIView that reports its authentication step to Server-Timing."""
+
+    content_negotiation_class = JSONOnlyNegotiation
 
     def perform_authentication(self, request):
         started = perf_counter()

@@ -173,3 +173,28 @@ def test_token_events_are_audited(client, api_login, bob):
     refresh(client, pair["refresh"])
     kinds = set(AuditEvent.objects.filter(user=bob).values_list("kind", flat=True))
     assert {AuditEvent.Kind.TOKEN_OBTAINED, AuditEvent.Kind.TOKEN_REFRESHED} <= kinds
+
+
+def test_a_token_used_before_still_expires(client, api_login, bob):
+    pair = api_login(bob)
+    assert client.get("/api/dashboard/", **bearer(pair["access"])).status_code == 200  # now remembered
+    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=11)):
+        response = client.get("/api/dashboard/", **bearer(pair["access"]))
+    assert response.json()["code"] == "token_expired"
+
+
+def test_a_token_used_before_is_still_revocable(client, api_login, bob):
+    from accounts.services import revoke_everything
+
+    pair = api_login(bob)
+    assert client.get("/api/dashboard/", **bearer(pair["access"])).status_code == 200
+    revoke_everything(user=bob, reason="test")
+    assert client.get("/api/dashboard/", **bearer(pair["access"])).json()["code"] == "token_revoked"
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_refused(client, api_login, bob):
+    pair = api_login(bob)
+    client.get("/api/dashboard/", **bearer(pair["access"]))
+    header, payload, signature = pair["access"].split(".")
+    tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    assert client.get("/api/dashboard/", **bearer(tampered)).status_code == 401
