@@ -53,7 +53,8 @@ SELECT 'x', now(), now() + CASE WHEN n %% 10 = 0 THEN interval '-1 day' ELSE int
        1 + n %% 10000, md5('t' || n)
 FROM generate_series(1, %(rows)s) n;
 INSERT INTO accounts_auditevent (kind, at, user_id, username, ip, user_agent, detail)
-SELECT 'login', now() - (n %% 1000) * interval '1 hour', 1 + n %% 10000, 'user' || (1 + n %% 10000), '10.0.0.1', '', '{}'
+SELECT 'login', now() - (n %% 1000) * interval '1 hour', 1 + n %% 10000, 'user' || (1 + n %% 10000),
+       '10.0.0.1', '', '{}'
 FROM generate_series(1, %(rows)s / 10) n;
 ANALYZE;
 """
@@ -70,9 +71,13 @@ def build_database(rows: int, env: dict) -> None:
     run("migrate", "--no-input", env=env)
     run("seed_demo", "--force", env=env)
     code = "from django.contrib.auth.hashers import make_password; print(make_password('scale-pass-123'))"
-    hashed = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-    ).stdout.strip().splitlines()[-1]
+    hashed = (
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     started = time.perf_counter()
     with psycopg.connect(URL, autocommit=True) as conn:
         for statement in FILL.split(";\n"):
