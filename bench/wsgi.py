@@ -54,5 +54,6 @@ def application(environ, start_response):
             body = json.dumps(_counts).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
-    _add("requests")
-    return site(environ, start_response)
+    response = site(environ, start_response)
+    _add("requests")  # after the work: a request still in flight when wrk stops is not counted
+    return response
