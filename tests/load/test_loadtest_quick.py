@@ -1,6 +1,6 @@
 """`make loadtest-quick` in CI: the bounded load run exits 0 and prints its summary.
 
-It needs PostgreSQL and Redis on 127.0.0.1 whatever database the suite itself runs on:
+It needs PostgreSQL and Redis on 127.0.0.1, whatever database the suite itself runs on:
 the load run creates its own `authdemo_load_quick` database and uses Redis db 8.
 Latencies are printed, never asserted.
 """
@@ -15,7 +15,7 @@ import redis
 from loadtest import stack
 from tests.conftest import ROOT, need
 
-pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.server, pytest.mark.redis]
 DATABASE = "authdemo_load_quick"
 
 
