@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> Path:
     finally:
         for server in servers.values():
             server.stop()
+        plan.stores.redis().flushdb()  # a million keys in a shared Redis help no one after the run
     path = write(results, out_dir, env)
     print(f"bench: wrote {path} and .md/.svg beside it (server logs in {logs})")
     return path
