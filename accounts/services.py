@@ -97,8 +97,7 @@ def revoke_session(*, session: UserSession, actor: AbstractBaseUser | None, requ
     """
     if not session.revocable:
         return False
-    import_module(settings.SESSION_ENGINES[session.engine]).SessionStore(session.session_key).delete()
-    session.delete()
+    _end_through_engine(session, request=request)
     record_event(
         kind=AuditEvent.Kind.SESSION_REVOKED, request=request, user=session.user, actor=actor, engine=session.engine
     )
@@ -134,8 +133,7 @@ def revoke_everything(
     keep = request.session.get(REGISTRY_KEY) if keep_current_session and request is not None else None
     for session in UserSession.objects.filter(user=user).exclude(pk=keep).select_related("user"):
         if session.revocable:
-            import_module(settings.SESSION_ENGINES[session.engine]).SessionStore(session.session_key).delete()
-            session.delete()
+            _end_through_engine(session, request=request)
     now = timezone.now()
     with transaction.atomic():
         TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now, revoked_reason=reason)
@@ -149,6 +147,19 @@ def revoke_everything(
 def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
     """Publish a user's access-token cut-off to every process that reads the cache."""
     cache.set(cutoff_cache_key(user_id), int(cutoff.timestamp()) if cutoff else 0, CUTOFF_CACHE_TIMEOUT)
+
+
+def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:
+    """Delete the session in its store, then its registry row.
+
+    If it is the session of the request doing the revoking, that request's session is
+    flushed too, so the response logs this browser out instead of writing it back.
+    """
+    import_module(settings.SESSION_ENGINES[session.engine]).SessionStore(session.session_key).delete()
+    session.delete()
+    own = getattr(request, "session", None)
+    if own is not None and own.session_key == session.session_key:
+        own.flush()
 
 
 def _blacklist(tokens) -> None:

@@ -1,6 +1,7 @@
 """Django's cache session store on Redis, where an outage is an error, not a logout."""
 
 from django.contrib.sessions.backends import cache
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 
 
 class SessionStore(cache.SessionStore):
@@ -18,3 +19,21 @@ class SessionStore(cache.SessionStore):
             return session_data
         self._session_key = None
         return {}
+
+    def save(self, must_create=False):
+        """Write only if the key is absent (create) or still present (update), atomically.
+
+        Django checks with a GET and then SETs; a session revoked between the two would be
+        written back. Redis's SET NX / SET XX make the check and the write one step.
+        """
+        if self.session_key is None:
+            return self.create()
+        written = self._cache.set(
+            self.cache_key,
+            self._get_session(no_load=must_create),
+            self.get_expiry_age(),
+            nx=must_create,
+            xx=not must_create,
+        )
+        if not written:
+            raise CreateError if must_create else UpdateError

@@ -117,3 +117,13 @@ def test_admin_action_needs_csrf(alice, staff):
     response = admin.post("/admin/accounts/usersession/", {"action": "revoke_selected", "_selected_action": [pk]})
     assert response.status_code == 403
     assert UserSession.objects.filter(pk=pk).exists()
+
+
+def test_admin_revoking_its_own_session_is_logged_out_cleanly(staff, revocable_engine):
+    admin = Client()
+    admin.post("/accounts/login/", {"username": "admin", "password": PASSWORD})
+    own = UserSession.objects.get(user=staff)
+    response = admin.post("/admin/accounts/usersession/", {"action": "revoke_selected", "_selected_action": [own.pk]})
+    assert response.status_code == 302
+    assert admin.get("/admin/").status_code == 302
+    assert not UserSession.objects.filter(pk=own.pk).exists()
