@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -83,15 +82,17 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         server.stop()
     after = report.table_counts(stores.database_url)
     violations = [*recorder.violations, *stuck, *report.database_violations(before, after, recorder)]
-    violations += [f"server log: {line}" for line in server.log_problems()]
+    violations += [f"server log ({server.log}): {line}" for line in server.log_problems()]
     print(report.summary(users=args.users, ramp=ramp, seconds=args.seconds, recorder=recorder, violations=violations))
     return 1 if violations else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    with tempfile.TemporaryDirectory(prefix="authdemo-loadtest-") as workdir:
-        return run(args, Path(workdir))
+    workdir = stack.ROOT / "artifacts" / ("loadtest-quick" if args.quick else "loadtest")  # git-ignored
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "server.log").unlink(missing_ok=True)
+    return run(args, workdir)
 
 
 if __name__ == "__main__":
