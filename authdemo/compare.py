@@ -1,6 +1,6 @@
 """The /compare/ page: the usual claims about sessions and JWTs, beside this install's evidence.
 
-The figures come from the latest `make bench` (RESULTS_PATH); the rest is measured on
+The figures come from the latest `make bench` (settings.BENCH_RESULTS); the rest is measured on
 the visitor's own request. The live revocation demo logs in both ways and revokes both
 through the services every other revocation uses.
 """
@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user
 from django.contrib.auth import login as auth_login
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect
@@ -31,13 +32,12 @@ from api.services import issue_token_pair
 from api.tokens import validate_access_token
 from api.views import TimedAPIView
 
-RESULTS_PATH = Path(__file__).resolve().parent.parent / "bench" / "results" / "latest.json"
 SCHEME_ORDER = (
     "healthz", "session_db", "session_redis", "session_cached_db", "session_signed_cookies",
     "jwt_stateless", "jwt_db_user", "jwt_cutoff", "jwt_cookie",
 )  # fmt: skip
 STORED_AS = {
-    "db": "a row in the django_session table (PostgreSQL here)",
+    "db": "a row in the django_session table",
     "redis": "a key in Redis, nothing in the database",
     "cached_db": "a row in django_session, with a copy in Redis",
     "signed_cookies": "nothing on the server: the data is in your cookie, signed",
@@ -50,7 +50,7 @@ STORED_AS = {
 def load_results(path: Path | None = None) -> dict | None:
     """Return the latest benchmark results, or None when no run has written them yet."""
     try:
-        return json.loads((path or RESULTS_PATH).read_text())
+        return json.loads(Path(path or settings.BENCH_RESULTS).read_text())
     except (FileNotFoundError, ValueError):
         return None
 
@@ -67,7 +67,7 @@ def describe_visitor_session(request: HttpRequest) -> dict:
     data = {key: (f"{value[:8]}…" if key == "_auth_user_hash" else value) for key, value in request.session.items()}
     return {
         "engine": settings.SESSION_BACKEND,
-        "stored_as": STORED_AS[settings.SESSION_BACKEND],
+        "stored_as": f"{STORED_AS[settings.SESSION_BACKEND]} ({connection.display_name} here)",
         "cookie_bytes": len(cookie),
         "sent_cookie": bool(cookie),
         "data": data,
@@ -248,9 +248,10 @@ class DemoLoginView(View):
 class DemoRevokeView(View):
     """Revoke everything of the session's user; the browser keeps its now-void credentials.
 
-    The user is read with `get_user`, not `request.user`: the registry's last-seen touch
-    runs for session-authenticated requests and would save the just-deleted session back
-    into a cache engine.
+    The revocation is not tied to this request (no `request=`), so this browser's session
+    is ended in its store like any other rather than logged out here: its cookie stays,
+    and the page can show the server refusing it. The user is read with `get_user`, so
+    this request does not touch the session it is about to end.
     """
 
     http_method_names = ["post"]
@@ -259,7 +260,7 @@ class DemoRevokeView(View):
         user = get_user(request)
         if not user.is_authenticated:
             return _answer(request, {"message": "Log in with the first button first."}, status=403)
-        revoke_everything(user=user, reason="compare demo", actor=user, request=request)
+        revoke_everything(user=user, reason="compare demo", actor=user)
         return _answer(request, {"message": "Revoked: every session, refresh token and access token of yours."})
 
 

@@ -284,6 +284,9 @@ SPECTACULAR_SETTINGS = {
 # ---------------------------------------------------------------------------------------
 # Logging: https://docs.djangoproject.com/en/5.2/topics/logging/
 # ---------------------------------------------------------------------------------------
+# The benchmark figures /compare/ shows (written by `make bench`).
+BENCH_RESULTS = env.path("BENCH_RESULTS", default=BASE_DIR / "bench" / "results" / "latest.json")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -5,16 +5,15 @@ import json
 import pytest
 from django.test import Client
 
-from authdemo import compare
 from tests.bench.sample_results import sample_results
 from tests.factories import PASSWORD
 
 
 @pytest.fixture
-def results_file(tmp_path, monkeypatch):
+def results_file(tmp_path, settings):
     """Point the page at a results file of our own; return a function that writes it."""
     path = tmp_path / "latest.json"
-    monkeypatch.setattr(compare, "RESULTS_PATH", path)
+    settings.BENCH_RESULTS = path
 
     def _write(**kwargs) -> dict:
         results = sample_results(**kwargs)
