@@ -22,6 +22,7 @@ from django.shortcuts import redirect
 from django.urls import path
 from django.utils.html import escape
 from django.views.generic import TemplateView, View
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken
 
@@ -194,6 +195,7 @@ class CompareView(TemplateView):
         }
 
 
+@extend_schema(exclude=True)  # a measuring probe of the compare page, not part of the API
 class SessionProbeApi(TimedAPIView):
     """Answer as /api/dashboard/ does, authenticated by the session cookie alone.
 
