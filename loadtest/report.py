@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 import psycopg
@@ -67,6 +69,13 @@ def latency_rows(recorder: Recorder) -> list[Row]:
     return [*rows, Row.of("overall", everything)] if everything else rows
 
 
+def kind_of(violation: str) -> str:
+    """Group violations by what failed: request type and status, or the check that failed."""
+    head = violation.split(" as ", 1)
+    status = re.search(r"HTTP \d+|names|Timeout|ConnectionError|grew by|server log", violation)
+    return f"{head[0] if len(head) == 2 else violation[:40]}: {status.group(0) if status else 'other'}"
+
+
 def summary(*, users: int, ramp: float, seconds: float, recorder: Recorder, violations: list[str]) -> str:
     """The closing report: counts, latency table (ramp-up included), checks, then PASS or FAIL."""
     rows = latency_rows(recorder)
@@ -80,6 +89,7 @@ def summary(*, users: int, ramp: float, seconds: float, recorder: Recorder, viol
         f"logins {counts['logins']}, token obtains {counts['obtains']}, rotations {counts['rotations']}, "
         f"identity checks {counts['identity_checks']}",
         f"violations: {len(violations)}",
+        *(f"  {count} x {kind}" for kind, count in Counter(kind_of(v) for v in violations).most_common()),
         *(f"  {message}" for message in violations[:25]),
         "loadtest: PASS" if not violations else "loadtest: FAIL",
     ]
