@@ -24,7 +24,8 @@ CACHE_ERRORS = (RedisError, ConnectionInterrupted)
 REGISTRY_KEY = "_registry_id"  # the UserSession id, kept in the session itself
 SEEN_KEY = "_registry_seen"  # epoch seconds of the last registry touch
 SNAPSHOT_KEY = "_user_snapshot"  # the user's display fields, written at login
-SNAPSHOT_FIELDS = ("username", "display_name")
+# is_active is True for every live session: deactivation ends them all (accounts.signals).
+SNAPSHOT_FIELDS = ("username", "display_name", "is_active")
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
