@@ -80,10 +80,11 @@ def get_session_user(request: HttpRequest):
     user_id = request.session.get(SESSION_KEY)
     if user_id is None or request.session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
         return AnonymousUser()
-    fields = ["id", *SNAPSHOT_FIELDS]
-    return User.from_db(
-        DEFAULT_DB_ALIAS, fields, [User._meta.pk.to_python(user_id), *map(snapshot.get, SNAPSHOT_FIELDS)]
-    )
+    known = {field: snapshot[field] for field in SNAPSHOT_FIELDS if field in snapshot}
+    known["id"] = User._meta.pk.to_python(user_id)
+    # from_db() takes the loaded fields in the model's field order; the rest are deferred.
+    loaded = [f.attname for f in User._meta.concrete_fields if f.attname in known]
+    return User.from_db(DEFAULT_DB_ALIAS, loaded, [known[name] for name in loaded])
 
 
 def cutoff_cache_key(user_id: object) -> str:

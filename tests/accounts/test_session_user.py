@@ -53,3 +53,13 @@ def test_privileges_are_read_fresh_not_from_the_snapshot(staff, revocable_engine
     staff.is_staff = staff.is_superuser = False
     staff.save()
     assert browser.get("/admin/").status_code == 302
+
+
+def test_session_authenticated_api_call_makes_no_query_on_redis(
+    alice, redis_cache, settings, django_assert_num_queries
+):
+    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "redis", settings.SESSION_ENGINES["redis"]
+    browser = browser_for(alice)
+    with django_assert_num_queries(0):  # DRF's SessionAuthentication also checks is_active
+        response = browser.get("/compare/probe/session/")
+    assert response.json()["message"] == "Access granted to alice"
