@@ -40,7 +40,9 @@ from api.tokens import invalid, validate_access_token
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names each problem."),
     401: OpenApiResponse(ErrorSerializer, description="Missing, invalid, expired or revoked credentials."),
+    429: OpenApiResponse(ErrorSerializer, description="Locked out or throttled; see Retry-After."),
 }
+CSRF = {403: OpenApiResponse(ErrorSerializer, description="CSRF check failed (code `csrf_failed`).")}
 
 
 class TimedAPIView(APIView):
@@ -204,7 +206,7 @@ def _cookie_body(pair: services.TokenPair) -> dict:
 
 
 @extend_schema(
-    tags=["cookie transport"], request=CredentialsSerializer, responses={200: CookieLoginSerializer, **ERRORS}
+    tags=["cookie transport"], request=CredentialsSerializer, responses={200: CookieLoginSerializer, **ERRORS, **CSRF}
 )
 class CookieLoginApi(CookieTransportApi):
     """Log in; the tokens go into HttpOnly cookies and never into the body."""
@@ -216,7 +218,7 @@ class CookieLoginApi(CookieTransportApi):
         return _set_token_cookies(Response(_cookie_body(pair)), pair)
 
 
-@extend_schema(tags=["cookie transport"], request=None, responses={200: CookieLoginSerializer, **ERRORS})
+@extend_schema(tags=["cookie transport"], request=None, responses={200: CookieLoginSerializer, **ERRORS, **CSRF})
 class CookieRefreshApi(CookieTransportApi):
     """Rotate the refresh cookie and set a new access cookie."""
 
@@ -226,7 +228,7 @@ class CookieRefreshApi(CookieTransportApi):
         return _set_token_cookies(Response(_cookie_body(pair)), pair)
 
 
-@extend_schema(tags=["cookie transport"], request=None, responses={200: None})
+@extend_schema(tags=["cookie transport"], request=None, responses={200: None, **CSRF})
 class CookieLogoutApi(CookieTransportApi):
     """Revoke the login behind the refresh cookie and expire both cookies."""
 
