@@ -42,6 +42,7 @@ ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="Missing, invalid, expired or revoked credentials."),
     429: OpenApiResponse(ErrorSerializer, description="Locked out or throttled; see Retry-After."),
 }
+REFRESH_COOKIE_PATH = "/api/cookie/"  # the refresh token travels only to the cookie endpoints
 CSRF = {403: OpenApiResponse(ErrorSerializer, description="CSRF check failed (code `csrf_failed`).")}
 
 
@@ -179,25 +180,14 @@ class CookieTransportApi(TimedAPIView):
 
 
 def _set_token_cookies(response: Response, pair: services.TokenPair) -> Response:
-    secure = settings.JWT_COOKIE_SECURE
-    response.set_cookie(
-        settings.JWT_ACCESS_COOKIE,
-        pair.access,
-        expires=pair.access_expires_at,
-        httponly=True,
-        secure=secure,
-        samesite="Strict",
-        path="/",
-    )
-    response.set_cookie(
-        settings.JWT_REFRESH_COOKIE,
-        pair.refresh,
-        expires=pair.refresh_expires_at,
-        httponly=True,
-        secure=secure,
-        samesite="Strict",
-        path="/api/cookie/",
-    )
+    """Both tokens in HttpOnly, SameSite=Strict cookies; the refresh token only for /api/cookie/."""
+    for name, value, expires, path in (
+        (settings.JWT_ACCESS_COOKIE, pair.access, pair.access_expires_at, "/"),
+        (settings.JWT_REFRESH_COOKIE, pair.refresh, pair.refresh_expires_at, REFRESH_COOKIE_PATH),
+    ):
+        response.set_cookie(
+            name, value, expires=expires, httponly=True, secure=settings.JWT_COOKIE_SECURE, samesite="Strict", path=path
+        )
     return response
 
 
@@ -238,5 +228,5 @@ class CookieLogoutApi(CookieTransportApi):
             services.end_family(raw=raw, request=request)
         response = Response({})
         response.delete_cookie(settings.JWT_ACCESS_COOKIE, path="/", samesite="Strict")
-        response.delete_cookie(settings.JWT_REFRESH_COOKIE, path="/api/cookie/", samesite="Strict")
+        response.delete_cookie(settings.JWT_REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, samesite="Strict")
         return response

@@ -1,6 +1,6 @@
 """Time the admin lists and the sessions page with 1,000,000 registry rows and tokens.
 
-    .venv/bin/python bench/admin_scale.py [--rows 1000000]
+    .venv/bin/python -m bench.admin_scale [--rows 1000000]
 
 Builds a PostgreSQL database of its own (authdemo_scale), fills it with generate_series,
 serves it with gunicorn (debug off) and times each page over HTTP (median of 7). It also
@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import psycopg
 import requests
+
+from bench.stack import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "authdemo_scale"
@@ -86,12 +87,6 @@ def build_database(rows: int, env: dict) -> None:
     print(f"filled {rows:,} sessions and tokens in {time.perf_counter() - started:.1f} s")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def login(base: str, username: str, password: str) -> requests.Session:
     browser = requests.Session()
     browser.get(f"{base}/accounts/login/", timeout=30)
@@ -115,26 +110,16 @@ def time_page(browser: requests.Session, url: str) -> float:
 
 
 def measure(env: dict) -> dict[str, float]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "authdemo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = Server("admin-scale", env, Path("/tmp/authdemo-admin-scale.log"), app="authdemo.wsgi").start()
     try:
-        for _ in range(100):
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
+        server.wait_ready()
+        base = server.url
         admin, user = login(base, "admin", "admin-demo-pass"), login(base, "user42", "scale-pass-123")
         return {
             name: time_page(user if name.startswith("your") else admin, base + path) for name, path in PAGES.items()
         }
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()
 
 
 def main() -> None:

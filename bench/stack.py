@@ -7,6 +7,7 @@ suite's `test` and `test_*` databases are never touched.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_HOST_URL = PG_ADMIN_URL.rsplit("/", 1)[0]
 REDIS_HOST_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+LOG_PROBLEMS = re.compile(r"IntegrityError|duplicate key|Traceback|\bERROR\b|\bCRITICAL\b")
 
 
 @dataclass(frozen=True)
@@ -44,18 +46,18 @@ class Stores:
         return redis.Redis.from_url(self.redis_url)
 
 
-def recreate_database(stores: Stores) -> None:
-    """Drop and create the bench database; refuse any name that is not a bench database."""
-    if not stores.database.startswith("authdemo_bench"):
-        raise ValueError(f"refusing to recreate {stores.database!r}: not a bench database")
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+def recreate_database(stores: Stores, *, prefix: str = "authdemo_bench") -> None:
+    """Drop and create a database of our own and empty its Redis db; refuse any other name."""
+    if not stores.database.startswith(prefix):
+        raise ValueError(f"refusing to recreate {stores.database!r}: its name does not start with {prefix}")
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{stores.database}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{stores.database}"')
     stores.redis().flushdb()
 
 
 def base_env(stores: Stores) -> dict[str, str]:
-    """Production-style settings with fresh secrets, pointed at the bench stores."""
+    """Production settings (debug off, Argon2) with fresh secrets, pointed at the given stores."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "authdemo.settings",
@@ -71,17 +73,25 @@ def base_env(stores: Stores) -> dict[str, str]:
     }
 
 
-def prepare_site(env: dict[str, str]) -> None:
-    """Collect static files (when changed), migrate the bench database and create the demo users."""
-    steps = [["migrate", "--no-input"], ["seed_demo", "--force"]]
+def manage(env: dict[str, str], *args: str) -> None:
+    """Run one of our own manage.py commands (a fixed command, no shell)."""
+    command = [sys.executable, "manage.py", *args, "--verbosity", "0"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
+
+
+def collect_static_if_stale(env: dict[str, str]) -> None:
+    """Debug off serves static files from the collected manifest: collect when static/ changed."""
     manifest = ROOT / "staticfiles" / "staticfiles.json"
     newest = max(path.stat().st_mtime for path in (ROOT / "static").rglob("*") if path.is_file())
     if not manifest.exists() or manifest.stat().st_mtime < newest:
-        steps.insert(0, ["collectstatic", "--no-input"])
-    for args in steps:
-        subprocess.run(
-            [sys.executable, "manage.py", *args, "--verbosity", "0"], cwd=ROOT, env=env, check=True, capture_output=True
-        )
+        manage(env, "collectstatic", "--no-input")
+
+
+def prepare_site(env: dict[str, str]) -> None:
+    """Collect static files (when changed), migrate the bench database and create the demo users."""
+    collect_static_if_stale(env)
+    manage(env, "migrate", "--no-input")
+    manage(env, "seed_demo", "--force")
 
 
 def free_port() -> int:
@@ -92,12 +102,17 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """One gunicorn master with one gthread worker, serving bench.wsgi on 127.0.0.1."""
+    """One gunicorn master with gthread workers on 127.0.0.1; the bench, the load test and
+    the test suite all start the site this way."""
 
     name: str
     env: dict[str, str]
     log: Path
+    app: str = "bench.wsgi:application"
+    workers: int = 1
     threads: int = 4
+    ready_path: str = "/healthz"
+    access_log: bool = False  # off where it would be measured; on where a test reads it
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -107,32 +122,28 @@ class Server:
 
     def start(self) -> Server:
         command = [
-            sys.executable, "-m", "gunicorn", "bench.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", "1", "--worker-class", "gthread", "--threads", str(self.threads),
-            "--keep-alive", "30", "--error-logfile", "-",
+            sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
+            "--keep-alive", "30", "--error-logfile", "-", *(["--access-logfile", "-"] if self.access_log else []),
         ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603  (our own fixed command, no shell)
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         return self
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 30) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log}:\n{self.log.read_text()[-2000:]}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
+                if requests.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200:
+                    return self
             except requests.RequestException:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer /healthz; see {self.log}")
+        raise RuntimeError(f"{self.name} did not answer {self.ready_path}; see {self.log}")
 
     def worker_pids(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -141,12 +152,16 @@ class Server:
     def counters(self) -> dict[str, int]:
         return requests.get(f"{self.url}/__bench__/counters", timeout=5).json()
 
+    def log_problems(self) -> list[str]:
+        """Lines of the server log that show an error: IntegrityError, tracebacks, ERROR logs."""
+        return [line for line in self.log.read_text(errors="replace").splitlines() if LOG_PROBLEMS.search(line)]
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     print(f"loadtest: preparing {stores.database} and redis db {stores.redis_db}", flush=True)
     stack.recreate(stores)
     stack.prepare(env, users=args.users, password=password)
-    server = stack.Server(env, workdir / "server.log").start()
+    server = stack.load_server(env, workdir / "server.log")
     try:
         print(f"loadtest: {args.users} users for {args.seconds:.0f} s against {server.url}", flush=True)
         before = report.table_counts(stores.database_url)

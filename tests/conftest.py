@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
-import requests
 from django.conf import settings as django_settings
 
+from bench.stack import Server
 from tests.factories import PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +45,19 @@ def redis_url() -> str:
     except redis.RedisError:
         need(f"Redis is not answering at {url}")
     return url
+
+
+@pytest.fixture(scope="session")
+def harness_stores() -> None:
+    """Require the PostgreSQL server and Redis that the benchmark and load harnesses use
+    for databases of their own (bench.stack), whatever database the suite runs on."""
+    from bench.stack import PG_ADMIN_URL, REDIS_HOST_URL
+
+    try:
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=2).close()
+        redis.Redis.from_url(REDIS_HOST_URL, socket_connect_timeout=1).ping()
+    except (psycopg.Error, redis.RedisError) as exc:
+        need(f"the harness needs PostgreSQL and Redis: {exc}")
 
 
 @pytest.fixture
@@ -153,12 +165,6 @@ def api_login(client):
 # -- real server processes ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def database_url_for_subprocess() -> str:
     """The URL of the test database this run created, for a server process to share."""
     from django.db import connection
@@ -168,43 +174,6 @@ def database_url_for_subprocess() -> str:
         return f"sqlite:///{cfg['NAME']}"
     host, port = cfg.get("HOST") or "127.0.0.1", cfg.get("PORT") or 5432
     return f"postgres://{cfg.get('USER') or ''}@{host}:{port}/{cfg['NAME']}"
-
-
-class ServerProcess:
-    """A gunicorn process serving this checkout against the test database."""
-
-    def __init__(self, env: dict[str, str], log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        command = [
-            sys.executable, "-m", "gunicorn", "authdemo.wsgi",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
-            "--access-logfile", "-", "--error-logfile", "-",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; see {self.log}:\n{self.log.read_text()[-2000:]}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not answer /healthz; see {self.log}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -233,13 +202,14 @@ def server_env(django_db_setup, django_db_blocker) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def start_server(server_env, tmp_path_factory):
     """Start gunicorn processes on free ports; all are stopped at the end of the run."""
-    started: list[ServerProcess] = []
+    started: list[Server] = []
     logs = tmp_path_factory.mktemp("server-logs")
 
-    def _start(**overrides: str) -> ServerProcess:
-        server = ServerProcess({**server_env, **overrides}, logs / f"server-{len(started)}.log")
+    def _start(**overrides: str) -> Server:
+        name = f"server-{len(started)}"
+        server = Server(name, {**server_env, **overrides}, logs / f"{name}.log", app="authdemo.wsgi", access_log=True)
         started.append(server)
-        return server
+        return server.start().wait_ready()
 
     yield _start
     for server in started:
@@ -252,7 +222,7 @@ def server_log_dir(start_server, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_server(start_server) -> ServerProcess:
+def app_server(start_server) -> Server:
     """One shared server process on the suite's database (use with `transactional_db`)."""
     return start_server()
 

@@ -1,30 +1,19 @@
 """`make bench-quick` end to end: real gunicorn, PostgreSQL, Redis and wrk."""
 
 import json
-import os
 import shutil
 
-import psycopg
 import pytest
-import redis
 
 from bench.schemes import SCHEMES
-from bench.stack import PG_ADMIN_URL, REDIS_HOST_URL
 from tests.conftest import need
 
 
 @pytest.fixture(scope="module")
-def quick_results(tmp_path_factory) -> dict:
-    """Run the quick benchmark once into a temporary directory; skip without its services."""
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("the benchmark harness runs in the PostgreSQL pass (DATABASE_URL=postgres://...)")
+def quick_results(tmp_path_factory, harness_stores) -> dict:
+    """Run the quick benchmark once into a temporary directory."""
     if shutil.which("wrk") is None:
         need("wrk is not installed (apt-get install -y wrk)")
-    try:
-        psycopg.connect(PG_ADMIN_URL, connect_timeout=2).close()
-        redis.Redis.from_url(REDIS_HOST_URL, socket_connect_timeout=1).ping()
-    except (psycopg.Error, redis.RedisError) as exc:
-        need(f"the benchmark needs PostgreSQL and Redis: {exc}")
     from bench.run import main
 
     out = tmp_path_factory.mktemp("bench")
@@ -32,7 +21,8 @@ def quick_results(tmp_path_factory) -> dict:
     return {"json": json.loads((out / "latest.json").read_text()), "dir": out}
 
 
-pytestmark = pytest.mark.server
+# Runs in CI's PostgreSQL pass; the SQLite pass deselects `postgres` tests (.ci/run).
+pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
 
 def test_quick_run_measures_every_scheme(quick_results):

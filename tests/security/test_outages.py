@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 
-from tests.conftest import free_port, need
+from bench.stack import free_port
+from tests.conftest import need
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
