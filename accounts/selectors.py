@@ -91,8 +91,8 @@ def cutoff_cache_key(user_id: object) -> str:
     return f"jwt-cutoff:{user_id}"
 
 
-def get_access_cutoff(*, user_id: object) -> int:
-    """Return the epoch second at or before which the user's access tokens are void (0: none).
+def get_access_cutoff(*, user_id: object) -> float:
+    """Return the epoch time at or before which the user's access tokens are void (0: none).
 
     One cache read per call; the database is read only on a cache miss, and the answer
     is written back so that every process sharing the cache sees the same cut-off.
@@ -108,9 +108,9 @@ def get_access_cutoff(*, user_id: object) -> int:
     return cutoff
 
 
-def _cutoff_from_database(user_id: object) -> int:
+def _cutoff_from_database(user_id: object) -> float:
     valid_after = User.objects.filter(pk=user_id).values_list("tokens_valid_after", flat=True).first()
-    return int(valid_after.timestamp()) if valid_after else 0
+    return valid_after.timestamp() if valid_after else 0
 
 
 def list_active_sessions(*, user: User) -> QuerySet[UserSession]:

@@ -146,7 +146,7 @@ def revoke_everything(
 
 def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
     """Publish a user's access-token cut-off to every process that reads the cache."""
-    cache.set(cutoff_cache_key(user_id), int(cutoff.timestamp()) if cutoff else 0, CUTOFF_CACHE_TIMEOUT)
+    cache.set(cutoff_cache_key(user_id), cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT)
 
 
 def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:

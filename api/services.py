@@ -19,7 +19,14 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts import services as accounts_services
 from accounts.models import AuditEvent, TokenFamily
 from accounts.selectors import client_ip, get_access_cutoff, user_agent
-from api.tokens import expires_at, invalid, login_expired, mint_refresh_token, parse_refresh_token
+from api.tokens import (
+    expires_at,
+    invalid,
+    login_expired,
+    mint_refresh_token,
+    parse_refresh_token,
+    stamp_issue_time,
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,7 @@ def _blacklist_jti(jti: str) -> None:
 
 def _pair(refresh) -> TokenPair:
     access = refresh.access_token
+    stamp_issue_time(access)
     return TokenPair(
         username=refresh["username"],
         access=str(access),

@@ -8,6 +8,7 @@ Messages never contain the token.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from datetime import datetime, timedelta
 from threading import Lock
@@ -49,15 +50,22 @@ def _parse(token_class, raw):
         raise invalid("Token has expired.", "token_expired") from exc
     except (TokenError, OverflowError, OSError, ValueError) as exc:  # also dates past year 9999
         raise invalid("Token is invalid.", "token_not_valid") from exc
-    if not all(_is_int(token.get(claim)) for claim in ("iat", api_settings.USER_ID_CLAIM)) or not isinstance(
-        token.get("username"), str
-    ):
+    valid = (
+        _is_number(token.get("iat"))
+        and _is_int(token.get(api_settings.USER_ID_CLAIM))
+        and isinstance(token.get("username"), str)
+    )
+    if not valid:
         raise invalid("Token is invalid.", "token_not_valid")
     return token
 
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 class VerifiedTokens:
@@ -101,8 +109,8 @@ verified_tokens = VerifiedTokens()
 def validate_access_token(raw: str | bytes) -> AccessToken:
     """Return the access token if its signature, claims and the user's cut-off allow it.
 
-    With JWT_REVOCATION=cutoff a token issued at or before the user's cut-off second is
-    refused: one cache read buys revocation of tokens that have not expired yet.
+    With JWT_REVOCATION=cutoff a token issued at or before the user's cut-off is refused:
+    one cache read buys revocation of tokens that have not expired yet.
     """
     token = verified_tokens.get(raw)
     if token is None:
@@ -129,10 +137,20 @@ def mint_refresh_token(*, user, family_id: str, auth_time: int) -> FamilyRefresh
     token["username"] = user.get_username()
     token["fam"] = family_id
     token["auth_time"] = auth_time
+    stamp_issue_time(token)
     absolute_end = datetime_from_epoch(auth_time) + settings.JWT_ABSOLUTE_LIFETIME
     if expires_at(token) > absolute_end:
         token.set_exp(from_time=absolute_end, lifetime=timedelta(0))
     return token
+
+
+def stamp_issue_time(token) -> None:
+    """Give `iat` microsecond precision (RFC 7519 NumericDate allows fractions).
+
+    SimpleJWT writes whole seconds; the cut-off compares issue times, and with whole
+    seconds a token issued just after a revocation, in the same second, would be refused.
+    """
+    token["iat"] = token.current_time.timestamp()
 
 
 def expires_at(token) -> datetime:

@@ -159,13 +159,13 @@ def test_without_cutoff_access_tokens_live_until_they_expire(client, api_login, 
     assert refresh(client, pair["refresh"]).status_code == 401
 
 
-def test_tokens_issued_after_the_cutoff_work(client, api_login, bob):
+def test_tokens_issued_right_after_the_cutoff_work(client, api_login, bob):
+    """Issue times have sub-second precision: logging in again at once is not refused."""
     from accounts.services import revoke_everything
 
     revoke_everything(user=bob, reason="test")
-    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
-        pair = api_login(bob)
-        assert client.get("/api/dashboard/", **bearer(pair["access"])).status_code == 200
+    pair = api_login(bob)
+    assert client.get("/api/dashboard/", **bearer(pair["access"])).status_code == 200
 
 
 def test_token_events_are_audited(client, api_login, bob):
