@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from ipaddress import ip_address
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -97,6 +99,8 @@ def get_access_cutoff(*, user_id: object) -> float:
     One cache read per call; the database is read only on a cache miss, and the answer
     is written back so that every process sharing the cache sees the same cut-off.
     """
+    if isinstance(caches["default"], LocMemCache):
+        return _cutoff_from_database(user_id)  # a per-process cache would miss other processes' revocations
     key = cutoff_cache_key(user_id)
     try:
         cutoff = cache.get(key)
@@ -104,13 +108,15 @@ def get_access_cutoff(*, user_id: object) -> float:
         return _cutoff_from_database(user_id)
     if cutoff is None:
         cutoff = _cutoff_from_database(user_id)
-        cache.set(key, cutoff, CUTOFF_CACHE_TIMEOUT)
+        cache.add(key, cutoff, CUTOFF_CACHE_TIMEOUT)  # add: never overwrite a newer revocation
     return cutoff
 
 
 def _cutoff_from_database(user_id: object) -> float:
-    valid_after = User.objects.filter(pk=user_id).values_list("tokens_valid_after", flat=True).first()
-    return valid_after.timestamp() if valid_after else 0
+    row = User.objects.filter(pk=user_id).values_list("tokens_valid_after", flat=True)
+    if not row:
+        return math.inf  # the user is gone: every token of theirs is void
+    return row[0].timestamp() if row[0] else 0
 
 
 def list_active_sessions(*, user: User) -> QuerySet[UserSession]:

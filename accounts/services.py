@@ -56,6 +56,8 @@ def record_session(*, request: HttpRequest, user: AbstractBaseUser) -> UserSessi
     """Register the session that `login()` just created for `user`."""
     now = timezone.now()
     engine = settings.SESSION_BACKEND
+    if engine != "signed_cookies":  # logging in again as the same user keeps the key
+        UserSession.objects.filter(session_key=request.session.session_key).delete()
     entry = UserSession.objects.create(
         user=user,
         session_key=None if engine == "signed_cookies" else request.session.session_key,
@@ -134,13 +136,17 @@ def revoke_everything(
     for session in UserSession.objects.filter(user=user).exclude(pk=keep).select_related("user"):
         if session.revocable:
             _end_through_engine(session, request=request)
-    now = timezone.now()
     with transaction.atomic():
-        TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now, revoked_reason=reason)
-        _blacklist(OutstandingToken.objects.filter(user=user, expires_at__gt=now))
-        User.objects.filter(pk=user.pk).update(tokens_valid_after=now)
-    user.tokens_valid_after = now
-    set_cutoff_cache(user_id=user.pk, cutoff=now)
+        revoked = timezone.now()
+        TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=revoked, revoked_reason=reason)
+        _blacklist(OutstandingToken.objects.filter(user=user, expires_at__gt=revoked))
+        # Taken after the families are locked: a refresh that won before us minted its access
+        # token earlier, so this cut-off covers it. Published inside the transaction: if the
+        # cache cannot take it, nothing is committed and the caller sees the error.
+        cutoff = timezone.now()
+        User.objects.filter(pk=user.pk).update(tokens_valid_after=cutoff)
+        set_cutoff_cache(user_id=user.pk, cutoff=cutoff)
+    user.tokens_valid_after = cutoff
     record_event(kind=AuditEvent.Kind.EVERYTHING_REVOKED, request=request, user=user, actor=actor, reason=reason)
 
 

@@ -41,7 +41,10 @@ def test_dashboard_answers_in_the_classic_shape(client, api_login, bob):
 
 
 @pytest.mark.parametrize("mode", ["cutoff", "off"])
-def test_dashboard_makes_no_database_query(client, api_login, bob, settings, mode, django_assert_num_queries):
+def test_dashboard_makes_no_database_query(
+    client, api_login, bob, settings, mode, redis_cache, django_assert_num_queries
+):
+    """The cut-off is read from the shared cache (Redis); none of the modes queries the database."""
     settings.JWT_REVOCATION = mode
     pair = api_login(bob)
     with django_assert_num_queries(0):
@@ -49,7 +52,7 @@ def test_dashboard_makes_no_database_query(client, api_login, bob, settings, mod
     assert response.status_code == 200
 
 
-def test_database_user_variant_queries_the_user(client, api_login, bob, django_assert_num_queries):
+def test_database_user_variant_queries_the_user(client, api_login, bob, redis_cache, django_assert_num_queries):
     pair = api_login(bob)
     with django_assert_num_queries(1):
         response = client.get("/api/dashboard/db/", **bearer(pair["access"]))
@@ -198,3 +201,19 @@ def test_a_tampered_copy_of_a_remembered_token_is_refused(client, api_login, bob
     header, payload, signature = pair["access"].split(".")
     tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
     assert client.get("/api/dashboard/", **bearer(tampered)).status_code == 401
+
+
+def test_without_a_shared_cache_the_cutoff_is_read_from_the_database(client, api_login, bob, django_assert_num_queries):
+    """A per-process memory cache cannot see other processes' revocations: it is not trusted."""
+    pair = api_login(bob)
+    with django_assert_num_queries(1):
+        assert client.get("/api/dashboard/", **bearer(pair["access"])).status_code == 200
+
+
+def test_a_deleted_users_token_is_refused_even_after_the_cache_forgets(client, api_login, bob):
+    from django.core.cache import cache
+
+    pair = api_login(bob)
+    bob.delete()
+    cache.clear()
+    assert client.get("/api/dashboard/", **bearer(pair["access"])).json()["code"] == "token_revoked"
