@@ -88,6 +88,13 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "display_name", "email", "is_active", "is_staff", "last_login")
     actions = ("log_out_everywhere",)
 
+    def user_change_password(self, request, id, form_url=""):
+        """Django's form; if admins change their own password, register the session that survives."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302 and str(request.user.pk) == str(id):
+            services.password_changed(request=request, user=request.user)
+        return response
+
     @admin.display(description="Sessions")
     def sessions(self, obj):
         """The latest sessions inline, read-only; a user may have thousands, so at most 20."""

@@ -16,6 +16,18 @@ class User(AbstractUser):
     def get_short_name(self) -> str:
         return self.display_name or self.username
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._loaded_password = user.__dict__.get("password")  # None when deferred
+        return user
+
+    @property
+    def password_changed(self) -> bool:
+        """True once the password was set, reset or made unusable since this row was loaded."""
+        loaded = getattr(self, "_loaded_password", None)
+        return self._password is not None or (loaded is not None and self.__dict__.get("password") != loaded)
+
 
 class ClientDetails(models.Model):
     """Where a request came from: the client address (see selectors.client_ip) and agent."""

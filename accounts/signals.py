@@ -28,9 +28,9 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 @receiver(post_save, sender=User, dispatch_uid="accounts.user_saved")
 def on_user_saved(sender, instance, created, **kwargs):
-    # `_password` is set by set_password() until save() completes (Django's own hook).
-    if not created and (not instance.is_active or instance._password is not None):
+    if not created and (not instance.is_active or instance.password_changed):
         services.end_logins_if_any(user=instance, reason="deactivated" if not instance.is_active else "password set")
+    instance._loaded_password = instance.__dict__.get("password")
 
 
 @receiver(pre_delete, sender=User, dispatch_uid="accounts.user_deleted")

@@ -134,8 +134,8 @@ SESSION_ENGINES = {
     "signed_cookies": "django.contrib.sessions.backends.signed_cookies",
 }
 SESSION_BACKEND = choice("SESSION_BACKEND", choices=tuple(SESSION_ENGINES), default="db")
-if SESSION_BACKEND == "redis" and not REDIS_URL:
-    raise ConfigError("SESSION_BACKEND=redis needs REDIS_URL (for example redis://127.0.0.1:6379/0).")
+if SESSION_BACKEND in ("redis", "cached_db") and not REDIS_URL:  # a per-process cache cannot be revoked
+    raise ConfigError(f"SESSION_BACKEND={SESSION_BACKEND} needs REDIS_URL (for example redis://127.0.0.1:6379/0).")
 SESSION_ENGINE = SESSION_ENGINES[SESSION_BACKEND]
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 7
 SESSION_COOKIE_HTTPONLY = True

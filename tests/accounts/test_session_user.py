@@ -63,3 +63,30 @@ def test_session_authenticated_api_call_makes_no_query_on_redis(
     with django_assert_num_queries(0):  # DRF's SessionAuthentication also checks is_active
         response = browser.get("/compare/probe/session/")
     assert response.json()["message"] == "Access granted to alice"
+
+
+def test_making_the_password_unusable_logs_sessions_out(alice, revocable_engine):
+    from accounts.models import User
+
+    browser = browser_for(alice)
+    user = User.objects.get(pk=alice.pk)  # as the admin loads it
+    user.set_unusable_password()
+    user.save()
+    assert browser.get("/accounts/profile/").status_code == 302
+
+
+def test_admin_changing_its_own_password_keeps_a_registered_session(staff, revocable_engine):
+    from accounts.models import UserSession
+
+    admin = browser_for(staff)
+    url = f"/admin/accounts/user/{staff.pk}/password/"
+    admin.post(url, {"password1": "brand-new-pass-77", "password2": "brand-new-pass-77"})
+    assert admin.get("/admin/").status_code == 200
+    assert UserSession.objects.filter(user=staff).count() == 1
+
+
+def test_logging_in_again_on_the_same_session_is_not_an_error(alice):
+    browser = browser_for(alice)
+    again = browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert again.status_code in (200, 302)
+    assert browser.get("/accounts/profile/").status_code == 200

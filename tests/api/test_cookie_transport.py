@@ -95,3 +95,20 @@ def test_header_shows_jwt_cookie_authentication_on_pages(bob):
     client, token = csrf_client()
     cookie_login(client, token)
     assert b'data-auth-via="jwt-cookie"' in client.get("/").content
+
+
+def test_pages_personalised_by_the_jwt_cookie_are_not_cacheable(bob):
+    client, token = csrf_client()
+    cookie_login(client, token)
+    response = client.get("/")
+    assert "no-store" in response["Cache-Control"]
+    assert 'desc="jwt-cookie"' in response["Server-Timing"]
+
+
+def test_refresh_tokens_are_not_stored_readable(bob):
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    client, token = csrf_client()
+    refresh = cookie_login(client, token).cookies[settings.JWT_REFRESH_COOKIE].value
+    assert not OutstandingToken.objects.filter(token=refresh).exists()
+    assert OutstandingToken.objects.filter(user=bob).exists()

@@ -29,6 +29,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     [
         ({"SESSION_BACKEND": "memcached"}, "SESSION_BACKEND='memcached' is not valid; choose one of: db, redis"),
         ({"SESSION_BACKEND": "redis", "REDIS_URL": ""}, "SESSION_BACKEND=redis needs REDIS_URL"),
+        ({"SESSION_BACKEND": "cached_db", "REDIS_URL": ""}, "SESSION_BACKEND=cached_db needs REDIS_URL"),
         ({"JWT_REVOCATION": "sometimes"}, "JWT_REVOCATION='sometimes' is not valid; choose one of: cutoff, off"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG='maybe' is not valid; choose one of: true, false"),
         ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off"),
