@@ -203,8 +203,12 @@ def test_a_tampered_copy_of_a_remembered_token_is_refused(client, api_login, bob
     assert client.get("/api/dashboard/", **bearer(tampered)).status_code == 401
 
 
-def test_without_a_shared_cache_the_cutoff_is_read_from_the_database(client, api_login, bob, django_assert_num_queries):
+def test_without_a_shared_cache_the_cutoff_is_read_from_the_database(
+    client, api_login, bob, settings, django_assert_num_queries
+):
     """A per-process memory cache cannot see other processes' revocations: it is not trusted."""
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local-only"}
+    settings.CACHES = {**settings.CACHES, "default": local}
     pair = api_login(bob)
     with django_assert_num_queries(1):
         assert client.get("/api/dashboard/", **bearer(pair["access"])).status_code == 200
