@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from time import perf_counter
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import SimpleLazyObject
@@ -22,6 +24,10 @@ def _timed_user(request):
     return request._cached_user
 
 
+async def _timed_auser(request):
+    return await sync_to_async(_timed_user)(request)
+
+
 class TimedAuthenticationMiddleware(AuthenticationMiddleware):
     """Django's AuthenticationMiddleware, recording the session lookup for Server-Timing.
 
@@ -30,8 +36,13 @@ class TimedAuthenticationMiddleware(AuthenticationMiddleware):
     """
 
     def process_request(self, request):
-        super().process_request(request)
+        if not hasattr(request, "session"):
+            raise ImproperlyConfigured(
+                "accounts.middleware.TimedAuthenticationMiddleware needs "
+                "django.contrib.sessions.middleware.SessionMiddleware before it in MIDDLEWARE."
+            )
         request.user = SimpleLazyObject(lambda: _timed_user(request))
+        request.auser = partial(_timed_auser, request)  # async views get the same user
 
 
 class SessionRegistryMiddleware:

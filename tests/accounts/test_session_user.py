@@ -90,3 +90,18 @@ def test_logging_in_again_on_the_same_session_is_not_an_error(alice):
     again = browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     assert again.status_code in (200, 302)
     assert browser.get("/accounts/profile/").status_code == 200
+
+
+def test_async_views_get_the_same_session_user(alice, client, rf):
+    from asgiref.sync import async_to_sync
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    from accounts.middleware import TimedAuthenticationMiddleware
+
+    client.force_login(alice)
+    request = rf.get("/", HTTP_COOKIE=f"sessionid={client.cookies['sessionid'].value}")
+    SessionMiddleware(lambda r: None).process_request(request)
+    TimedAuthenticationMiddleware(lambda r: None).process_request(request)
+    user = async_to_sync(request.auser)()
+    assert user.get_username() == "alice"
+    assert request.user.pk == user.pk
