@@ -15,15 +15,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
-from redis.exceptions import RedisError
 
-OUTAGES = (DatabaseError, RedisError)
-try:  # django-redis wraps Redis errors in its own exception
-    from django_redis.exceptions import ConnectionInterrupted
+from accounts.selectors import CACHE_ERRORS
 
-    OUTAGES += (ConnectionInterrupted,)
-except ImportError:  # pragma: no cover
-    pass
+OUTAGES = (DatabaseError, *CACHE_ERRORS)  # answered 503, not 500
 
 DEMO_COOKIE_AGE = 900
 

@@ -217,11 +217,6 @@ def start_server(server_env, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def server_log_dir(start_server, tmp_path_factory) -> Path:
-    return tmp_path_factory.getbasetemp() / "server-logs0"
-
-
-@pytest.fixture(scope="session")
 def app_server(start_server) -> Server:
     """One shared server process on the suite's database (use with `transactional_db`)."""
     return start_server()
