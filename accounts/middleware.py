@@ -13,13 +13,14 @@ from django.utils.functional import SimpleLazyObject
 from accounts.selectors import get_session_user
 from accounts.services import touch_session
 from accounts.timing import get_auth_record, record_auth
+from accounts.vocabulary import Via
 
 
 def _timed_user(request):
     if not hasattr(request, "_cached_user"):  # the same caching Django's middleware does
         started = perf_counter()
         request._cached_user = get_session_user(request)
-        scheme = "session" if request._cached_user.is_authenticated else "anonymous"
+        scheme = Via.SESSION if request._cached_user.is_authenticated else Via.ANONYMOUS
         record_auth(request, scheme=scheme, seconds=perf_counter() - started)
     return request._cached_user
 
@@ -59,6 +60,6 @@ class SessionRegistryMiddleware:
             )
         response = self.get_response(request)
         # Only when a session authenticated this request: never add a session read.
-        if get_auth_record(request).scheme == "session":
+        if get_auth_record(request).scheme == Via.SESSION:
             touch_session(request=request)
         return response

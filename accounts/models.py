@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from accounts import vocabulary
+
 
 class User(AbstractUser):
     """A user; `tokens_valid_after` is the access-token cut-off set by revocation."""
@@ -39,13 +41,6 @@ class ClientDetails(models.Model):
         abstract = True
 
 
-class Engine(models.TextChoices):
-    DB = "db", "Database"
-    REDIS = "redis", "Redis"
-    CACHED_DB = "cached_db", "Cache + database"
-    SIGNED_COOKIES = "signed_cookies", "Signed cookie"
-
-
 class UserSession(ClientDetails):
     """A logged-in browser session, whatever engine stores it.
 
@@ -56,7 +51,7 @@ class UserSession(ClientDetails):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="web_sessions")
     session_key = models.CharField(max_length=40, null=True, blank=True, unique=True)
-    engine = models.CharField(max_length=20, choices=Engine.choices)
+    engine = models.CharField(max_length=20, choices=[(e.key, e.label) for e in vocabulary.SESSION_ENGINES])
     created_at = models.DateTimeField()
     last_seen = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
@@ -73,7 +68,7 @@ class UserSession(ClientDetails):
 
     @property
     def revocable(self) -> bool:
-        return self.engine != Engine.SIGNED_COOKIES
+        return vocabulary.session_engine(self.engine).revocable
 
 
 class TokenFamily(ClientDetails):

@@ -19,6 +19,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 from user_agents import parse as parse_user_agent
 
+from accounts import vocabulary
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 
 CUTOFF_CACHE_TIMEOUT = 60 * 60 * 24
@@ -76,7 +77,8 @@ def get_session_user(request: HttpRequest):
     and the rest are read fresh from the database when a page asks for them. Signed
     cookies cannot be ended by the server, so they keep Django's full check.
     """
-    snapshot = request.session.get(SNAPSHOT_KEY) if settings.SESSION_BACKEND != "signed_cookies" else None
+    revocable = vocabulary.session_engine(settings.SESSION_BACKEND).revocable
+    snapshot = request.session.get(SNAPSHOT_KEY) if revocable else None
     if snapshot is None:
         return get_user(request)
     user_id = request.session.get(SESSION_KEY)
@@ -153,7 +155,7 @@ def find_own_family(*, user: User, family_id: object) -> TokenFamily | None:
 def describe_session(*, request: HttpRequest) -> dict:
     """What the server keeps for this session; a key prefix only, never the whole key."""
     session = request.session
-    key = session.session_key if settings.SESSION_BACKEND != "signed_cookies" else None
+    key = session.session_key if vocabulary.session_engine(settings.SESSION_BACKEND).revocable else None
     entry = UserSession.objects.filter(pk=current_registry_id(request=request)).first()
     return {
         "engine": settings.SESSION_BACKEND,

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from accounts import vocabulary
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 from accounts.selectors import (
     CUTOFF_CACHE_TIMEOUT,
@@ -56,11 +57,12 @@ def record_session(*, request: HttpRequest, user: AbstractBaseUser) -> UserSessi
     """Register the session that `login()` just created for `user`."""
     now = timezone.now()
     engine = settings.SESSION_BACKEND
-    if engine != "signed_cookies":  # logging in again as the same user keeps the key
+    held = vocabulary.session_engine(engine).revocable  # the server holds the session under its key
+    if held:  # logging in again as the same user keeps the key
         UserSession.objects.filter(session_key=request.session.session_key).delete()
     entry = UserSession.objects.create(
         user=user,
-        session_key=None if engine == "signed_cookies" else request.session.session_key,
+        session_key=request.session.session_key if held else None,
         engine=engine,
         created_at=now,
         last_seen=now,

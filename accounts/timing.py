@@ -6,18 +6,20 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
+from accounts.vocabulary import Via
+
 
 @dataclass(frozen=True)
 class AuthRecord:
-    scheme: str  # "session", "jwt-bearer", "jwt-cookie" or "anonymous"
+    scheme: str  # a vocabulary.Via name
     seconds: float
 
     @property
     def authenticated(self) -> bool:
-        return self.scheme != "anonymous"
+        return self.scheme != Via.ANONYMOUS
 
 
-ANONYMOUS = AuthRecord("anonymous", 0.0)
+ANONYMOUS = AuthRecord(Via.ANONYMOUS, 0.0)
 
 
 def record_auth(request: HttpRequest, *, scheme: str, seconds: float) -> None:

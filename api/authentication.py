@@ -14,13 +14,14 @@ from rest_framework import exceptions
 from rest_framework.authentication import CSRFCheck, SessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication, JWTStatelessUserAuthentication
 
+from accounts.vocabulary import Via
 from api.tokens import validate_access_token
 
 
 class BearerJWTAuthentication(JWTStatelessUserAuthentication):
     """`Authorization: Bearer <access token>`; the user comes from the token alone."""
 
-    scheme = "jwt-bearer"
+    scheme = Via.JWT_BEARER
     www_authenticate_realm = "authdemo"
 
     def get_validated_token(self, raw_token):
@@ -30,7 +31,7 @@ class BearerJWTAuthentication(JWTStatelessUserAuthentication):
 class DatabaseUserJWTAuthentication(JWTAuthentication):
     """SimpleJWT's default: validate the token, then load the user from the database."""
 
-    scheme = "jwt-bearer"
+    scheme = Via.JWT_BEARER
     www_authenticate_realm = "authdemo"
 
     def get_validated_token(self, raw_token):
@@ -53,7 +54,7 @@ def enforce_csrf(request) -> None:
 class CookieJWTAuthentication(BearerJWTAuthentication):
     """The access token from its HttpOnly cookie, with CSRF enforced on unsafe methods."""
 
-    scheme = "jwt-cookie"
+    scheme = Via.JWT_COOKIE
 
     def authenticate(self, request):
         raw = request.COOKIES.get(settings.JWT_ACCESS_COOKIE)
@@ -67,4 +68,4 @@ class CookieJWTAuthentication(BearerJWTAuthentication):
 class SessionCSRFAuthentication(SessionAuthentication):
     """DRF's session authentication, named for Server-Timing."""
 
-    scheme = "session"
+    scheme = Via.SESSION

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import PasswordField, TokenObtainSerializer
 
+from accounts.vocabulary import Via
 from api.tokens import MAX_TOKEN_BYTES
 
 
@@ -52,7 +53,7 @@ class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     display_name = serializers.CharField()
-    authenticated_by = serializers.ChoiceField(choices=["session", "jwt-bearer", "jwt-cookie"])
+    authenticated_by = serializers.ChoiceField(choices=Via.AUTHENTICATED)
 
 
 class CookieLoginSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from rest_framework_simplejwt.views import TokenViewBase
 
 from accounts.selectors import get_user_summary
 from accounts.timing import record_auth
+from accounts.vocabulary import Via
 from api import services
 from api.authentication import (
     BearerJWTAuthentication,
@@ -56,7 +57,7 @@ class TimedAPIView(APIView):
         try:
             request.user  # noqa: B018  (runs the authenticators)
         finally:
-            scheme = getattr(request.successful_authenticator, "scheme", "anonymous")
+            scheme = getattr(request.successful_authenticator, "scheme", Via.ANONYMOUS)
             record_auth(request._request, scheme=scheme, seconds=perf_counter() - started)
 
 

@@ -20,7 +20,6 @@ from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.urls import path
-from django.utils.html import escape
 from django.views.generic import TemplateView, View
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -28,22 +27,12 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.forms import LoginForm
 from accounts.services import revoke_everything
+from accounts.vocabulary import JWT_CUTOFF, JWT_DB_USER, JWT_STATELESS, SESSION_REDIS, session_engine
 from api.authentication import SessionCSRFAuthentication
 from api.services import issue_token_pair
 from api.tokens import validate_access_token
 from api.views import TimedAPIView
-
-SCHEME_ORDER = (
-    "healthz", "session_db", "session_redis", "session_cached_db", "session_signed_cookies",
-    "jwt_stateless", "jwt_db_user", "jwt_cutoff", "jwt_cookie",
-)  # fmt: skip
-STORED_AS = {
-    "db": "a row in the django_session table",
-    "redis": "a key in Redis, nothing in the database",
-    "cached_db": "a row in django_session, with a copy in Redis",
-    "signed_cookies": "nothing on the server: the data is in your cookie, signed",
-}
-
+from authdemo.chart import chart_svg, scheme_rows
 
 # -- selectors ----------------------------------------------------------------------------
 
@@ -56,19 +45,13 @@ def load_results(path: Path | None = None) -> dict | None:
         return None
 
 
-def scheme_rows(results: dict | None, phase: str = "empty") -> list[dict]:
-    """One row per scheme in display order, each with its key."""
-    rows = (results or {}).get(phase) or {}
-    return [{"key": key, **rows[key]} for key in SCHEME_ORDER if key in rows]
-
-
 def describe_visitor_session(request: HttpRequest) -> dict:
     """The visitor's session as the server stores it; the auth hash shown by prefix only."""
     cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
     data = {key: (f"{value[:8]}…" if key == "_auth_user_hash" else value) for key, value in request.session.items()}
     return {
         "engine": settings.SESSION_BACKEND,
-        "stored_as": f"{STORED_AS[settings.SESSION_BACKEND]} ({connection.display_name} here)",
+        "stored_as": f"{session_engine(settings.SESSION_BACKEND).stored_as} ({connection.display_name} here)",
         "cookie_bytes": len(cookie),
         "sent_cookie": bool(cookie),
         "data": data,
@@ -97,77 +80,31 @@ def findings(results: dict | None) -> list[str]:
     """Sentences where this install's measurements contradict or qualify the usual table."""
     rows = {row["key"]: row for row in scheme_rows(results)}
     said = []
-    if "jwt_db_user" in rows:
+    if JWT_DB_USER in rows:
         said.append(
             f"SimpleJWT's default JWTAuthentication loads the user from the database on every request: "
-            f"{rows['jwt_db_user']['sql_per_request']:.0f} SQL query per request measured, versus "
-            f"{rows['jwt_stateless']['sql_per_request']:.0f} for the stateless variant."
+            f"{rows[JWT_DB_USER]['sql_per_request']:.0f} SQL query per request measured, versus "
+            f"{rows[JWT_STATELESS]['sql_per_request']:.0f} for the stateless variant."
         )
-    if "jwt_cutoff" in rows:
+    if JWT_CUTOFF in rows:
         said.append(
-            f"A JWT can be revoked at once: the cut-off check costs {rows['jwt_cutoff']['redis_per_request']:.0f} "
-            f"Redis call per request and {rows['jwt_cutoff']['ratio']:.2f}x /healthz, versus "
-            f"{rows['jwt_stateless']['ratio']:.2f}x without it."
+            f"A JWT can be revoked at once: the cut-off check costs {rows[JWT_CUTOFF]['redis_per_request']:.0f} "
+            f"Redis call per request and {rows[JWT_CUTOFF]['ratio']:.2f}x /healthz, versus "
+            f"{rows[JWT_STATELESS]['ratio']:.2f}x without it."
         )
-    if rows.get("session_redis", {}).get("sql_per_request", 0) >= 1:
+    if rows.get(SESSION_REDIS, {}).get("sql_per_request", 0) >= 1:
         said.append(
-            f"A session kept in Redis still costs {rows['session_redis']['sql_per_request']:.0f} SQL query per "
+            f"A session kept in Redis still costs {rows[SESSION_REDIS]['sql_per_request']:.0f} SQL query per "
             "request: after reading the session, Django's authentication loads the user row from the database."
         )
-    if "session_redis" in rows and "jwt_stateless" in rows:
-        faster = rows["session_redis"]["ratio"] <= rows["jwt_stateless"]["ratio"]
+    if SESSION_REDIS in rows and JWT_STATELESS in rows:
+        faster = rows[SESSION_REDIS]["ratio"] <= rows[JWT_STATELESS]["ratio"]
         said.append(
-            f"A session on Redis measured {rows['session_redis']['ratio']:.2f}x /healthz against "
-            f"{rows['jwt_stateless']['ratio']:.2f}x for a stateless JWT: "
+            f"A session on Redis measured {rows[SESSION_REDIS]['ratio']:.2f}x /healthz against "
+            f"{rows[JWT_STATELESS]['ratio']:.2f}x for a stateless JWT: "
             + ("the lookup did not make it slower." if faster else "the lookup is the difference.")
         )
     return said
-
-
-# -- chart --------------------------------------------------------------------------------
-
-
-def chart_svg(results: dict) -> str:
-    """Draw time per request by scheme as an SVG bar chart; text is escaped, no script."""
-    rows, full = scheme_rows(results), {row["key"]: row for row in scheme_rows(results, "full")}
-    top = max([row["time_per_request_us"] for row in [*rows, *full.values()]] + [1])
-    bar, gap, left, width = 14, 10, 190, 360
-    height = 40 + len(rows) * (2 * bar + gap) + 30
-    parts = _chart_head(results, left + width + 120, height)
-    for index, row in enumerate(rows):
-        y = 30 + index * (2 * bar + gap)
-        parts.append(f'<text x="{left - 8}" y="{y + bar}" text-anchor="end">{escape(row["label"])}</text>')
-        parts += _bar(left, y, width * row["time_per_request_us"] / top, bar, row, "#1e6b3a")
-        if row["key"] in full:
-            scaled = full[row["key"]]
-            parts += _bar(left, y + bar, width * scaled["time_per_request_us"] / top, bar, scaled, "#5b2a86")
-    legend = [("#1e6b3a", "empty stores")]
-    if full:
-        legend.append(("#5b2a86", f"{results.get('scale_rows', 0):,} stored sessions and tokens"))
-    for index, (colour, text) in enumerate(legend):
-        x = left + index * 110
-        parts.append(f'<rect x="{x}" y="{height - 22}" width="10" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 14}" y="{height - 12}">{escape(text)}</text>')
-    return "\n".join([*parts, "</svg>"])
-
-
-def _chart_head(results: dict, width: int, height: int) -> list[str]:
-    machine = results.get("machine", {})
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-        'aria-labelledby="chart-title" font-family="sans-serif" font-size="12">',
-        '<title id="chart-title">Server time per request by scheme (microseconds; lower is cheaper)</title>',
-        f"<desc>Measured {escape(results.get('measured_at', ''))} on {escape(machine.get('cpu', ''))}</desc>",
-        f'<text x="0" y="16" font-weight="bold">µs per request, one worker ({escape(results["mode"])} run)</text>',
-    ]
-
-
-def _bar(x: int, y: int, length: float, height: int, row: dict, colour: str) -> list[str]:
-    label = f"{row['time_per_request_us']:.0f} µs ({row['ratio']:.2f}x)"
-    return [
-        f'<rect x="{x}" y="{y}" width="{max(length, 1):.1f}" height="{height - 2}" fill="{colour}"/>',
-        f'<text x="{x + length + 4:.1f}" y="{y + height - 4}">{escape(label)}</text>',
-    ]
 
 
 # -- views --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ names the variable and its choices.
 from datetime import timedelta
 from pathlib import Path
 
+from accounts import vocabulary
 from authdemo.env import ConfigError, boolean, choice, env, secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -127,14 +128,9 @@ CACHES = {"default": _cache("authdemo"), "throttle": _cache("authdemo-throttle")
 # ---------------------------------------------------------------------------------------
 # Sessions: https://docs.djangoproject.com/en/5.2/topics/http/sessions/
 # ---------------------------------------------------------------------------------------
-SESSION_ENGINES = {
-    "db": "django.contrib.sessions.backends.db",
-    "redis": "accounts.session_engines.redis",  # Django's cache store; an outage is a 503
-    "cached_db": "accounts.session_engines.cached_db",  # Django's; survives a cache outage
-    "signed_cookies": "django.contrib.sessions.backends.signed_cookies",
-}
-SESSION_BACKEND = choice("SESSION_BACKEND", choices=tuple(SESSION_ENGINES), default="db")
-if SESSION_BACKEND in ("redis", "cached_db") and not REDIS_URL:  # a per-process cache cannot be revoked
+SESSION_ENGINES = {engine.key: engine.module for engine in vocabulary.SESSION_ENGINES}
+SESSION_BACKEND = choice("SESSION_BACKEND", choices=vocabulary.ENGINE_KEYS, default=vocabulary.DB)
+if vocabulary.session_engine(SESSION_BACKEND).needs_cache and not REDIS_URL:  # a per-process cache cannot be revoked
     raise ConfigError(f"SESSION_BACKEND={SESSION_BACKEND} needs REDIS_URL (for example redis://127.0.0.1:6379/0).")
 SESSION_ENGINE = SESSION_ENGINES[SESSION_BACKEND]
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 7

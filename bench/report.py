@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from statistics import median
 
-from bench.schemes import BASELINE, SCHEMES
+from accounts.vocabulary import BASELINE, JWT_CUTOFF, JWT_STATELESS, SCHEMES, SESSION_DB, SESSION_REDIS
+from authdemo.chart import chart_svg
 
 METRICS = (
     "rps", "p50_ms", "p99_ms", "app_cpu_us", "postgres_cpu_us", "redis_cpu_us",
@@ -35,10 +35,10 @@ def summarize(rounds: list[dict[str, dict]]) -> dict[str, dict]:
 def check_targets(empty: dict, full: dict | None) -> list[dict]:
     """The issue's targets, each with the measured value and whether it is met."""
     checks = [
-        ("JWT stateless <= 1.25x /healthz", empty["jwt_stateless"]["ratio"], 1.25),
-        ("JWT cut-off <= 1.15x stateless JWT", empty["jwt_cutoff"]["ratio"] / empty["jwt_stateless"]["ratio"], 1.15),
-        ("session on Redis <= 1.5x /healthz", empty["session_redis"]["ratio"], 1.5),
-        ("session on PostgreSQL <= 2.0x /healthz", empty["session_db"]["ratio"], 2.0),
+        ("JWT stateless <= 1.25x /healthz", empty[JWT_STATELESS]["ratio"], 1.25),
+        ("JWT cut-off <= 1.15x stateless JWT", empty[JWT_CUTOFF]["ratio"] / empty[JWT_STATELESS]["ratio"], 1.15),
+        ("session on Redis <= 1.5x /healthz", empty[SESSION_REDIS]["ratio"], 1.5),
+        ("session on PostgreSQL <= 2.0x /healthz", empty[SESSION_DB]["ratio"], 2.0),
     ]
     if full:
         worst = max((key for key in full if key != BASELINE), key=lambda k: full[k]["ratio"] / empty[k]["ratio"])
@@ -91,22 +91,11 @@ def _table(rows: dict) -> list[str]:
     return out
 
 
-def write(results: dict, out_dir: Path, env: dict[str, str]) -> Path:
+def write(results: dict, out_dir: Path) -> Path:
     """Write latest.json, latest.md and latest.svg into `out_dir`; return the JSON path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "latest.json"
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     (out_dir / "latest.md").write_text(markdown(results))
-    (out_dir / "latest.svg").write_text(_chart(results, env))
+    (out_dir / "latest.svg").write_text(chart_svg(results))  # the page's own drawing
     return path
-
-
-def _chart(results: dict, env: dict[str, str]) -> str:
-    """Draw the chart with the page's own code, so the file and the page agree."""
-    os.environ.update({k: v for k, v in env.items() if k.startswith(("DJANGO_", "JWT_", "DATABASE_", "REDIS_"))})
-    import django
-
-    django.setup()
-    from authdemo.compare import chart_svg
-
-    return chart_svg(results)

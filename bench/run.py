@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> Path:
         for server in servers.values():
             server.stop()
         plan.stores.redis().flushdb()  # a million keys in a shared Redis help no one after the run
-    path = write(results, out_dir, env)
+    path = write(results, out_dir)
     print(f"bench: wrote {path} and .md/.svg beside it (server logs in {logs})")
     return path
 

@@ -10,6 +10,7 @@ from statistics import median
 import psycopg
 import requests
 
+from accounts.vocabulary import BASELINE, JWT_CUTOFF, SESSION_REDIS
 from bench.load import Target, measure
 from bench.schemes import PASSWORD, USERNAME, access_token, session_cookie
 from bench.stack import Server, Stores, start_all
@@ -118,9 +119,9 @@ def _pair_targets(server: Server) -> list[tuple[str, str, dict]]:
     name, value = session_cookie(server)
     token = access_token(server)
     return [
-        ("healthz", "/healthz", {}),
-        ("session_redis", "/compare/probe/session/", {"Cookie": f"{name}={value}"}),
-        ("jwt_cutoff", "/api/dashboard/", {"Authorization": f"Bearer {token}"}),
+        (BASELINE, "/healthz", {}),
+        (SESSION_REDIS, "/compare/probe/session/", {"Cookie": f"{name}={value}"}),
+        (JWT_CUTOFF, "/api/dashboard/", {"Authorization": f"Bearer {token}"}),
     ]
 
 

@@ -11,35 +11,35 @@ from dataclasses import dataclass
 
 import requests
 
+from accounts import vocabulary
 from bench.load import Target
 from bench.stack import Server
 
 USERNAME, PASSWORD = "bob", "bob-demo-pass"
-SESSION_ENGINES = ("db", "redis", "cached_db", "signed_cookies")
+SESSION_PROBE = "/compare/probe/session/"
+# How each row of the comparison is measured: (server, path, credential). The server is the
+# name of the Server process that serves it; the credential "none", "session", "bearer" or "cookie".
+MEASURED_BY = {
+    vocabulary.BASELINE: ("jwt-off", "/healthz", "none"),
+    **{vocabulary.session_scheme_key(e): (f"session-{e}", SESSION_PROBE, "session") for e in vocabulary.ENGINE_KEYS},
+    vocabulary.JWT_STATELESS: ("jwt-off", "/api/dashboard/", "bearer"),
+    vocabulary.JWT_DB_USER: ("jwt-off", "/api/dashboard/db/", "bearer"),
+    vocabulary.JWT_CUTOFF: ("jwt-cutoff", "/api/dashboard/", "bearer"),
+    vocabulary.JWT_COOKIE: ("jwt-off", "/api/dashboard/", "cookie"),
+}
 
 
 @dataclass(frozen=True)
 class Scheme:
     key: str
     label: str
-    server: str  # the name of the Server that serves it
+    via: str  # the scheme Server-Timing must name
+    server: str
     path: str
-    credential: str  # "none", "session", "bearer" or "cookie"
-    expect: str  # the scheme Server-Timing must name
+    credential: str
 
 
-SCHEMES = (
-    Scheme("healthz", "/healthz (no auth)", "jwt-off", "/healthz", "none", "anonymous"),
-    *(
-        Scheme(f"session_{e}", f"session: {e}", f"session-{e}", "/compare/probe/session/", "session", "session")
-        for e in SESSION_ENGINES
-    ),
-    Scheme("jwt_stateless", "JWT: stateless", "jwt-off", "/api/dashboard/", "bearer", "jwt-bearer"),
-    Scheme("jwt_db_user", "JWT: user from database", "jwt-off", "/api/dashboard/db/", "bearer", "jwt-bearer"),
-    Scheme("jwt_cutoff", "JWT: cut-off check", "jwt-cutoff", "/api/dashboard/", "bearer", "jwt-bearer"),
-    Scheme("jwt_cookie", "JWT: in a cookie", "jwt-off", "/api/dashboard/", "cookie", "jwt-cookie"),
-)
-BASELINE = "healthz"
+SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in vocabulary.SCHEMES)
 
 
 def server_settings() -> dict[str, dict[str, str]]:
@@ -48,7 +48,7 @@ def server_settings() -> dict[str, dict[str, str]]:
         "jwt-off": {"SESSION_BACKEND": "db", "JWT_REVOCATION": "off"},
         "jwt-cutoff": {"SESSION_BACKEND": "db", "JWT_REVOCATION": "cutoff"},
     }
-    for engine in SESSION_ENGINES:
+    for engine in vocabulary.ENGINE_KEYS:
         servers[f"session-{engine}"] = {"SESSION_BACKEND": engine, "JWT_REVOCATION": "off"}
     return servers
 
@@ -90,8 +90,8 @@ def check(scheme: Scheme, target: Target) -> None:
     """Refuse to measure a scheme whose request is not answered 200 by that scheme."""
     response = requests.get(target.server.url + target.path, headers=target.headers, timeout=10)
     timing = response.headers.get("Server-Timing", "")
-    if response.status_code != 200 or f'desc="{scheme.expect}"' not in timing:
-        raise RuntimeError(f"{scheme.key}: {response.status_code}, Server-Timing {timing!r}: not {scheme.expect}")
+    if response.status_code != 200 or f'desc="{scheme.via}"' not in timing:
+        raise RuntimeError(f"{scheme.key}: {response.status_code}, Server-Timing {timing!r}: not {scheme.via}")
 
 
 def credential_bytes(target: Target) -> int:

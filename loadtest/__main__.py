@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from accounts.vocabulary import REDIS, REVOCABLE_ENGINE_KEYS
 from loadtest import report, stack
 from loadtest.seed import username
 from loadtest.users import TIMEOUT, Phase, Recorder, VirtualUser
@@ -34,7 +35,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--users", type=int, help="concurrent virtual users (default 50; quick 10)")
     parser.add_argument("--seconds", type=float, help="length of the load (default 60; quick 10)")
     parser.add_argument("--think", type=float, default=0.5, help="mean pause between a user's requests (s)")
-    parser.add_argument("--sessions", choices=["redis", "db", "cached_db"], default="redis", help="session engine")
+    parser.add_argument("--sessions", choices=REVOCABLE_ENGINE_KEYS, default=REDIS, help="session engine")
     parser.add_argument("--database", default="authdemo_load", help="PostgreSQL database (authdemo_load*)")
     parser.add_argument("--redis-db", type=int, default=8, help="Redis database number")
     args = parser.parse_args(argv)

@@ -19,6 +19,8 @@ from time import perf_counter
 
 import requests
 
+from accounts.vocabulary import Via
+
 TIMEOUT = 60  # a slow answer is reported in p99; only a stuck one is an error
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 USER_NAME = re.compile(r"\bload\d{4}\b")
@@ -170,7 +172,7 @@ class VirtualUser:
         if response is not None:
             body = response.json()
             self.expect_name(kind, body.get("username"))
-            if body.get("authenticated_by") != ("jwt-bearer" if bearer else "session"):
+            if body.get("authenticated_by") != (Via.JWT_BEARER if bearer else Via.SESSION):
                 self.recorder.violation(f"{kind} as {self.name}: authenticated by {body.get('authenticated_by')}")
 
     def api_dashboard(self) -> None:

@@ -19,6 +19,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
+from accounts import vocabulary
 from bench.stack import Server
 from tests.factories import PASSWORD, UserFactory
 
@@ -96,28 +97,33 @@ def redis_cache(settings, redis_url):
     settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, f"test-{uuid.uuid4().hex[:12]}")}
 
 
-ENGINES = ("db", "redis", "cached_db", "signed_cookies")
+@pytest.fixture
+def use_engine(request, settings):
+    """Switch this test to a session engine: `use_engine(SIGNED_COOKIES)`; settings restore themselves.
+
+    Engines that keep sessions in the cache get real Redis (`redis_cache`).
+    """
+
+    def _use(engine: str) -> str:
+        if vocabulary.session_engine(engine).needs_cache:
+            request.getfixturevalue("redis_cache")
+        settings.SESSION_BACKEND = engine
+        settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
+        return engine
+
+    return _use
 
 
-def _use_engine(request, settings) -> str:
-    engine = request.param
-    if engine in ("redis", "cached_db"):
-        request.getfixturevalue("redis_cache")
-    settings.SESSION_BACKEND = engine
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
-    return engine
-
-
-@pytest.fixture(params=ENGINES)
-def session_engine(request, settings) -> str:
+@pytest.fixture(params=vocabulary.ENGINE_KEYS)
+def session_engine(request, use_engine) -> str:
     """Run the test once per session engine; redis and cached_db use real Redis."""
-    return _use_engine(request, settings)
+    return use_engine(request.param)
 
 
-@pytest.fixture(params=[e for e in ENGINES if e != "signed_cookies"])
-def revocable_engine(request, settings) -> str:
+@pytest.fixture(params=vocabulary.REVOCABLE_ENGINE_KEYS)
+def revocable_engine(request, use_engine) -> str:
     """Like `session_engine`, for the engines the server can end a session on."""
-    return _use_engine(request, settings)
+    return use_engine(request.param)
 
 
 # -- users and clients -------------------------------------------------------------------

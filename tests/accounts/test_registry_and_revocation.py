@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import AuditEvent, UserSession
+from accounts.vocabulary import CACHED_DB, SIGNED_COOKIES
 from tests.factories import PASSWORD
 
 
@@ -23,7 +24,7 @@ def test_login_registers_the_session(client, alice, login, session_engine):
     entry = UserSession.objects.get(user=alice)
     assert entry.engine == session_engine
     assert entry.ip == "127.0.0.1"
-    assert (entry.session_key is None) == (session_engine == "signed_cookies")
+    assert (entry.session_key is None) == (session_engine == SIGNED_COOKIES)
     body = client.get("/accounts/sessions/").content.decode()
     assert "Firefox on Linux" in body
     assert "this session" in body
@@ -65,18 +66,17 @@ def test_revoke_all_others_keeps_this_one(client, alice, login, revocable_engine
     assert client.get("/accounts/profile/").status_code == 200
 
 
-def test_cached_db_revocation_also_clears_the_cache(client, alice, login, settings, redis_cache):
+def test_cached_db_revocation_also_clears_the_cache(client, alice, login, use_engine):
     """Deleting the Session row alone would leave cached_db's cached copy alive."""
-    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "cached_db", settings.SESSION_ENGINES["cached_db"]
+    use_engine(CACHED_DB)
     other = second_browser(alice)
     other.get("/accounts/profile/")  # now cached
     services.revoke_session(session=UserSession.objects.get(user=alice), actor=None, request=None)
     assert other.get("/accounts/profile/").status_code == 302
 
 
-def test_signed_cookie_sessions_cannot_be_revoked_and_say_so(client, alice, login, settings):
-    settings.SESSION_BACKEND = "signed_cookies"
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES["signed_cookies"]
+def test_signed_cookie_sessions_cannot_be_revoked_and_say_so(client, alice, login, use_engine):
+    use_engine(SIGNED_COOKIES)
     other = second_browser(alice)
     login(alice)
     body = client.get("/accounts/sessions/").content.decode()

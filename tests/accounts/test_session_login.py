@@ -2,6 +2,8 @@
 
 from django.conf import settings
 
+from accounts.vocabulary import SIGNED_COOKIES
+
 
 def test_login_greets_by_display_name(client, alice, login, session_engine):
     response = login(alice, follow=True)
@@ -21,7 +23,7 @@ def test_profile_shows_key_prefix_never_whole_key(client, alice, login, session_
     key = client.cookies[settings.SESSION_COOKIE_NAME].value
     body = client.get("/accounts/profile/").content.decode()
     assert key not in body
-    if session_engine != "signed_cookies":
+    if session_engine != SIGNED_COOKIES:
         assert f"{key[:8]}…" in body
 
 

@@ -2,6 +2,7 @@
 
 from django.test import Client
 
+from accounts.vocabulary import REDIS, SIGNED_COOKIES
 from tests.factories import PASSWORD
 
 
@@ -11,8 +12,8 @@ def browser_for(user) -> Client:
     return browser
 
 
-def test_redis_session_page_makes_no_query(alice, redis_cache, settings, django_assert_num_queries):
-    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "redis", settings.SESSION_ENGINES["redis"]
+def test_redis_session_page_makes_no_query(alice, use_engine, django_assert_num_queries):
+    use_engine(REDIS)
     browser = browser_for(alice)
     with django_assert_num_queries(0):
         response = browser.get("/")
@@ -26,9 +27,8 @@ def test_database_session_page_makes_one_query(alice, django_assert_num_queries)
     assert b"Alice" in response.content
 
 
-def test_signed_cookie_session_keeps_djangos_user_check(alice, settings, django_assert_num_queries):
-    settings.SESSION_BACKEND = "signed_cookies"
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES["signed_cookies"]
+def test_signed_cookie_session_keeps_djangos_user_check(alice, use_engine, django_assert_num_queries):
+    use_engine(SIGNED_COOKIES)
     browser = browser_for(alice)
     with django_assert_num_queries(1):  # the user row, to re-check the password hash
         browser.get("/")
@@ -55,10 +55,8 @@ def test_privileges_are_read_fresh_not_from_the_snapshot(staff, revocable_engine
     assert browser.get("/admin/").status_code == 302
 
 
-def test_session_authenticated_api_call_makes_no_query_on_redis(
-    alice, redis_cache, settings, django_assert_num_queries
-):
-    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "redis", settings.SESSION_ENGINES["redis"]
+def test_session_authenticated_api_call_makes_no_query_on_redis(alice, use_engine, django_assert_num_queries):
+    use_engine(REDIS)
     browser = browser_for(alice)
     with django_assert_num_queries(0):  # DRF's SessionAuthentication also checks is_active
         response = browser.get("/compare/probe/session/")

@@ -4,6 +4,7 @@ made through one take effect in the other at once."""
 import pytest
 import requests
 
+from accounts.vocabulary import REVOCABLE_ENGINE_KEYS
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
@@ -22,7 +23,7 @@ def browser_login(base: str, username: str) -> requests.Session:
     return browser
 
 
-@pytest.fixture(scope="module", params=["db", "redis", "cached_db"])
+@pytest.fixture(scope="module", params=REVOCABLE_ENGINE_KEYS)
 def pair_of_servers(request, start_server, redis_url):
     env = {"REDIS_URL": redis_url, "SESSION_BACKEND": request.param}
     return start_server(**env), start_server(**env)

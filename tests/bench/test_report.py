@@ -1,12 +1,17 @@
 """The harness's arithmetic and its outputs, from made-up rounds."""
 
 import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from authdemo.chart import chart_svg
 from bench.report import markdown
 from tests.bench.sample_results import sample_results
+from tests.conftest import ROOT
 
 
 def test_summarize_ratio_is_against_the_same_rounds_baseline():
@@ -52,10 +57,16 @@ def test_markdown_has_a_row_per_scheme_and_the_targets():
 
 
 def test_chart_is_well_formed_svg_with_escaped_text():
-    from authdemo.compare import chart_svg
-
     svg = chart_svg(sample_results())
     root = ET.fromstring(svg)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     assert "Test CPU &lt;2&gt;" in svg
     assert len(root.findall("{http://www.w3.org/2000/svg}rect")) == 9 * 2 + 2
+
+
+def test_chart_and_vocabulary_import_without_django():
+    """The benchmark draws the chart without `django.setup()`: nothing on that path imports Django."""
+    code = "import sys, bench.report; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -10,6 +10,7 @@ import requests
 from django.conf import settings
 from django.test import Client
 
+from accounts.vocabulary import SIGNED_COOKIES
 from tests.factories import PASSWORD, UserFactory
 
 
@@ -66,12 +67,11 @@ def test_logout_by_get_does_nothing(client, alice, login):
     assert client.get("/accounts/profile/").status_code == 200
 
 
-def test_session_cookie_forged_with_another_secret_is_anonymous(client, alice, settings):
+def test_session_cookie_forged_with_another_secret_is_anonymous(client, alice, settings, use_engine):
     """OWASP Session Management: a signed-cookie session signed with any other key is void."""
     from django.core import signing
 
-    settings.SESSION_BACKEND = "signed_cookies"
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES["signed_cookies"]
+    use_engine(SIGNED_COOKIES)
     forged = signing.dumps(
         {"_auth_user_id": str(alice.pk)}, key="x" * 50, salt="django.contrib.sessions.backends.signed_cookies",
         serializer=signing.JSONSerializer, compress=True,
@@ -80,10 +80,9 @@ def test_session_cookie_forged_with_another_secret_is_anonymous(client, alice, s
     assert client.get("/accounts/profile/").status_code == 302
 
 
-def test_signed_cookie_session_dies_with_a_password_change(client, alice, login, settings):
+def test_signed_cookie_session_dies_with_a_password_change(client, alice, login, use_engine):
     """ASVS V7.4.3: changing the password ends other sessions, even ones the server can't delete."""
-    settings.SESSION_BACKEND = "signed_cookies"
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES["signed_cookies"]
+    use_engine(SIGNED_COOKIES)
     stolen = Client()
     stolen.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     alice.set_password("another-long-pass-99")

@@ -1,0 +1,24 @@
+"""The shared names: settings, models and the comparison all take them from accounts.vocabulary."""
+
+from django.conf import settings
+
+from accounts import vocabulary
+from accounts.models import UserSession
+
+
+def test_settings_offer_exactly_the_vocabulary_engines():
+    assert tuple(settings.SESSION_ENGINES) == vocabulary.ENGINE_KEYS
+
+
+def test_registry_engine_choices_are_the_vocabulary_labels():
+    choices = UserSession._meta.get_field("engine").choices
+    assert choices == [(engine.key, engine.label) for engine in vocabulary.SESSION_ENGINES]
+
+
+def test_only_signed_cookies_cannot_be_revoked():
+    assert vocabulary.REVOCABLE_ENGINE_KEYS == (vocabulary.DB, vocabulary.REDIS, vocabulary.CACHED_DB)
+
+
+def test_every_session_engine_has_a_comparison_row():
+    rows = {scheme.key for scheme in vocabulary.SCHEMES}
+    assert {vocabulary.session_scheme_key(key) for key in vocabulary.ENGINE_KEYS} <= rows
