@@ -18,17 +18,23 @@ class User(AbstractUser):
     def get_short_name(self) -> str:
         return self.display_name or self.username
 
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        user = super().from_db(db, field_names, values)
-        user._loaded_password = user.__dict__.get("password")  # None when deferred
-        return user
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_made_unusable = True
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        self._password_made_unusable = False  # as AbstractBaseUser.save() forgets `_password`
 
     @property
     def password_changed(self) -> bool:
-        """True once the password was set, reset or made unusable since this row was loaded."""
-        loaded = getattr(self, "_loaded_password", None)
-        return self._password is not None or (loaded is not None and self.__dict__.get("password") != loaded)
+        """True once a new password was set or the password made unusable, until saved.
+
+        A hash upgrade on login (a changed PASSWORD_HASHERS or hasher parameters) is not
+        a password change: Django's `check_password` setter clears `_password` before it
+        saves the new hash of the same password, and so does not end any login.
+        """
+        return self._password is not None or getattr(self, "_password_made_unusable", False)
 
 
 class ClientDetails(models.Model):

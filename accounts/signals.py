@@ -30,7 +30,6 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 def on_user_saved(sender, instance, created, **kwargs):
     if not created and (not instance.is_active or instance.password_changed):
         services.end_logins_if_any(user=instance, reason="deactivated" if not instance.is_active else "password set")
-    instance._loaded_password = instance.__dict__.get("password")
 
 
 @receiver(pre_delete, sender=User, dispatch_uid="accounts.user_deleted")

@@ -41,6 +41,26 @@ def test_password_set_anywhere_logs_other_sessions_out(alice, revocable_engine):
     assert browser.get("/accounts/profile/").status_code == 302
 
 
+UPGRADED_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher", "django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_hash_upgrade_on_login_keeps_other_sessions(alice, revocable_engine, settings):
+    browser = browser_for(alice)  # alice's hash is MD5, the test settings' only hasher
+    settings.PASSWORD_HASHERS = UPGRADED_HASHERS
+    browser_for(alice)  # Django re-hashes the same password with Argon2 on this login
+    alice.refresh_from_db()
+    assert alice.password.startswith("argon2$")
+    assert browser.get("/accounts/profile/").status_code == 200
+
+
+def test_hash_upgrade_on_login_keeps_api_tokens(alice, api_login, settings):
+    tokens = api_login(alice)
+    settings.PASSWORD_HASHERS = UPGRADED_HASHERS
+    browser_for(alice)
+    refreshed = Client().post("/api/token/refresh/", {"refresh": tokens["refresh"]}, content_type="application/json")
+    assert refreshed.status_code == 200
+
+
 def test_deleting_a_user_ends_their_sessions(alice, revocable_engine):
     browser = browser_for(alice)
     alice.delete()
