@@ -1,0 +1,23 @@
+"""Bad JSON bodies: a 400 with the API's error shape, never a 500."""
+
+import logging
+
+import pytest
+
+DEEP_ARRAY = "[" * 1200 + "]" * 1200  # 2.4 KB, deeper than Python's JSON decoder recurses
+DEEP_OBJECT = '{"a":' * 1200 + "1" + "}" * 1200
+JSON_ENDPOINTS = ("/api/token/", "/api/token/refresh/", "/api/token/verify/", "/api/token/blacklist/", "/api/cookie/login/")
+
+
+@pytest.mark.parametrize("path", JSON_ENDPOINTS)
+@pytest.mark.parametrize("body", [DEEP_ARRAY, DEEP_OBJECT], ids=["array", "object"])
+def test_deeply_nested_json_is_a_parse_error(client, db, path, body):
+    response = client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_deeply_nested_json_logs_no_error(client, db, caplog):
+    with caplog.at_level(logging.WARNING):
+        client.post("/api/token/", DEEP_ARRAY, content_type="application/json")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
