@@ -6,6 +6,8 @@ from contextlib import suppress
 from time import perf_counter
 
 from django.conf import settings
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -61,8 +63,12 @@ class TimedAPIView(APIView):
             record_auth(request._request, scheme=scheme, seconds=perf_counter() - started)
 
 
+NO_STORE = method_decorator(never_cache, name="dispatch")  # RFC 6749 5.1: token answers are never cached
+
+
+@NO_STORE
 class TokenApi(TokenViewBase):
-    """Base of the token endpoints: no authentication, a Bearer challenge on 401.
+    """Base of the token endpoints: no authentication, a Bearer challenge on 401, no-store.
 
     `post` validates the body with `serializer_class` and answers what `perform` returns.
     """
@@ -165,6 +171,7 @@ class MeApi(TimedAPIView):
         return Response({**summary, "authenticated_by": scheme})
 
 
+@NO_STORE
 class CookieTransportApi(TimedAPIView):
     """Tokens in HttpOnly cookies for browsers; CSRF is enforced on every call, login included."""
 

@@ -20,6 +20,8 @@ from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView, View
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -155,6 +157,7 @@ def _answer(request: HttpRequest, body: dict, status: int = 200):
     return redirect("/compare/#revocation")
 
 
+@method_decorator(never_cache, name="dispatch")  # it sets a token cookie (RFC 6749 5.1)
 class DemoLoginView(View):
     """Log the visitor in both ways: a session (auth_login) and tokens (issue_token_pair).
 

@@ -32,6 +32,21 @@ def test_cookie_login_sets_httponly_cookies_and_no_token_in_body(bob):
     assert response.json()["username"] == "bob"
 
 
+def test_cookie_login_answer_is_not_stored(bob):
+    client, token = csrf_client()
+    response = cookie_login(client, token)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_cookie_refresh_answer_is_not_stored(bob):
+    client, token = csrf_client()
+    cookie_login(client, token)
+    response = client.post("/api/cookie/refresh/", content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_cookie_login_without_csrf_token_is_refused(bob):
     client, _ = csrf_client()
     response = cookie_login(client, "wrong-token")

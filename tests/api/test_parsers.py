@@ -6,7 +6,13 @@ import pytest
 
 DEEP_ARRAY = "[" * 1200 + "]" * 1200  # 2.4 KB, deeper than Python's JSON decoder recurses
 DEEP_OBJECT = '{"a":' * 1200 + "1" + "}" * 1200
-JSON_ENDPOINTS = ("/api/token/", "/api/token/refresh/", "/api/token/verify/", "/api/token/blacklist/", "/api/cookie/login/")
+JSON_ENDPOINTS = (
+    "/api/token/",
+    "/api/token/refresh/",
+    "/api/token/verify/",
+    "/api/token/blacklist/",
+    "/api/cookie/login/",
+)
 
 
 @pytest.mark.parametrize("path", JSON_ENDPOINTS)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import AuditEvent, TokenFamily
+from tests.factories import PASSWORD
 
 
 def refresh(client, token):
@@ -21,6 +22,20 @@ def bearer(token):
 def test_token_obtain_returns_access_and_refresh(api_login, bob):
     pair = api_login(bob)
     assert set(pair) == {"access", "refresh"}
+
+
+def test_token_obtain_answer_is_not_stored(client, bob):
+    response = client.post(
+        "/api/token/", {"username": "bob", "password": PASSWORD}, content_type="application/json"
+    )  # RFC 6749 5.1
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_refresh_answer_is_not_stored(client, api_login, bob):
+    response = refresh(client, api_login(bob)["refresh"])
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
 
 
 def test_token_obtain_wrong_password_and_unknown_user_answer_alike(client, bob):

@@ -97,6 +97,12 @@ def test_demo_login_logs_in_both_ways(client, alice):
     assert client.get("/api/dashboard/").json()["message"] == "Access granted to alice"
 
 
+def test_demo_login_answer_is_not_stored(client, alice):
+    response = demo_login(client, alice, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_demo_login_with_wrong_password_changes_nothing(client, alice):
     response = demo_login(client, alice, password="wrong", HTTP_ACCEPT="application/json")
     assert response.status_code == 400
