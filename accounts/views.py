@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -20,6 +22,13 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def get_redirect_url(self) -> str:
+        """Django's safe `next`, unless it is this login page: a logged-in visitor sent here
+        with `?next=/accounts/login/` would otherwise meet Django's redirect-loop ValueError
+        (a 500) from any link. Without it, the visitor goes to LOGIN_REDIRECT_URL."""
+        url = super().get_redirect_url()
+        return "" if urlsplit(url).path == self.request.path else url
 
 
 class LogoutView(auth_views.LogoutView):

@@ -40,6 +40,18 @@ def test_logout_by_get_is_refused(client, alice, login, session_engine):
     assert client.get("/accounts/profile/").status_code == 200
 
 
+def test_login_page_as_its_own_next_sends_a_logged_in_visitor_to_the_profile(client, alice, login):
+    login(alice)
+    response = client.get("/accounts/login/?next=/accounts/login/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/profile/"
+
+
+def test_login_with_the_login_page_as_next_lands_on_the_profile(client, alice, login):
+    response = login(alice, QUERY_STRING="next=/accounts/login/%3Fnext%3D/accounts/login/")
+    assert response["Location"] == "/accounts/profile/"
+
+
 def test_wrong_password_and_unknown_user_get_the_same_message(client, alice):
     wrong = client.post("/accounts/login/", {"username": "alice", "password": "nope-nope-nope"})
     unknown = client.post("/accounts/login/", {"username": "nobody", "password": "nope-nope-nope"})
