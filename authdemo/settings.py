@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "accounts.middleware.TimedAuthenticationMiddleware",
     "accounts.middleware.SessionRegistryMiddleware",
+    "authdemo.middleware.JWTCookieAuthenticationMiddleware",
     "authdemo.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

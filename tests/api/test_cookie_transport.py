@@ -120,6 +120,22 @@ def test_pages_personalised_by_the_jwt_cookie_are_not_cacheable(bob):
     assert 'desc="jwt-cookie"' in response["Server-Timing"]
 
 
+def test_jwt_cookie_responses_without_a_template_are_not_cacheable(bob):
+    client, token = csrf_client()
+    cookie_login(client, token)
+    response = client.get("/api/no-such-thing/")  # a JSON 404: no template, no context processor
+    assert "no-store" in response["Cache-Control"]
+    assert 'desc="jwt-cookie"' in response["Server-Timing"]
+
+
+def test_an_invalid_jwt_cookie_leaves_a_page_public(db):
+    client = Client()
+    client.cookies[settings.JWT_ACCESS_COOKIE] = "not-a-token"
+    response = client.get("/api/no-such-thing/")
+    assert "Cache-Control" not in response
+    assert 'desc="anonymous"' in response["Server-Timing"]
+
+
 def test_refresh_tokens_are_not_stored_readable(bob):
     from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
