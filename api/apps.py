@@ -6,7 +6,4 @@ class ApiConfig(AppConfig):
     verbose_name = "JWT API"
 
     def ready(self) -> None:
-        from api import schema  # noqa: F401  (registers the OpenAPI extensions)
-        from api.checks import require_blacklist_app
-
-        require_blacklist_app()
+        from api import checks, schema  # noqa: F401  (register the system checks and OpenAPI extensions)

@@ -255,8 +255,6 @@ JWT_REVOCATION = choice("JWT_REVOCATION", choices=("cutoff", "off"), default="cu
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
-    "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
     "ALGORITHM": "HS256",
     "SIGNING_KEY": secret("JWT_SIGNING_KEY", debug=DEBUG, store=_SECRETS_FILE, min_bytes=32),
     "ISSUER": "authdemo",
@@ -264,6 +262,8 @@ SIMPLE_JWT = {
     "LEEWAY": 10,
     "USER_ID_CLAIM": "user_id",
 }
+# Every refresh rotates and blacklists (api.services, token families); SimpleJWT's
+# ROTATE_REFRESH_TOKENS / BLACKLIST_AFTER_ROTATION are not read, and check api.E002 refuses them.
 JWT_ABSOLUTE_LIFETIME = timedelta(days=7)  # no rotation keeps one login alive longer
 JWT_COOKIE_SECURE = SECURE_COOKIES
 JWT_ACCESS_COOKIE = "__Host-access" if SECURE_COOKIES else "access"
