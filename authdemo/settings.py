@@ -20,7 +20,6 @@ DEBUG = boolean("DJANGO_DEBUG", default=True)
 _SECRETS_FILE = BASE_DIR / ".dev-secrets.json"
 SECRET_KEY = secret("DJANGO_SECRET_KEY", debug=DEBUG, store=_SECRETS_FILE, min_bytes=50)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-PORT = env.int("PORT", default=8000)
 # Secure cookies need HTTPS; on by default whenever debug is off.
 SECURE_COOKIES = boolean("DJANGO_SECURE_COOKIES", default=not DEBUG)
 

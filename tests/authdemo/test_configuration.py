@@ -44,6 +44,11 @@ def test_bad_configuration_stops_startup_in_one_line(env, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_port_is_for_the_makefile_not_django():
+    result = manage("check", PORT="not-a-port")  # make run / make serve read PORT themselves
+    assert result.returncode == 0, result.stderr
+
+
 def test_check_deploy_is_clean_with_production_values():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr
