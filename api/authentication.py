@@ -65,7 +65,14 @@ class CookieJWTAuthentication(BearerJWTAuthentication):
         return self.get_user(token), token
 
 
-class SessionCSRFAuthentication(SessionAuthentication):
-    """DRF's session authentication, named for Server-Timing."""
+def scheme_of(authenticator) -> str:
+    """Name the scheme that authenticated a request, for Server-Timing and /api/me/.
 
-    scheme = Via.SESSION
+    The JWT classes above carry their `scheme`; the session is DRF's own
+    SessionAuthentication (CSRF enforced), used as it is.
+    """
+    if authenticator is None:
+        return Via.ANONYMOUS
+    if isinstance(authenticator, SessionAuthentication):
+        return Via.SESSION
+    return authenticator.scheme

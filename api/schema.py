@@ -35,7 +35,7 @@ class CookieScheme(OpenApiAuthenticationExtension):
 
 
 class SessionScheme(OpenApiAuthenticationExtension):
-    target_class = "api.authentication.SessionCSRFAuthentication"
+    target_class = "rest_framework.authentication.SessionAuthentication"
     name = "session"
     priority = 1
 

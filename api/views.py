@@ -18,13 +18,13 @@ from rest_framework_simplejwt.views import TokenViewBase
 
 from accounts.selectors import get_user_summary
 from accounts.timing import record_auth
-from accounts.vocabulary import Via
 from api import services
 from api.authentication import (
     BearerJWTAuthentication,
     CookieJWTAuthentication,
     DatabaseUserJWTAuthentication,
     enforce_csrf,
+    scheme_of,
 )
 from api.negotiation import JSONOnlyNegotiation
 from api.serializers import (
@@ -59,7 +59,7 @@ class TimedAPIView(APIView):
         try:
             request.user  # noqa: B018  (runs the authenticators)
         finally:
-            scheme = getattr(request.successful_authenticator, "scheme", Via.ANONYMOUS)
+            scheme = scheme_of(request.successful_authenticator)
             record_auth(request._request, scheme=scheme, seconds=perf_counter() - started)
 
 
@@ -167,8 +167,7 @@ class MeApi(TimedAPIView):
         summary = get_user_summary(user_id=request.user.id)
         if summary is None:  # the token outlived its user
             raise invalid("User not found.", "user_not_found")
-        scheme = request.successful_authenticator.scheme
-        return Response({**summary, "authenticated_by": scheme})
+        return Response({**summary, "authenticated_by": scheme_of(request.successful_authenticator)})
 
 
 @NO_STORE

@@ -24,13 +24,13 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView, View
 from drf_spectacular.utils import extend_schema
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.forms import LoginForm
 from accounts.services import revoke_everything
 from accounts.vocabulary import JWT_CUTOFF, JWT_DB_USER, JWT_STATELESS, SESSION_REDIS, session_engine
-from api.authentication import SessionCSRFAuthentication
 from api.services import issue_token_pair
 from api.tokens import validate_access_token
 from api.views import TimedAPIView
@@ -142,7 +142,7 @@ class SessionProbeApi(TimedAPIView):
     same work after authentication; the revocation demo polls it.
     """
 
-    authentication_classes = [SessionCSRFAuthentication]
+    authentication_classes = [SessionAuthentication]
 
     def get(self, request):
         user = request.user
