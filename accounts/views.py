@@ -15,6 +15,7 @@ from django.urls import reverse_lazy
 from django.views.generic import CreateView, TemplateView, View
 
 from accounts import selectors, services
+from accounts.demo import list_demo_logins
 from accounts.forms import LoginForm, RevokeForm, SignupForm
 
 
@@ -22,6 +23,9 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "demo_logins": list_demo_logins()}
 
     def get_redirect_url(self) -> str:
         """Django's safe `next`, unless it is this login page: a logged-in visitor sent here

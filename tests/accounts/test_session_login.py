@@ -1,6 +1,7 @@
 """Login, profile and logout on every session engine (db, redis, cached_db, signed_cookies)."""
 
 from django.conf import settings
+from django.core.management import call_command
 
 from accounts.vocabulary import SIGNED_COOKIES
 
@@ -50,6 +51,22 @@ def test_login_page_as_its_own_next_sends_a_logged_in_visitor_to_the_profile(cli
 def test_login_with_the_login_page_as_next_lands_on_the_profile(client, alice, login):
     response = login(alice, QUERY_STRING="next=/accounts/login/%3Fnext%3D/accounts/login/")
     assert response["Location"] == "/accounts/profile/"
+
+
+def test_login_page_shows_demo_passwords_where_seed_demo_ran(client, db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    assert b"alice-demo-pass" in client.get("/accounts/login/").content
+
+
+def test_login_page_hides_demo_passwords_with_debug_off(client, db):
+    call_command("seed_demo", force=True)
+    assert b"demo-pass" not in client.get("/accounts/login/").content
+
+
+def test_login_page_hides_demo_passwords_where_no_demo_user_exists(client, db, settings):
+    settings.DEBUG = True
+    assert b"demo-pass" not in client.get("/accounts/login/").content
 
 
 def test_wrong_password_and_unknown_user_get_the_same_message(client, alice):

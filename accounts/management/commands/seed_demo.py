@@ -3,14 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.demo import DEMO_USERS
 from accounts.models import User
-
-DEMO_USERS = (
-    # username, display name, password, staff and superuser
-    ("alice", "Alice", "alice-demo-pass", False),
-    ("bob", "Bob", "bob-demo-pass", False),
-    ("admin", "Admin", "admin-demo-pass", True),
-)
 
 
 class Command(BaseCommand):
