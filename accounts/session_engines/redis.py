@@ -1,20 +1,32 @@
 """Django's cache session store on Redis, where an outage is an error, not a logout."""
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import cache
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
 
 class SessionStore(cache.SessionStore):
-    """Load sessions without swallowing cache errors.
+    """Load sessions without swallowing cache errors; write them with SET NX / SET XX.
 
     Django's `load()` treats any cache exception as "no session" (for memcached's invalid
     keys, ticket #17810). During a Redis outage every user would then silently look logged
     out, and logging in would fail deep inside key creation. Letting the error through
     gives a clear 503 page at once (authdemo.views.server_error).
+
+    Every sync method has its async twin with the same guarantees; `acreate`,
+    `acycle_key`, `aflush` and `adelete` are Django's, built on the methods here.
+    The cache must be django-redis (system check `accounts.E001`).
     """
 
+    needs_redis_cache = True  # SET NX/XX: django-redis's set() takes nx= and xx=
+
     def load(self):
-        session_data = self._cache.get(self.cache_key)
+        return self._loaded(self._cache.get(self.cache_key))
+
+    async def aload(self):
+        return self._loaded(await self._cache.aget(await self.acache_key()))
+
+    def _loaded(self, session_data):
         if session_data is not None:
             return session_data
         self._session_key = None
@@ -28,12 +40,18 @@ class SessionStore(cache.SessionStore):
         """
         if self.session_key is None:
             return self.create()
-        written = self._cache.set(
-            self.cache_key,
-            self._get_session(no_load=must_create),
-            self.get_expiry_age(),
-            nx=must_create,
-            xx=not must_create,
-        )
-        if not written:
+        self._write(self.cache_key, self._get_session(no_load=must_create), self.get_expiry_age(), must_create)
+
+    async def asave(self, must_create=False):
+        """See save()."""
+        if self.session_key is None:
+            return await self.acreate()
+        data = await self._aget_session(no_load=must_create)
+        # BaseCache.aset() cannot pass nx/xx on; django-redis's set() runs in a thread, as
+        # every django-redis call made from async code does.
+        await sync_to_async(self._write)(await self.acache_key(), data, await self.aget_expiry_age(), must_create)
+
+    def _write(self, key, data, age, must_create):
+        """SET NX (create) or SET XX (update) one session; raise if Redis refused."""
+        if not self._cache.set(key, data, age, nx=must_create, xx=not must_create):
             raise CreateError if must_create else UpdateError

@@ -1,0 +1,105 @@
+"""The custom session engines keep Django's contract, sync and async, on real Redis.
+
+Django's own session-store tests run against the same classes in test_session_engines_django.py;
+these are the guarantees our engines add on top (no swallowed Redis errors, SET NX/XX writes,
+the cached copy deleted first) and their async twins.
+"""
+
+import asyncio
+import uuid
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from django.contrib.sessions.backends.base import UpdateError
+
+from accounts.session_engines import redis as redis_engine
+from bench.stack import free_port
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Point the default cache at a port where no Redis listens: every call fails at once."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "KEY_PREFIX": f"down-{uuid.uuid4().hex[:8]}",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        },
+    }
+
+
+def saved(store_class, **data):
+    """A stored session with `data`, created through the engine."""
+    store = store_class()
+    store.update(data)
+    store.save(must_create=True)
+    return store
+
+
+# -- redis ---------------------------------------------------------------------------------
+
+
+def test_redis_aload_raises_when_redis_is_down(redis_down):
+    store = redis_engine.SessionStore("a" * 32)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        async_to_sync(store.aload)()
+
+
+def test_redis_aexists_raises_when_redis_is_down(redis_down):
+    with pytest.raises(redis.exceptions.ConnectionError):
+        async_to_sync(redis_engine.SessionStore().aexists)("a" * 32)
+
+
+def test_redis_asave_racing_adelete_never_writes_the_session_back(redis_cache):
+    key = saved(redis_engine.SessionStore, user="alice").session_key
+    writer, revoker = redis_engine.SessionStore(key), redis_engine.SessionStore(key)
+
+    async def race():
+        await writer.aset("page", "profile")  # loads the session before the race starts
+        # Both calls queue on the one thread that runs sync cache calls: a check-then-write
+        # save would be GET, DEL, SET and bring the revoked session back.
+        return await asyncio.gather(writer.asave(), revoker.adelete(), return_exceptions=True)
+
+    outcomes = async_to_sync(race)()
+    assert all(o is None or isinstance(o, UpdateError) for o in outcomes)
+    assert not redis_engine.SessionStore().exists(key)
+
+
+def test_redis_asave_of_a_revoked_session_raises_update_error(redis_cache):
+    store = saved(redis_engine.SessionStore, user="alice")
+    redis_engine.SessionStore(store.session_key).delete()
+    store["page"] = "profile"
+    with pytest.raises(UpdateError):
+        async_to_sync(store.asave)()
+    assert not store.exists(store.session_key)
+
+
+# -- start-up check ------------------------------------------------------------------------
+
+
+def session_check_errors():
+    from django.core import checks
+
+    return [message.id for message in checks.run_checks(tags=[checks.Tags.caches])]
+
+
+def test_redis_engine_on_a_local_memory_cache_fails_the_system_check(settings):
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES["redis"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert session_check_errors() == ["accounts.E001"]
+
+
+def test_redis_engine_on_a_missing_cache_alias_fails_the_system_check(settings, redis_cache):
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES["redis"]
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    assert session_check_errors() == ["accounts.E001"]
+
+
+def test_redis_engine_on_django_redis_passes_the_system_check(settings, redis_cache):
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES["redis"]
+    assert session_check_errors() == []
