@@ -12,7 +12,9 @@ import pytest
 import redis
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.models import Session
 
+from accounts.session_engines import cached_db
 from accounts.session_engines import redis as redis_engine
 from bench.stack import free_port
 
@@ -77,6 +79,59 @@ def test_redis_asave_of_a_revoked_session_raises_update_error(redis_cache):
     with pytest.raises(UpdateError):
         async_to_sync(store.asave)()
     assert not store.exists(store.session_key)
+
+
+# -- cached_db -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def row_without_cached_copy(db, redis_down):
+    """A cached_db session stored while the cache is down: a database row only."""
+    return saved(cached_db.SessionStore, user="alice").session_key
+
+
+def test_cached_db_aload_reads_the_database_when_the_cache_is_down(row_without_cached_copy):
+    store = cached_db.SessionStore(row_without_cached_copy)
+    assert async_to_sync(store.aload)() == {"user": "alice"}
+
+
+def test_cached_db_exists_looks_in_the_cache_first(db, redis_cache, django_assert_num_queries):
+    key = saved(cached_db.SessionStore, user="alice").session_key
+    with django_assert_num_queries(0):
+        assert cached_db.SessionStore().exists(key)
+
+
+def test_cached_db_aexists_looks_in_the_cache_first(db, redis_cache, django_assert_num_queries):
+    key = saved(cached_db.SessionStore, user="alice").session_key
+    with django_assert_num_queries(0):
+        assert async_to_sync(cached_db.SessionStore().aexists)(key)
+
+
+def test_cached_db_exists_answers_from_the_database_when_the_cache_is_down(row_without_cached_copy):
+    assert cached_db.SessionStore().exists(row_without_cached_copy)
+
+
+def test_cached_db_aexists_answers_from_the_database_when_the_cache_is_down(row_without_cached_copy):
+    assert async_to_sync(cached_db.SessionStore().aexists)(row_without_cached_copy)
+
+
+def test_cached_db_exists_is_false_after_a_revocation(db, redis_cache):
+    key = saved(cached_db.SessionStore, user="alice").session_key
+    cached_db.SessionStore(key).delete()
+    assert not cached_db.SessionStore().exists(key)
+
+
+def test_cached_db_adelete_removes_the_cached_copy_and_the_row(db, redis_cache):
+    key = saved(cached_db.SessionStore, user="alice").session_key
+    async_to_sync(cached_db.SessionStore(key).adelete)()
+    assert not Session.objects.filter(session_key=key).exists()
+    assert async_to_sync(cached_db.SessionStore(key).aload)() == {}
+
+
+def test_cached_db_adelete_with_the_cache_down_fails_before_the_row_goes(row_without_cached_copy):
+    with pytest.raises(redis.exceptions.ConnectionError):
+        async_to_sync(cached_db.SessionStore(row_without_cached_copy).adelete)()
+    assert Session.objects.filter(session_key=row_without_cached_copy).exists()
 
 
 # -- start-up check ------------------------------------------------------------------------
