@@ -2,6 +2,7 @@
 
 import logging
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 
@@ -11,18 +12,26 @@ logger = logging.getLogger("django.contrib.sessions")
 class SessionStore(cached_db.SessionStore):
     """cached_db that survives a cache outage and never lets a revoked session come back.
 
+    The invariant: a cached copy never outlives its database row.
     - load: when the cache cannot be read or written, the database answers alone, so
       logged-in users stay logged in (Django's own load() fails on the cache write-back).
+      The write-back is an add (never over a fresher copy), and the row is looked up again
+      after it: a revocation that completed meanwhile takes the copy away again.
+    - save: the database first, as Django's; then the cached copy is updated only if it is
+      still there (SET XX), so a revocation between the two writes is not undone.
     - exists: the cache first, as Django's, then the database; a cache that cannot be read
-      leaves the answer to the database. A cached copy only ever exists beside its row
-      (delete removes it first), so "found in the cache" never revives a revoked session.
+      leaves the answer to the database. A cached copy only exists beside its row, so
+      "found in the cache" never revives a revoked session.
     - delete: the cached copy goes first. If the cache cannot be reached the delete fails
       as a whole, so the database row is not removed while a stale cached copy may
-      survive to authenticate the session again once the cache is back.
+      survive to authenticate the session again once the cache is back. It goes again
+      after the row, in case a concurrent load or save wrote it back in between.
 
-    Every sync method has its async twin with the same guarantees; save/asave, create,
-    cycle_key and flush are Django's, built on these.
+    Every sync method has its async twin with the same guarantees; create, cycle_key and
+    flush are Django's, built on these. The cache must be django-redis (accounts.E001).
     """
+
+    needs_redis_cache = True  # SET XX: django-redis's set() takes xx=
 
     def load(self):
         data = self._from_cache(self._cache.get, self.cache_key)
@@ -32,7 +41,9 @@ class SessionStore(cached_db.SessionStore):
         if not stored:
             return {}
         data = self.decode(stored.session_data)
-        self._to_cache(self._cache.set, self.cache_key, data, self.get_expiry_age(expiry=stored.expire_date))
+        age = self.get_expiry_age(expiry=stored.expire_date)
+        if self._to_cache(self._cache.add, self.cache_key, data, age) and not DBStore.exists(self, self.session_key):
+            self._cache.delete(self.cache_key)  # revoked while we read: the copy must not stay
         return data
 
     async def aload(self):
@@ -45,8 +56,27 @@ class SessionStore(cached_db.SessionStore):
             return {}
         data = self.decode(stored.session_data)
         age = await self.aget_expiry_age(expiry=stored.expire_date)
-        await self._ato_cache(self._cache.aset, cache_key, data, age)
+        if await self._ato_cache(self._cache.aadd, cache_key, data, age) and not await DBStore.aexists(
+            self, self.session_key
+        ):
+            await self._cache.adelete(cache_key)
         return data
+
+    def save(self, must_create=False):
+        DBStore.save(self, must_create)
+        self._save_to_cache(self.cache_key, self._session, self.get_expiry_age(), must_create)
+
+    async def asave(self, must_create=False):
+        await DBStore.asave(self, must_create)
+        args = (await self.acache_key(), await self._aget_session(), await self.aget_expiry_age(), must_create)
+        await sync_to_async(self._save_to_cache)(*args)
+
+    def _save_to_cache(self, key, data, age, must_create):
+        """Set a new session's copy; refresh an existing one only while it is still cached."""
+        try:
+            self._cache.set(key, data, age, **({} if must_create else {"xx": True}))
+        except Exception:  # noqa: BLE001  (Django's cached_db: a cache write failure is not fatal)
+            logger.exception("Error saving to cache (%s)", self._cache)
 
     def exists(self, session_key):
         if not session_key:
@@ -63,15 +93,19 @@ class SessionStore(cached_db.SessionStore):
 
     def delete(self, session_key=None):
         key = session_key if session_key is not None else self.session_key
-        if key is not None:
-            self._cache.delete(self.cache_key_prefix + key)
-        DBStore.delete(self, session_key)
+        if key is None:
+            return
+        self._cache.delete(self.cache_key_prefix + key)
+        DBStore.delete(self, key)
+        self._cache.delete(self.cache_key_prefix + key)
 
     async def adelete(self, session_key=None):
         key = session_key if session_key is not None else self.session_key
-        if key is not None:
-            await self._cache.adelete(self.cache_key_prefix + key)
-        await DBStore.adelete(self, session_key)
+        if key is None:
+            return
+        await self._cache.adelete(self.cache_key_prefix + key)
+        await DBStore.adelete(self, key)
+        await self._cache.adelete(self.cache_key_prefix + key)
 
     # The cache is an accelerator here: a failure to read or write it is logged, and the
     # database answers. Deletes are the exception (above): they must reach the cache.
@@ -94,14 +128,17 @@ class SessionStore(cached_db.SessionStore):
 
     @staticmethod
     def _to_cache(write, *args):
+        """Write; return what the cache answered, False if it could not be reached."""
         try:
-            write(*args)
+            return write(*args)
         except Exception:  # noqa: BLE001
             logger.warning("Session cache unavailable; not caching", exc_info=True)
+            return False
 
     @staticmethod
     async def _ato_cache(write, *args):
         try:
-            await write(*args)
+            return await write(*args)
         except Exception:  # noqa: BLE001
             logger.warning("Session cache unavailable; not caching", exc_info=True)
+            return False

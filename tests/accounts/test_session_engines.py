@@ -7,12 +7,14 @@ the cached copy deleted first) and their async twins.
 
 import asyncio
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import redis
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.models import Session
+from django.db.models.signals import post_init, post_save
 
 from accounts.session_engines import cached_db
 from accounts.session_engines import redis as redis_engine
@@ -33,6 +35,12 @@ def redis_down(settings):
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
         },
     }
+
+
+def caches_default_delete(key):
+    from django.core.cache import cache
+
+    cache.delete(key)
 
 
 def saved(store_class, **data):
@@ -134,6 +142,67 @@ def test_cached_db_adelete_with_the_cache_down_fails_before_the_row_goes(row_wit
     assert Session.objects.filter(session_key=row_without_cached_copy).exists()
 
 
+@contextmanager
+def revoked_on(signal, key):
+    """Revoke session `key` through the engine the first time `signal` fires for a Session row:
+    in the middle of another store's load or save, at the one moment a race would need."""
+    fired = []
+
+    def revoke(sender, **kwargs):
+        if not fired:
+            fired.append(True)
+            cached_db.SessionStore(key).delete()
+
+    signal.connect(revoke, sender=Session, weak=False)
+    try:
+        yield
+    finally:
+        signal.disconnect(revoke, sender=Session)
+
+
+def test_cached_db_load_revoked_after_its_database_read_leaves_no_cached_copy(db, redis_cache):
+    key = saved(cached_db.SessionStore, user="alice").session_key
+    caches_default_delete(cached_db.SessionStore.cache_key_prefix + key)
+    with revoked_on(post_init, key):  # the row is read, then the whole revocation runs
+        cached_db.SessionStore(key).load()
+    assert cached_db.SessionStore(key).load() == {}
+
+
+def test_cached_db_save_revoked_after_its_database_write_leaves_no_cached_copy(db, redis_cache):
+    store = saved(cached_db.SessionStore, user="alice")
+    store["page"] = "profile"
+    with revoked_on(post_save, store.session_key):  # the row is written, then revoked
+        store.save()
+    assert cached_db.SessionStore(store.session_key).load() == {}
+
+
+def test_cached_db_aload_racing_adelete_never_leaves_a_cached_copy(db, redis_cache):
+    key = saved(cached_db.SessionStore, user="alice").session_key
+    caches_default_delete(cached_db.SessionStore.cache_key_prefix + key)  # a row, no cached copy
+    reader, revoker = cached_db.SessionStore(key), cached_db.SessionStore(key)
+
+    async def race():
+        # The calls queue on the one thread that runs sync code: the reader's write-back would
+        # land between the revoker's cache delete and row delete, outliving the revocation.
+        await asyncio.gather(reader.aload(), revoker.adelete())
+
+    async_to_sync(race)()
+    assert cached_db.SessionStore(key).load() == {}
+
+
+def test_cached_db_asave_racing_adelete_never_leaves_a_cached_copy(db, redis_cache):
+    key = saved(cached_db.SessionStore, user="alice").session_key
+    writer, revoker = cached_db.SessionStore(key), cached_db.SessionStore(key)
+
+    async def race():
+        await writer.aset("page", "profile")
+        return await asyncio.gather(writer.asave(), revoker.adelete(), return_exceptions=True)
+
+    outcomes = async_to_sync(race)()
+    assert all(o is None or isinstance(o, UpdateError) for o in outcomes)
+    assert cached_db.SessionStore(key).load() == {}
+
+
 # -- start-up check ------------------------------------------------------------------------
 
 
@@ -143,8 +212,9 @@ def session_check_errors():
     return [message.id for message in checks.run_checks(tags=[checks.Tags.caches])]
 
 
-def test_redis_engine_on_a_local_memory_cache_fails_the_system_check(settings):
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES["redis"]
+@pytest.mark.parametrize("engine", ["redis", "cached_db"])
+def test_engine_on_a_local_memory_cache_fails_the_system_check(settings, engine):
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     assert session_check_errors() == ["accounts.E001"]
 
