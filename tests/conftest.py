@@ -6,6 +6,7 @@ service is missing; with REQUIRE_SERVICES=1 (as in CI) that skip becomes a failu
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import subprocess
@@ -268,6 +269,21 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def async_to_sync_allowed():
+    """Let this test drive async code with `async_to_sync`, even after a browser test.
+
+    The loop Playwright's sync API leaves marked as running in the main thread (above) makes
+    asgiref refuse ("You cannot use AsyncToSync in the same thread as an async event loop").
+    The browser is idle while a non-browser test runs, so the mark is lifted for the test
+    and put back after it.
+    """
+    browser_loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    yield
+    asyncio._set_running_loop(browser_loop)
 
 
 @pytest.fixture

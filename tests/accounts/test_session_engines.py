@@ -18,9 +18,10 @@ from django.db.models.signals import post_init, post_save
 
 from accounts.session_engines import cached_db
 from accounts.session_engines import redis as redis_engine
+from accounts.vocabulary import CACHED_DB, REDIS
 from bench.stack import free_port
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("async_to_sync_allowed")]
 
 
 @pytest.fixture
@@ -212,7 +213,7 @@ def session_check_errors():
     return [message.id for message in checks.run_checks(tags=[checks.Tags.caches])]
 
 
-@pytest.mark.parametrize("engine", ["redis", "cached_db"])
+@pytest.mark.parametrize("engine", [REDIS, CACHED_DB])
 def test_engine_on_a_local_memory_cache_fails_the_system_check(settings, engine):
     settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -220,11 +221,11 @@ def test_engine_on_a_local_memory_cache_fails_the_system_check(settings, engine)
 
 
 def test_redis_engine_on_a_missing_cache_alias_fails_the_system_check(settings, redis_cache):
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES["redis"]
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES[REDIS]
     settings.SESSION_CACHE_ALIAS = "sessions"
     assert session_check_errors() == ["accounts.E001"]
 
 
 def test_redis_engine_on_django_redis_passes_the_system_check(settings, redis_cache):
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES["redis"]
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES[REDIS]
     assert session_check_errors() == []

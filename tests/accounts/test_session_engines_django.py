@@ -29,7 +29,7 @@ from accounts.session_engines import cached_db
 from accounts.session_engines import redis as redis_engine
 from tests.conftest import REQUIRE_SERVICES
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("async_to_sync_allowed")]
 # What the session tests import from Django's test tree, and nothing else.
 WANTED = ("sessions_tests/__init__.py", "sessions_tests/tests.py", "cache/__init__.py", "cache/failing_cache.py")
 
