@@ -1,4 +1,4 @@
-"""The site's WSGI application, counting SQL queries and Redis commands for the benchmark.
+"""The site's WSGI application, counting SQL queries, database connections opened and Redis commands.
 
 The counters cost a few function calls per request, the same for every scheme (the
 /healthz baseline included); `GET /__bench__/counters` answers them as JSON. Served only
@@ -16,7 +16,7 @@ from django.db.backends.signals import connection_created
 from authdemo.wsgi import application as site
 
 COUNTERS_PATH = "/__bench__/counters"
-_counts = {"requests": 0, "sql": 0, "redis": 0}
+_counts = {"requests": 0, "sql": 0, "redis": 0, "connections": 0}
 _lock = threading.Lock()
 
 
@@ -31,6 +31,7 @@ def _count_sql(execute, sql, params, many, context):
 
 
 def _watch_connection(sender, connection, **kwargs) -> None:
+    _add("connections")
     if _count_sql not in connection.execute_wrappers:
         connection.execute_wrappers.append(_count_sql)
 
