@@ -20,6 +20,8 @@ from redis.exceptions import RedisError
 from user_agents import parse as parse_user_agent
 
 from accounts import vocabulary
+from accounts.local_tier import CUTOFF_KEY_PREFIX, default_tier
+from accounts.local_tier import enabled as local_tier_enabled
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 
 CUTOFF_CACHE_TIMEOUT = 60 * 60 * 24
@@ -92,20 +94,21 @@ def get_session_user(request: HttpRequest):
 
 
 def cutoff_cache_key(user_id: object) -> str:
-    return f"jwt-cutoff:{user_id}"
+    return f"{CUTOFF_KEY_PREFIX}{user_id}"
 
 
 def get_access_cutoff(*, user_id: object) -> float:
     """Return the epoch time at or before which the user's access tokens are void (0: none).
 
-    One cache read per call; the database is read only on a cache miss, and the answer
-    is written back so that every process sharing the cache sees the same cut-off.
+    From this process's copy while Redis's invalidation channel is alive (accounts.local_tier),
+    else one cache read; the database is read only on a cache miss or a cache outage, and the
+    answer is written back so that every process sharing the cache sees the same cut-off.
     """
     if isinstance(caches["default"], LocMemCache):
         return _cutoff_from_database(user_id)  # a per-process cache would miss other processes' revocations
     key = cutoff_cache_key(user_id)
     try:
-        cutoff = cache.get(key)
+        cutoff = default_tier.read(cache, key) if local_tier_enabled(cache) else cache.get(key)
     except CACHE_ERRORS:  # the cache is down: the database still knows, so fail safe, not open
         return _cutoff_from_database(user_id)
     if cutoff is None:

@@ -18,6 +18,8 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import vocabulary
+from accounts.local_tier import default_tier
+from accounts.local_tier import enabled as local_tier_enabled
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 from accounts.selectors import (
     CUTOFF_CACHE_TIMEOUT,
@@ -154,7 +156,10 @@ def revoke_everything(
 
 def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
     """Publish a user's access-token cut-off to every process that reads the cache."""
-    cache.set(cutoff_cache_key(user_id), cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT)
+    key = cutoff_cache_key(user_id)
+    cache.set(key, cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT)
+    if local_tier_enabled(cache):  # Redis tells the other processes; this one knows now
+        default_tier.discard(cache, key)
 
 
 def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:

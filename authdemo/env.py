@@ -7,6 +7,7 @@ use while settings are being built.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from pathlib import Path
@@ -40,6 +41,18 @@ def boolean(name: str, *, default: bool) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name}={raw!r} is not valid; choose one of: true, false.")
+
+
+def seconds(name: str, *, default: float, low: float, high: float) -> float:
+    """Return a duration in seconds within (low, high], or stop start-up saying so."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = math.nan
+    if not low < value <= high:  # NaN fails too
+        raise ConfigError(f"{name}={raw!r} is not valid; give seconds above {low:g} and at most {high:g}.")
+    return value
 
 
 def secret(name: str, *, debug: bool, store: Path, min_bytes: int = 32) -> str:

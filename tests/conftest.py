@@ -9,24 +9,38 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+import requests
 from django.conf import settings as django_settings
 
 from accounts import vocabulary
-from bench.stack import Server
+from bench.stack import Server, free_port
 from tests.factories import PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def eventually(condition, *, within: float = 10.0, what: str = "the condition") -> None:
+    """Poll `condition` until it holds; fail after `within` seconds (a bound on a hung
+    test, not a speed assertion: speed is measured by `make bench`)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not hold within {within} s")
+        time.sleep(0.01)
 
 
 def need(reason: str) -> None:
@@ -60,6 +74,50 @@ def harness_stores() -> None:
         redis.Redis.from_url(REDIS_HOST_URL, socket_connect_timeout=1).ping()
     except (psycopg.Error, redis.RedisError) as exc:
         need(f"the harness needs PostgreSQL and Redis: {exc}")
+
+
+class OwnRedis:
+    """A redis-server on a free port, which a test may stop and start again."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tmp_path
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout == b"PONG\n":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def pause(self):
+        """Freeze the server: connections stay open and nothing answers (a hung Redis)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.process.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    if not shutil.which("redis-server"):
+        need("redis-server is not installed")
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    yield redis
+    if redis.process.poll() is None:
+        redis.stop()
 
 
 @pytest.fixture
@@ -172,6 +230,31 @@ def api_login(client):
 # -- real server processes ------------------------------------------------------------------
 
 
+def form_login(base: str, username: str) -> requests.Session:
+    """Log in through a server's real login form, as a browser would."""
+    browser = requests.Session()
+    browser.get(f"{base}/accounts/login/", timeout=10)
+    response = browser.post(
+        f"{base}/accounts/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/accounts/login/"},
+        timeout=10,
+    )
+    assert response.url.endswith("/accounts/profile/"), response.status_code
+    return browser
+
+
+def log_out_everywhere(browser: requests.Session, base: str) -> None:
+    """Press "log out everywhere" on a server's sessions page."""
+    response = browser.post(
+        f"{base}/accounts/sessions/everywhere/",
+        data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/accounts/sessions/"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.status_code
+
+
 def database_url_for_subprocess() -> str:
     """The URL of the test database this run created, for a server process to share."""
     from django.db import connection
@@ -212,9 +295,10 @@ def start_server(server_env, tmp_path_factory):
     started: list[Server] = []
     logs = tmp_path_factory.mktemp("server-logs")
 
-    def _start(**overrides: str) -> Server:
+    def _start(workers: int = 1, **overrides: str) -> Server:
         name = f"server-{len(started)}"
-        server = Server(name, {**server_env, **overrides}, logs / f"{name}.log", app="authdemo.wsgi", access_log=True)
+        env = {**server_env, **overrides}
+        server = Server(name, env, logs / f"{name}.log", app="authdemo.wsgi", workers=workers, access_log=True)
         started.append(server)
         return server.start().wait_ready()
 

@@ -4,6 +4,9 @@ from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import cache
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
+from accounts.local_tier import default_tier
+from accounts.local_tier import enabled as local_tier_enabled
+
 
 class SessionStore(cache.SessionStore):
     """Load sessions without swallowing cache errors; write them with SET NX / SET XX.
@@ -21,14 +24,24 @@ class SessionStore(cache.SessionStore):
     needs_redis_cache = True  # SET NX/XX: django-redis's set() takes nx= and xx=
 
     def load(self):
-        return self._loaded(self._cache.get(self.cache_key))
+        return self._loaded(self._read(self.cache_key))
 
     async def aload(self):
-        return self._loaded(await self._cache.aget(await self.acache_key()))
+        return self._loaded(await self._aread(await self.acache_key()))
+
+    def _read(self, key):
+        if local_tier_enabled(self._cache):  # this process's copy while Redis can say it changed
+            return default_tier.read(self._cache, key)
+        return self._cache.get(key)
+
+    async def _aread(self, key):
+        if local_tier_enabled(self._cache):
+            return await default_tier.aread(self._cache, key)
+        return await self._cache.aget(key)
 
     def _loaded(self, session_data):
         if session_data is not None:
-            return session_data
+            return dict(session_data)  # the copy is shared: a request changes its own dict
         self._session_key = None
         return {}
 
@@ -53,5 +66,24 @@ class SessionStore(cache.SessionStore):
 
     def _write(self, key, data, age, must_create):
         """SET NX (create) or SET XX (update) one session; raise if Redis refused."""
-        if not self._cache.set(key, data, age, nx=must_create, xx=not must_create):
+        written = self._cache.set(key, data, age, nx=must_create, xx=not must_create)
+        self._forget_local_copy(key)
+        if not written:
             raise CreateError if must_create else UpdateError
+
+    def delete(self, session_key=None):
+        super().delete(session_key)
+        self._forget_session(session_key if session_key is not None else self.session_key)
+
+    async def adelete(self, session_key=None):
+        await super().adelete(session_key)
+        self._forget_session(session_key if session_key is not None else self.session_key)
+
+    def _forget_session(self, session_key) -> None:
+        if session_key is not None:
+            self._forget_local_copy(self.cache_key_prefix + session_key)
+
+    def _forget_local_copy(self, key) -> None:
+        """Drop this process's copy of cache key `key` at once; Redis tells the other processes."""
+        if local_tier_enabled(self._cache):
+            default_tier.discard(self._cache, key)

@@ -1,26 +1,15 @@
 """Two gunicorn processes sharing the database and Redis: sessions, tokens and revocation
-made through one take effect in the other at once."""
+made through one take effect in the other within the local tier's bound."""
 
 import pytest
 import requests
 
 from accounts.vocabulary import REVOCABLE_ENGINE_KEYS
+from tests.conftest import eventually, log_out_everywhere
+from tests.conftest import form_login as browser_login
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
-
-
-def browser_login(base: str, username: str) -> requests.Session:
-    browser = requests.Session()
-    browser.get(f"{base}/accounts/login/", timeout=10)
-    response = browser.post(
-        f"{base}/accounts/login/",
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": f"{base}/accounts/login/"},
-        timeout=10,
-    )
-    assert response.url.endswith("/accounts/profile/"), response.status_code
-    return browser
 
 
 @pytest.fixture(scope="module", params=REVOCABLE_ENGINE_KEYS)
@@ -44,7 +33,9 @@ def test_token_from_one_verifies_on_the_other(pair_of_servers, transactional_db)
     assert response.json()["message"] == "Access granted to bob"
 
 
-def test_revocation_on_one_takes_effect_on_the_other_at_once(pair_of_servers, transactional_db):
+def test_revocation_on_one_takes_effect_on_the_other_within_the_bound(pair_of_servers, transactional_db):
+    """Within LOCAL_TIER_BOUND: the other process may serve its local copy until Redis's
+    invalidation reaches it (milliseconds; accounts.local_tier)."""
     one, two = pair_of_servers
     UserFactory(username="carol")
     victim = browser_login(one.url, "carol")
@@ -52,14 +43,7 @@ def test_revocation_on_one_takes_effect_on_the_other_at_once(pair_of_servers, tr
     bearer = {"Authorization": f"Bearer {pair['access']}"}
     assert requests.get(f"{one.url}/api/dashboard/", headers=bearer, timeout=10).status_code == 200  # cut-off cached
 
-    owner = browser_login(two.url, "carol")
-    owner.post(
-        f"{two.url}/accounts/sessions/everywhere/",
-        data={"csrfmiddlewaretoken": owner.cookies["csrftoken"]},
-        headers={"Referer": f"{two.url}/accounts/sessions/"},
-        timeout=10,
-    )
-    profile = victim.get(f"{one.url}/accounts/profile/", allow_redirects=False, timeout=10)
-    assert profile.status_code == 302
+    log_out_everywhere(browser_login(two.url, "carol"), two.url)
+    eventually(lambda: victim.get(f"{one.url}/accounts/profile/", allow_redirects=False, timeout=10).status_code == 302)
     refused = requests.get(f"{one.url}/api/dashboard/", headers=bearer, timeout=10)
     assert refused.json()["code"] == "token_revoked"

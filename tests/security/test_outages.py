@@ -1,56 +1,14 @@
 """Store outages: a real Redis process of our own is stopped and restarted under a running
 app; PostgreSQL is made unreachable. Answers are clear 503s, never half-authenticated."""
 
-import shutil
-import subprocess
-import time
-
 import pytest
 import requests
 
 from bench.stack import free_port
-from tests.conftest import need
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
 TIMEOUT = 10  # a bound on a hung request, not a speed assertion
-
-
-class OwnRedis:
-    """A redis-server on a free port, which a test may stop and start again."""
-
-    def __init__(self, tmp_path):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tmp_path
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(100):
-            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout == b"PONG\n":
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    if not shutil.which("redis-server"):
-        need("redis-server is not installed")
-    redis = OwnRedis(tmp_path)
-    redis.start()
-    yield redis
-    if redis.process.poll() is None:
-        redis.stop()
 
 
 def browser_login(base, username):

@@ -1,0 +1,230 @@
+"""A per-process copy of hot Redis keys, invalidated by Redis itself.
+
+The per-user access-token cut-off and Redis session records are read on every request. A
+Redis read costs a network round trip; a dictionary lookup does not. This module keeps a
+copy of those keys in each process and lets Redis say when a copy is wrong, using Redis's
+server-assisted client-side caching (https://redis.io/docs/latest/develop/reference/client-side-caching/):
+
+- One listener connection per process, in RESP2, runs `CLIENT TRACKING ON REDIRECT <its own
+  id> BCAST PREFIX <cut-off keys> PREFIX <session keys>` and subscribes to
+  `__redis__:invalidate`. From then on Redis itself sends the name of every key under those
+  prefixes that changes: written by any client (another process, the admin, redis-cli),
+  deleted, expired or evicted; a FLUSHDB/FLUSHALL sends "everything". Nobody has to remember
+  to publish, which is why this is tracking and not plain pub/sub.
+- The copy is served only while the channel is known to be alive: the listener PINGs every
+  quarter of LOCAL_TIER_BOUND seconds, and a copy is served only until LOCAL_TIER_BOUND after
+  the last PING that was answered. Redis answers a PING after every invalidation it queued
+  before it, so no copy is ever served more than LOCAL_TIER_BOUND seconds after a change,
+  even when the connection hangs silently. A lost connection drops every copy at once, and
+  reads go to Redis (and, where the caller says so, the database) until the listener is back.
+- Every entry also has a maximum lifetime (LOCAL_TIER_MAX_AGE).
+- A read from Redis is stored only if no invalidation arrived while it was in flight
+  (a generation counter), so an old value can never overwrite the news of a change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.sessions.backends.cache import KEY_PREFIX as SESSION_KEY_PREFIX
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+INVALIDATE_CHANNEL = "__redis__:invalidate"
+CUTOFF_KEY_PREFIX = "jwt-cutoff:"
+TRACKED_PREFIXES = (CUTOFF_KEY_PREFIX, SESSION_KEY_PREFIX)  # cache keys, before the cache's own prefix
+MAX_ENTRIES = 100_000
+MISSING = object()
+
+
+class ChannelLost(Exception):
+    """The invalidation channel answered nothing within the bound."""
+
+
+def listener_connection(alias: str):
+    """Open a new RESP2 connection to the Redis that cache `alias` uses, outside its pool.
+
+    The only place the listener gets a connection: it is built from the cache's own pool
+    (connection class and arguments), so a pool that follows Redis Sentinel gives one to
+    the current master. RESP2, because redis-py's RESP3 parser consumes invalidation pushes
+    for its own client-side cache.
+    """
+    pool = get_redis_connection(alias).connection_pool
+    return pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
+
+
+class LocalTier:
+    """The copies of one cache's tracked keys in this process, and their listener thread."""
+
+    def __init__(self, alias: str = "default"):
+        self.alias = alias
+        self._entries: dict[str, tuple[object, float]] = {}
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._fresh_until = 0.0  # time.monotonic() until which the channel is known alive
+        self._owner: tuple | None = None  # (pid, cache key prefix, version): the listener's identity
+        self._redis_prefix = ""
+        self._stop = threading.Event()
+        self.connection_id: int | None = None
+
+    def close(self) -> None:
+        """Stop the listener (it closes its connection) and forget every copy."""
+        with self._lock:
+            self._stop.set()
+            self._owner, self._fresh_until = None, 0.0
+            self._generation += 1
+            self._entries.clear()
+
+    # -- reads and writes ----------------------------------------------------------------
+
+    def get(self, cache, key: str) -> object:
+        """Return the local copy of cache key `key`, or MISSING."""
+        self._ensure_listener(cache)
+        if time.monotonic() > self._fresh_until:
+            return MISSING
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= time.time():
+            return MISSING
+        return entry[0]
+
+    def read(self, cache, key: str) -> object:
+        """Return `cache.get(key)`, from the local copy when there is a fresh one.
+
+        Cache errors propagate: the caller decides what an outage means. A missing key is
+        not copied (random keys must not fill the memory).
+        """
+        value = self.get(cache, key)
+        if value is not MISSING:
+            return value
+        generation = self._generation
+        value = cache.get(key)
+        if value is not None:
+            self._put(key, value, generation)
+        return value
+
+    async def aread(self, cache, key: str) -> object:
+        """read(), for async code: the copy, or `await cache.aget(key)`."""
+        value = self.get(cache, key)
+        if value is not MISSING:
+            return value
+        generation = self._generation
+        value = await cache.aget(key)
+        if value is not None:
+            self._put(key, value, generation)
+        return value
+
+    def discard(self, cache, key: str) -> None:
+        """Drop this process's copy of `key` now (after writing it), not when Redis says so."""
+        self._invalidate([key])
+
+    def _put(self, key: str, value: object, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation or time.monotonic() > self._fresh_until:
+                return  # something changed while the value was read, or the channel is down
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (value, time.time() + settings.LOCAL_TIER_MAX_AGE)
+
+    def _invalidate(self, keys: Iterable[str] | None) -> None:
+        with self._lock:
+            self._generation += 1
+            if keys is None:
+                self._entries.clear()
+            else:
+                for key in keys:
+                    self._entries.pop(key, None)
+
+    def _lost(self, reason: str) -> None:
+        with self._lock:
+            self._fresh_until = 0.0
+            self._generation += 1
+            self._entries.clear()
+        logger.warning("local tier: invalidation channel lost (%s); reading Redis until it is back", reason)
+
+    # -- the listener ----------------------------------------------------------------------
+
+    def _ensure_listener(self, cache) -> None:
+        owner = (os.getpid(), cache.key_prefix, cache.version)
+        if owner != self._owner:
+            with self._lock:
+                if owner != self._owner:  # a new process (fork) or a new cache configuration
+                    self._restart(owner, cache.make_key(""))
+
+    def _restart(self, owner: tuple, redis_prefix: str) -> None:
+        """Start a listener for this process and cache; entries are keyed by cache key,
+        Redis names them with the cache's prefix (`redis_prefix`) in front."""
+        self._stop.set()
+        self._stop = threading.Event()
+        self._owner, self._fresh_until, self.connection_id = owner, 0.0, None
+        self._redis_prefix = redis_prefix
+        self._generation += 1
+        self._entries.clear()
+        prefixes = [redis_prefix + prefix for prefix in TRACKED_PREFIXES]
+        thread = threading.Thread(
+            target=self._run, args=(prefixes, self._stop), name=f"local-tier-{self.alias}", daemon=True
+        )
+        thread.start()
+
+    def _run(self, prefixes: list[str], stop: threading.Event) -> None:
+        while not stop.is_set():
+            connection = None
+            try:
+                connection = listener_connection(self.alias)
+                self._listen(connection, prefixes, stop)
+            except (RedisError, OSError, ChannelLost) as exc:
+                if not stop.is_set():
+                    self._lost(str(exc) or type(exc).__name__)
+            finally:
+                if connection is not None:
+                    connection.disconnect()
+            stop.wait(settings.LOCAL_TIER_BOUND / 4)  # then reconnect
+
+    def _listen(self, connection, prefixes: list[str], stop: threading.Event) -> None:
+        connection.send_command("CLIENT", "ID")
+        connection_id = connection.read_response()
+        arguments = [part for prefix in prefixes for part in ("PREFIX", prefix)]
+        connection.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", connection_id, "BCAST", *arguments)
+        connection.read_response()
+        connection.send_command("SUBSCRIBE", INVALIDATE_CHANNEL)
+        connection.read_response()
+        self._invalidate(None)  # nothing read before tracking began may be kept
+        self.connection_id = connection_id
+        bound = settings.LOCAL_TIER_BOUND
+        pinged_at, answered = 0.0, True
+        while not stop.is_set():
+            now = time.monotonic()
+            if answered and now - pinged_at >= bound / 4:
+                connection.send_command("PING")
+                pinged_at, answered = now, False
+            elif not answered and now - pinged_at > bound:
+                raise ChannelLost(f"no answer to a heartbeat within {bound} s")
+            if connection.can_read(timeout=bound / 8) and not stop.is_set():
+                answered = self._handle(connection.read_response(), pinged_at) or answered
+
+    def _handle(self, message, pinged_at: float) -> bool:
+        """Apply one message; True when it answers the heartbeat."""
+        kind = message[0]
+        if kind == b"message":
+            keys = message[2]
+            start = len(self._redis_prefix)
+            self._invalidate(None if keys is None else [key.decode()[start:] for key in keys])
+            return False
+        if kind == b"pong":
+            self._fresh_until = pinged_at + settings.LOCAL_TIER_BOUND
+            return True
+        return False
+
+
+def enabled(cache) -> bool:
+    """Whether reads of `cache` go through the local tier (LOCAL_TIER=on and a Redis cache)."""
+    return settings.LOCAL_TIER == "on" and type(cache).__module__.startswith("django_redis")
+
+
+default_tier = LocalTier("default")
