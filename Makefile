@@ -6,7 +6,10 @@ PORT   ?= 8000
 AXE    := node_modules/axe-core/axe.min.js
 export PORT
 
-.PHONY: run serve test lint format bench bench-quick loadtest clean venv dev-venv
+VERIFIER_PORT ?= 8001
+JWKS_URL ?= http://127.0.0.1:$(PORT)/.well-known/jwks.json
+
+.PHONY: run serve verifier test lint format bench bench-quick loadtest clean venv dev-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +43,10 @@ serve: venv  ## production-style: gunicorn, whitenoise, debug off (secrets from 
 	DJANGO_DEBUG=false $(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	DJANGO_DEBUG=false $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=false $(BIN)/gunicorn authdemo.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
+
+verifier: venv  ## the token verifier on 127.0.0.1:$(VERIFIER_PORT), for the site at JWKS_URL (README "The verifier")
+	$(BIN)/pip install --quiet -r verifier/requirements.txt
+	JWKS_URL=$(JWKS_URL) PORT=$(VERIFIER_PORT) $(BIN)/python -m verifier
 
 test: dev-venv $(AXE)  ## the whole suite; REQUIRE_SERVICES=1 turns every skip for a missing service into a failure
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from functools import lru_cache
 from ipaddress import ip_address
 
@@ -168,3 +169,9 @@ def describe_session(*, request: HttpRequest) -> dict:
         "expires_at": session.get_expiry_date(),
         "data_keys": sorted(session.keys()),
     }
+
+
+def list_recent_cutoffs(*, since: datetime) -> dict[int, float]:
+    """Return {user id: cut-off epoch time} of every access-token cut-off set after `since`."""
+    rows = User.objects.filter(tokens_valid_after__gt=since).values_list("pk", "tokens_valid_after")
+    return {pk: valid_after.timestamp() for pk, valid_after in rows}

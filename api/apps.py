@@ -6,4 +6,4 @@ class ApiConfig(AppConfig):
     verbose_name = "JWT API"
 
     def ready(self) -> None:
-        from api import checks, schema  # noqa: F401  (register the system checks and OpenAPI extensions)
+        from api import checks, key_checks, schema  # noqa: F401  (register the system checks and OpenAPI extensions)

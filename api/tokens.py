@@ -17,12 +17,22 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken as StockAccessToken
+from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import aware_utcnow, datetime_from_epoch
 
 from accounts.selectors import get_access_cutoff
+from api import keys
+from api.signing import token_backend
 
 MAX_TOKEN_BYTES = 4096  # far above any token we mint; refuse to parse more
+
+
+class AccessToken(StockAccessToken):
+    """An access token signed and verified with the key ring (api.signing)."""
+
+    def get_token_backend(self):
+        return token_backend
 
 
 class FamilyRefreshToken(RefreshToken):
@@ -32,6 +42,11 @@ class FamilyRefreshToken(RefreshToken):
     also tells a blacklisted token from a replayed one; so the constructor checks the
     signature and claims only.
     """
+
+    access_token_class = AccessToken
+
+    def get_token_backend(self):
+        return token_backend
 
     def check_blacklist(self) -> None:  # the family check replaces it (api.services)
         return None
@@ -80,10 +95,10 @@ class VerifiedTokens:
 
     def __init__(self, size: int = 4096):
         self._size = size
-        self._tokens: OrderedDict[str | bytes, AccessToken] = OrderedDict()
+        self._tokens: OrderedDict[tuple, AccessToken] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, raw: str | bytes) -> AccessToken | None:
+    def get(self, raw: tuple) -> AccessToken | None:
         with self._lock:
             token = self._tokens.get(raw)
             if token is not None:
@@ -96,7 +111,7 @@ class VerifiedTokens:
             return None  # the full check will answer token_expired
         return token
 
-    def put(self, raw: str | bytes, token: AccessToken) -> None:
+    def put(self, raw: tuple, token: AccessToken) -> None:
         with self._lock:
             self._tokens[raw] = token
             if len(self._tokens) > self._size:
@@ -112,10 +127,11 @@ def validate_access_token(raw: str | bytes) -> AccessToken:
     With JWT_REVOCATION=cutoff a token issued at or before the user's cut-off is refused:
     one cache read buys revocation of tokens that have not expired yet.
     """
-    token = verified_tokens.get(raw)
+    memo_key = (keys.ring_generation(), raw)  # a rotation or removal forgets what verified before
+    token = verified_tokens.get(memo_key)
     if token is None:
         token = _parse(AccessToken, raw)
-        verified_tokens.put(raw, token)
+        verified_tokens.put(memo_key, token)
     revocable = settings.JWT_REVOCATION == "cutoff"
     if revocable and token["iat"] <= get_access_cutoff(user_id=token[api_settings.USER_ID_CLAIM]):
         raise invalid("Token has been revoked.", "token_revoked")

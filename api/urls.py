@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import views
+from api import views, wellknown
 
 urlpatterns = [
     path("token/", views.TokenObtainPairApi.as_view(), name="token_obtain_pair"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("dashboard/", views.DashboardApi.as_view(), name="dashboard"),
     path("dashboard/db/", views.DashboardDatabaseUserApi.as_view(), name="dashboard_db"),
     path("me/", views.MeApi.as_view(), name="me"),
+    path("revocations/", wellknown.revocation_feed, name="revocation_feed"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
 ]

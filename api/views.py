@@ -13,7 +13,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenBackendError
-from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.views import TokenViewBase
 
 from accounts.selectors import get_user_summary
@@ -37,6 +36,7 @@ from api.serializers import (
     TokenPairSerializer,
     VerifySerializer,
 )
+from api.signing import token_backend
 from api.throttling import AuthRateThrottle
 from api.tokens import invalid, validate_access_token
 

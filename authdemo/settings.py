@@ -265,11 +265,21 @@ REST_FRAMEWORK = {
 # JWT: https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
 # ---------------------------------------------------------------------------------------
 JWT_REVOCATION = choice("JWT_REVOCATION", choices=("cutoff", "off"), default="cutoff")
+# HS256 signs with JWT_SIGNING_KEY; the others with the active key of JWT_KEYS_DIR (api.keys),
+# published at /.well-known/jwks.json for services that verify without any secret.
+JWT_ALGORITHM = choice("JWT_ALGORITHM", choices=("HS256", "RS256", "ES256", "EdDSA"), default="HS256")
+_keys_dir = env.str("JWT_KEYS_DIR", default="").strip()
+JWT_KEYS_DIR = Path(_keys_dir) if _keys_dir else None
+if JWT_ALGORITHM != "HS256" and not JWT_KEYS_DIR:
+    raise ConfigError(f"JWT_ALGORITHM={JWT_ALGORITHM} needs JWT_KEYS_DIR (a directory for `manage.py jwt_keys`).")
+JWKS_MAX_AGE = env.int("JWKS_MAX_AGE", default=300)  # how long verifiers may cache the key set
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
-    "ALGORITHM": "HS256",
-    "SIGNING_KEY": secret("JWT_SIGNING_KEY", debug=DEBUG, store=_SECRETS_FILE, min_bytes=32),
+    "ALGORITHM": JWT_ALGORITHM,
+    "SIGNING_KEY": secret("JWT_SIGNING_KEY", debug=DEBUG, store=_SECRETS_FILE, min_bytes=32)
+    if JWT_ALGORITHM == "HS256"
+    else "",
     "ISSUER": "authdemo",
     "AUDIENCE": "authdemo-api",
     "LEEWAY": 10,

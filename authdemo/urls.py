@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api import wellknown
 from authdemo import compare, views
 
 urlpatterns = [
@@ -10,6 +11,7 @@ urlpatterns = [
     path("compare/", include((compare.urlpatterns, "compare"))),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path(".well-known/jwks.json", wellknown.jwks, name="jwks"),
     path("accounts/", include("accounts.urls")),
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),

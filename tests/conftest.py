@@ -25,7 +25,7 @@ import requests
 from django.conf import settings as django_settings
 
 from accounts import vocabulary
-from bench.stack import Server, free_port
+from bench.stack import Server, VerifierServer, free_port
 from tests.factories import PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +185,36 @@ def revocable_engine(request, use_engine) -> str:
     return use_engine(request.param)
 
 
+# -- signing keys --------------------------------------------------------------------------
+
+ASYMMETRIC = ("RS256", "ES256", "EdDSA")
+
+
+def use_key_ring(settings, directory: Path, algorithm: str) -> str:
+    """Sign with `algorithm` from a fresh key ring in `directory`; return the active kid."""
+    from api import keys
+
+    settings.JWT_ALGORITHM = algorithm
+    settings.JWT_KEYS_DIR = directory
+    kid = keys.generate_key(directory=directory, algorithm=algorithm)
+    keys.activate_key(directory=directory, kid=kid)
+    return kid
+
+
+@pytest.fixture(params=ASYMMETRIC)
+def asymmetric(request, settings, tmp_path) -> str:
+    """Run the test once per asymmetric algorithm, each with a key ring of its own."""
+    use_key_ring(settings, tmp_path / "keys", request.param)
+    return request.param
+
+
+@pytest.fixture
+def es256(settings, tmp_path) -> str:
+    """Sign with ES256 from a fresh key ring (for tests that need one algorithm only)."""
+    use_key_ring(settings, tmp_path / "keys", "ES256")
+    return "ES256"
+
+
 # -- users and clients -------------------------------------------------------------------
 
 
@@ -299,6 +329,39 @@ def start_server(server_env, tmp_path_factory):
         name = f"server-{len(started)}"
         env = {**server_env, **overrides}
         server = Server(name, env, logs / f"{name}.log", app="authdemo.wsgi", workers=workers, access_log=True)
+        started.append(server)
+        return server.start().wait_ready()
+
+    yield _start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def start_keyed_site(start_server, tmp_path_factory):
+    """Start an authdemo server that signs with `algorithm` from a key ring of its own;
+    return (server, keys directory)."""
+    from api import keys
+
+    def _start(algorithm: str = "ES256") -> tuple[Server, Path]:
+        directory = tmp_path_factory.mktemp("keys")
+        keys.activate_key(directory=directory, kid=keys.generate_key(directory=directory, algorithm=algorithm))
+        return start_server(JWT_ALGORITHM=algorithm, JWT_KEYS_DIR=str(directory)), directory
+
+    return _start
+
+
+@pytest.fixture(scope="session")
+def start_verifier(tmp_path_factory):
+    """Start the verifier service (`python -m verifier`) for an authdemo server; it gets no
+    secret, no database and no Redis: only the key-set URL."""
+    started: list[VerifierServer] = []
+    logs = tmp_path_factory.mktemp("verifier-logs")
+
+    def _start(site: Server, **overrides: str) -> VerifierServer:
+        env = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1", "JWKS_URL": f"{site.url}/.well-known/jwks.json"}
+        name = f"verifier-{len(started)}"
+        server = VerifierServer(name, {**env, **overrides}, logs / f"{name}.log")
         started.append(server)
         return server.start().wait_ready()
 

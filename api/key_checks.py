@@ -1,0 +1,33 @@
+"""System checks for the signing keys (ids api.E010-E011), run by `manage.py check` and at start-up."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from api import keys
+
+
+@register("security")
+def check_signing_keys(app_configs=None, **kwargs) -> list[Error]:
+    """An asymmetric JWT_ALGORITHM needs a readable key ring with an active key of that algorithm."""
+    if settings.JWT_ALGORITHM == "HS256":
+        return []
+    try:
+        active = keys.load_ring().active
+    except keys.KeyFileError as exc:
+        return [Error(str(exc), hint="See README 'Rotating the signing key'.", id="api.E010")]
+    if active.algorithm != settings.JWT_ALGORITHM:
+        return [
+            Error(
+                f"JWT_ALGORITHM={settings.JWT_ALGORITHM} but the active key {active.kid} is {active.algorithm}.",
+                hint="Generate and activate a key of the configured algorithm.",
+                id="api.E011",
+            )
+        ]
+    return []
+
+
+def require_signing_keys() -> None:
+    """Stop a server process whose keys cannot sign (gunicorn runs no system checks)."""
+    errors = check_signing_keys()
+    if errors:
+        raise keys.KeyFileError(errors[0].msg)
