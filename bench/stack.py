@@ -120,15 +120,17 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> Server:
-        command = [
+    def command(self) -> list[str]:
+        return [
             sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
             "--keep-alive", "30", "--error-logfile", "-", *(["--access-logfile", "-"] if self.access_log else []),
         ]  # fmt: skip
+
+    def start(self) -> Server:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603  (our own fixed command, no shell)
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         return self
 
@@ -165,6 +167,19 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@dataclass
+class VerifierServer(Server):
+    """The token verifier (`python -m verifier`, as `make verifier` runs it) on a free port.
+    Its environment needs JWKS_URL; PORT is set here."""
+
+    def command(self) -> list[str]:
+        self.env = {**self.env, "PORT": str(self.port)}
+        return [sys.executable, "-m", "verifier"]
+
+    def health(self) -> dict:
+        return requests.get(f"{self.url}/healthz", timeout=5).json()
 
 
 def start_all(servers: list[Server]) -> list[Server]:

@@ -1,0 +1,232 @@
+"""The verifier service against real processes: authdemo under gunicorn, the verifier on its own port.
+
+The verifier gets only JWKS_URL (no secret, no database, no Redis); tokens come from
+authdemo's real token endpoint, forged ones are signed here with the keys on disk.
+"""
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from accounts.services import revoke_everything
+from api import keys
+from tests.conftest import ROOT
+from tests.factories import PASSWORD, UserFactory, hmac_token, unsigned_token
+
+pytestmark = [pytest.mark.server]
+
+
+@pytest.fixture(scope="module")
+def site(start_keyed_site):
+    return start_keyed_site("ES256")
+
+
+@pytest.fixture(scope="module")
+def verifier(site, start_verifier):
+    return start_verifier(site[0], REVOCATION_POLL="0.2")
+
+
+@pytest.fixture
+def bob(transactional_db):
+    return UserFactory(username="bob")
+
+
+def obtain(server, user) -> dict:
+    response = requests.post(f"{server.url}/api/token/", json={"username": user.username, "password": PASSWORD},
+                             timeout=10)  # fmt: skip
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def dashboard(verifier, token: str) -> requests.Response:
+    return requests.get(f"{verifier.url}/dashboard/", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def refused(response, code: str = "token_not_valid") -> bool:
+    return (
+        response.status_code == 401
+        and response.json()["code"] == code
+        and response.headers["WWW-Authenticate"] == 'Bearer realm="authdemo"'
+    )
+
+
+def claims_of(token: str, **changes) -> dict:
+    return {**jwt.decode(token, options={"verify_signature": False}), **changes}
+
+
+def sign(directory, claims: dict, **header) -> str:
+    active = keys.load_ring(directory).active
+    return jwt.encode(claims, active.private_key, algorithm=active.algorithm, headers={"kid": active.kid, **header})
+
+
+def jwks_fetches(server) -> int:
+    return sum("GET /.well-known/jwks.json" in line for line in server.log.read_text().splitlines())
+
+
+def test_verifier_accepts_a_token_from_authdemo(site, verifier, bob):
+    response = dashboard(verifier, obtain(site[0], bob)["access"])
+    assert response.status_code == 200
+    assert response.json()["message"] == "Access granted to bob"
+
+
+def test_verifier_answers_in_the_apis_dashboard_shape(site, verifier, bob):
+    token = obtain(site[0], bob)["access"]
+    api = requests.get(f"{site[0].url}/api/dashboard/", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert dashboard(verifier, token).json() == api.json()
+
+
+def test_verifier_errors_match_the_apis(site, verifier, bob):
+    for headers in ({}, {"Authorization": "Bearer a b"}, {"Authorization": "Bearer x.y.z"}):
+        api = requests.get(f"{site[0].url}/api/dashboard/", headers=headers, timeout=10)
+        ours = requests.get(f"{verifier.url}/dashboard/", headers=headers, timeout=10)
+        assert (ours.status_code, ours.json(), ours.headers["WWW-Authenticate"]) == (
+            api.status_code, api.json(), api.headers["WWW-Authenticate"],
+        )  # fmt: skip
+
+
+def test_verifier_refuses_an_expired_token(site, verifier, bob):
+    now = int(time.time())
+    token = sign(site[1], claims_of(obtain(site[0], bob)["access"], iat=now - 900, exp=now - 600))
+    assert refused(dashboard(verifier, token), "token_expired")
+
+
+def test_verifier_refuses_a_token_not_yet_valid(site, verifier, bob):
+    token = sign(site[1], claims_of(obtain(site[0], bob)["access"], nbf=int(time.time()) + 600))
+    assert refused(dashboard(verifier, token))
+
+
+def test_verifier_refuses_the_wrong_audience(site, verifier, bob):
+    assert refused(dashboard(verifier, sign(site[1], claims_of(obtain(site[0], bob)["access"], aud="other-api"))))
+
+
+def test_verifier_refuses_the_wrong_issuer(site, verifier, bob):
+    assert refused(dashboard(verifier, sign(site[1], claims_of(obtain(site[0], bob)["access"], iss="evil"))))
+
+
+def test_verifier_refuses_a_refresh_token(site, verifier, bob):
+    assert refused(dashboard(verifier, obtain(site[0], bob)["refresh"]))
+
+
+def test_verifier_refuses_a_foreign_key_under_our_kid(site, verifier, bob, tmp_path):
+    claims = claims_of(obtain(site[0], bob)["access"])
+    kid = keys.generate_key(directory=tmp_path, algorithm="ES256")
+    foreign = keys.load_ring(tmp_path).keys[kid]
+    token = jwt.encode(
+        claims, foreign.private_key, algorithm="ES256", headers={"kid": keys.load_ring(site[1]).active.kid}
+    )
+    assert refused(dashboard(verifier, token))
+
+
+def test_verifier_refuses_an_unknown_kid(site, verifier, bob):
+    assert refused(dashboard(verifier, sign(site[1], claims_of(obtain(site[0], bob)["access"]), kid="nope")))
+
+
+def test_verifier_refuses_a_token_without_kid(site, verifier, bob):
+    claims = claims_of(obtain(site[0], bob)["access"])
+    active = keys.load_ring(site[1]).active
+    assert refused(dashboard(verifier, jwt.encode(claims, active.private_key, algorithm="ES256")))
+
+
+def test_verifier_refuses_alg_none(site, verifier, bob):
+    claims = claims_of(obtain(site[0], bob)["access"])
+    assert refused(dashboard(verifier, unsigned_token(claims, kid=keys.load_ring(site[1]).active.kid)))
+
+
+def test_verifier_refuses_hs256_signed_with_the_public_key(site, verifier, bob):
+    """CVE-2022-29217: the published key used as an HMAC secret."""
+    claims = claims_of(obtain(site[0], bob)["access"])
+    jwk = requests.get(f"{site[0].url}/.well-known/jwks.json", timeout=10).json()["keys"][0]
+    for secret in (
+        json.dumps(jwk).encode(),
+        jwt.PyJWK(jwk).key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
+    ):
+        assert refused(dashboard(verifier, hmac_token({"alg": "HS256", "kid": jwk["kid"]}, claims, secret)))
+
+
+def test_verifier_refuses_a_token_naming_its_own_key(site, verifier, bob):
+    claims = claims_of(obtain(site[0], bob)["access"])
+    assert refused(dashboard(verifier, sign(site[1], claims, jku=f"{site[0].url}/.well-known/jwks.json")))
+
+
+def test_verifier_refuses_a_revoked_token_once_the_feed_says_so(site, verifier, bob):
+    token = obtain(site[0], bob)["access"]
+    assert dashboard(verifier, token).status_code == 200
+    revoke_everything(user=bob, reason="log out everywhere")
+    revoked_at = time.time()  # committed: any feed issued from now on carries the cut-off
+    wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > revoked_at)
+    assert refused(dashboard(verifier, token), "token_revoked")
+
+
+def test_verifier_survives_a_key_rotation_without_restart(start_keyed_site, start_verifier, bob):
+    server, directory = start_keyed_site("EdDSA")
+    verifier = start_verifier(server, JWKS_COOLDOWN="0")
+    old_token = obtain(server, bob)["access"]
+    keys.activate_key(directory=directory, kid=keys.generate_key(directory=directory, algorithm="EdDSA"))
+    new_token = obtain(server, bob)["access"]
+    assert dashboard(verifier, new_token).status_code == 200  # unknown kid: the set is fetched again
+    assert dashboard(verifier, old_token).status_code == 200  # the retired key is still published
+
+
+def test_verifier_keeps_verifying_while_authdemo_is_down(start_keyed_site, start_verifier, bob):
+    server, directory = start_keyed_site("RS256")
+    verifier = start_verifier(server, JWKS_COOLDOWN="0")
+    token = obtain(server, bob)["access"]
+    server.stop()
+    assert dashboard(verifier, token).status_code == 200
+    assert refused(dashboard(verifier, sign(directory, claims_of(token), kid="unknown-while-down")))
+    assert dashboard(verifier, token).status_code == 200
+
+
+def test_random_kids_cause_at_most_one_key_set_fetch_per_cooldown(site, start_verifier, bob):
+    verifier = start_verifier(site[0], JWKS_COOLDOWN="3600")
+    claims = claims_of(obtain(site[0], bob)["access"])
+    before = jwks_fetches(site[0])
+    with requests.Session() as session:
+        for _ in range(1000):
+            token = sign(site[1], claims, kid=secrets.token_urlsafe(16))
+            response = session.get(f"{verifier.url}/dashboard/", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 401
+    assert jwks_fetches(site[0]) - before <= 1
+
+
+def test_verifier_with_an_unreachable_key_set_url_stops_with_one_line():
+    result = run_verifier(JWKS_URL="http://127.0.0.1:9/.well-known/jwks.json")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "verifier: http://127.0.0.1:9/.well-known/jwks.json is unreachable ([Errno 111] Connection refused)"
+    ]
+
+
+def test_verifier_with_a_key_set_that_is_not_json_stops_with_one_line(site):
+    result = run_verifier(JWKS_URL=f"{site[0].url}/healthz?not-a-key-set")
+    assert result.stderr.strip().splitlines() == [
+        f"verifier: {site[0].url}/healthz?not-a-key-set did not answer a JSON key set ({{'keys': [...]}})"
+    ]
+
+
+def test_verifier_without_jwks_url_stops_with_one_line():
+    assert run_verifier().stderr.strip().startswith("verifier: JWKS_URL must be set")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def run_verifier(**env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "verifier"], cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def wait_for(condition, timeout: float = 30) -> None:
+    """Wait for a state change (not a speed check: the bench measures how fast)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never became true")
+        time.sleep(0.05)

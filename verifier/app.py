@@ -1,0 +1,139 @@
+"""The verifier's HTTP service (Falcon, WSGI): `/healthz` and `GET /dashboard/`.
+
+`/dashboard/` answers like authdemo's `/api/dashboard/`: the same body
+(`{"message": "Access granted to <username>", "data": {...claims}}`), the same JSON errors
+(`{"detail": ..., "code": ...}`) and the same `WWW-Authenticate: Bearer realm="authdemo"`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import falcon
+import jwt
+
+from verifier.config import Config
+from verifier.keyset import KeySet
+from verifier.revocations import RevocationFeed
+
+MAX_TOKEN_BYTES = 4096
+CHALLENGE = 'Bearer realm="authdemo"'
+FOREIGN_KEY_HEADERS = ("jku", "x5u", "jwk", "x5c")
+
+
+class Refused(Exception):
+    def __init__(self, detail: str, code: str):
+        super().__init__(detail)
+        self.detail, self.code = detail, code
+
+
+def bearer_token(header: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header, with the API's error codes."""
+    if not header or not header.lower().startswith("bearer "):
+        raise Refused("Authentication credentials were not provided.", "not_authenticated")
+    parts = header.split()
+    if len(parts) != 2:
+        raise Refused("Authorization header must contain two space-delimited values", "bad_authorization_header")
+    return parts[1]
+
+
+class Verifier:
+    """Check a token against the key set, the claims and the revocation feed."""
+
+    def __init__(self, config: Config, keyset: KeySet, feed: RevocationFeed):
+        self.config, self.keyset, self.feed = config, keyset, feed
+
+    def verify(self, token: str) -> dict:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise Refused("Token is missing or too long.", "token_not_valid")
+        try:
+            header = jwt.get_unverified_header(token)
+            kid, alg = header.get("kid"), header.get("alg")
+            if not isinstance(kid, str) or alg not in self.config.algorithms:
+                raise Refused("Token is invalid.", "token_not_valid")  # kid required; allowlisted alg only
+            if any(name in header for name in FOREIGN_KEY_HEADERS):
+                raise Refused("Token is invalid.", "token_not_valid")
+            key = self.keyset.get(kid)
+            if key is None or key.algorithm_name != alg:
+                raise Refused("Token is invalid.", "token_not_valid")
+            claims = jwt.decode(
+                token, key, algorithms=[alg], audience=self.config.audience, issuer=self.config.issuer,
+                leeway=self.config.leeway, options={"require": ["exp", "iat", "iss", "aud"]},
+            )  # fmt: skip
+        except jwt.ExpiredSignatureError:
+            raise Refused("Token has expired.", "token_expired") from None
+        except jwt.PyJWTError:
+            raise Refused("Token is invalid.", "token_not_valid") from None
+        self.check_claims(claims)
+        return claims
+
+    def check_claims(self, claims: dict) -> None:
+        iat, user_id = claims.get("iat"), claims.get("user_id")
+        valid = (
+            claims.get("token_type") == "access"
+            and isinstance(iat, int | float)
+            and isinstance(user_id, int)
+            and not isinstance(user_id, bool)
+            and isinstance(claims.get("username"), str)
+        )
+        if not valid:
+            raise Refused("Token is invalid.", "token_not_valid")
+        if iat <= self.feed.cutoff(user_id):
+            raise Refused("Token has been revoked.", "token_revoked")
+
+
+class Dashboard:
+    def __init__(self, verifier: Verifier):
+        self.verifier = verifier
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        claims = self.verifier.verify(bearer_token(req.get_header("Authorization")))
+        resp.media = {"message": f"Access granted to {claims['username']}", "data": claims}
+        resp.cache_control = ["private", "no-store"]
+
+
+class Health:
+    def __init__(self, keyset: KeySet, feed: RevocationFeed):
+        self.keyset, self.feed = keyset, feed
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        now = time.time()
+        age = lambda at: None if at is None else round(now - at, 3)  # noqa: E731
+        resp.media = {
+            "status": "ok",
+            "keys": sorted(self.keyset.keys),
+            "key_set_age": age(self.keyset.fetched_at),
+            "key_set_fetches": self.keyset.fetches,
+            "key_set_error": self.keyset.last_error,
+            "revocation_feed_age": age(self.feed.received_at),
+            "revocation_feed_issued_at": self.feed.issued_at,
+            "revocation_feed_error": self.feed.last_error,
+        }
+
+
+def refused(req, resp, exc: Refused, params) -> None:
+    resp.status = falcon.HTTP_401
+    resp.media = {"detail": exc.detail, "code": exc.code}
+    resp.set_header("WWW-Authenticate", CHALLENGE)
+
+
+def http_error(req, resp, exc: falcon.HTTPError, params) -> None:
+    resp.status = exc.status
+    resp.media = {"detail": exc.title, "code": exc.title.lower().replace(" ", "_")}
+    for name, value in (exc.headers or {}).items():
+        resp.set_header(name, value)
+
+
+def server_error(req, resp, exc: Exception, params) -> None:
+    resp.status = falcon.HTTP_500
+    resp.media = {"detail": "Server error.", "code": "server_error"}
+
+
+def create_app(config: Config, keyset: KeySet, feed: RevocationFeed) -> falcon.App:
+    app = falcon.App()
+    app.add_route("/healthz", Health(keyset, feed))
+    app.add_route("/dashboard/", Dashboard(Verifier(config, keyset, feed)))
+    app.add_error_handler(Exception, server_error)
+    app.add_error_handler(falcon.HTTPError, http_error)
+    app.add_error_handler(Refused, refused)
+    return app
