@@ -29,9 +29,9 @@ class Refused(Exception):
 
 def bearer_token(header: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` header, with the API's error codes."""
-    if not header or not header.lower().startswith("bearer "):
+    parts = (header or "").split()
+    if not parts or parts[0] != "Bearer":  # another scheme is not ours to judge, as in SimpleJWT
         raise Refused("Authentication credentials were not provided.", "not_authenticated")
-    parts = header.split()
     if len(parts) != 2:
         raise Refused("Authorization header must contain two space-delimited values", "bad_authorization_header")
     return parts[1]
@@ -119,7 +119,8 @@ def refused(req, resp, exc: Refused, params) -> None:
 
 def http_error(req, resp, exc: falcon.HTTPError, params) -> None:
     resp.status = exc.status
-    resp.media = {"detail": exc.title, "code": exc.title.lower().replace(" ", "_")}
+    reason = exc.title.split(" ", 1)[-1]  # "404 Not Found" -> "Not Found"
+    resp.media = {"detail": f"{reason}.", "code": reason.lower().replace(" ", "_")}
     for name, value in (exc.headers or {}).items():
         resp.set_header(name, value)
 

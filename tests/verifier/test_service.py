@@ -83,12 +83,18 @@ def test_verifier_answers_in_the_apis_dashboard_shape(site, verifier, bob):
 
 
 def test_verifier_errors_match_the_apis(site, verifier, bob):
-    for headers in ({}, {"Authorization": "Bearer a b"}, {"Authorization": "Bearer x.y.z"}):
+    cases = ("", "Bearer", "Basic abc", "Bearer a b", "Bearer x.y.z")
+    for headers in ({"Authorization": value} if value else {} for value in cases):
         api = requests.get(f"{site[0].url}/api/dashboard/", headers=headers, timeout=10)
         ours = requests.get(f"{verifier.url}/dashboard/", headers=headers, timeout=10)
         assert (ours.status_code, ours.json(), ours.headers["WWW-Authenticate"]) == (
             api.status_code, api.json(), api.headers["WWW-Authenticate"],
         )  # fmt: skip
+
+
+def test_verifier_answers_an_unknown_path_with_a_json_404(verifier):
+    response = requests.get(f"{verifier.url}/nope", timeout=10)
+    assert (response.status_code, response.json()) == (404, {"detail": "Not Found.", "code": "not_found"})
 
 
 def test_verifier_refuses_an_expired_token(site, verifier, bob):
