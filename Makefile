@@ -9,7 +9,7 @@ export PORT
 VERIFIER_PORT ?= 8001
 JWKS_URL ?= http://127.0.0.1:$(PORT)/.well-known/jwks.json
 
-.PHONY: run serve verifier test lint format bench bench-quick loadtest clean venv dev-venv
+.PHONY: run serve verifier test lint format bench bench-quick bench-verifier loadtest clean venv dev-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,9 @@ format: dev-venv
 
 bench: dev-venv  ## the full benchmark (~15 min; PostgreSQL, Redis, wrk): figures for /compare/ in bench/results/
 	$(BIN)/python -m bench.run
+
+bench-verifier: dev-venv  ## the verifier part of `make bench` alone (~3 min): RS256/ES256/EdDSA cost, 100 revocations
+	$(BIN)/python -m bench.verifier
 
 bench-quick: dev-venv  ## the benchmark harness in under a minute (CI); writes artifacts/bench-quick/
 	$(BIN)/python -m bench.run --quick

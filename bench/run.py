@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import environment, scale
+from bench import environment, scale, verifier
 from bench.load import ensure_wrk, measure
 from bench.report import check_targets, summarize, write
 from bench.schemes import SCHEMES, check, credential_bytes, credentials, server_settings, session_cookie
@@ -110,6 +110,12 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
     pair = scale.two_processes(
         env, logs, plan.stores, seconds=plan.seconds, connections=plan.connections, throughput=plan.warmup
     )
+    print("bench: the verifier service (RS256, ES256, EdDSA) and the revocation feed", flush=True)
+    service = verifier.run(env, logs, seconds=plan.seconds, connections=plan.connections,
+                           revocations=100 if plan.warmup else 3,
+                           algorithms=verifier.ALGORITHMS if plan.warmup else verifier.ALGORITHMS[-1:])  # fmt: skip
+    service["algorithms"] = {"HS256 (authdemo)": verifier.hs256_row(servers["jwt-off"], env, empty["jwt_stateless"]),
+                             **service["algorithms"]}  # fmt: skip
     return {
         "mode": plan.mode,
         "measured_at": environment.now(),
@@ -122,6 +128,7 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
         "fill_seconds": fill_seconds if full else None,
         "operations": operations,
         "scalability": pair,
+        "verifier": service,
         "targets": check_targets(empty, full),
     }
 

@@ -62,5 +62,26 @@ def sample_results(*, full: bool = True) -> dict:
             "session_redis": {"one_process_rps": 600, "two_processes_rps": 900},
             "jwt_cutoff": {"one_process_rps": 750, "two_processes_rps": 1100},
         },
+        "verifier": {
+            "algorithms": {
+                name: {
+                    "rps": rps,
+                    "p50_ms": 1.0,
+                    "p99_ms": 2.0,
+                    "app_cpu_us": cpu,
+                    "verify_us": 50.0,
+                    "token_bytes": size,
+                }
+                for name, rps, cpu, size in (("HS256 (authdemo)", 900, 700, 380), ("EdDSA", 1400, 450, 420))
+            },
+            "revocation": {
+                "samples": 100,
+                "poll_seconds": 1.0,
+                "p50_ms": 520.0,
+                "p99_ms": 1010.0,
+                "max_ms": 1020.0,
+                "mean_ms": 530.0,
+            },  # fmt: skip
+        },
         "targets": check_targets(empty, scaled if full else None),
     }

@@ -50,3 +50,15 @@ def test_quick_run_writes_markdown_and_svg(quick_results):
 
 def test_quick_run_skips_the_scale_phase(quick_results):
     assert quick_results["json"]["full"] is None
+
+
+def test_quick_run_measures_the_verifier_beside_authdemos_hs256(quick_results):
+    rows = quick_results["json"]["verifier"]["algorithms"]
+    assert set(rows) == {"HS256 (authdemo)", "EdDSA"}
+    assert all(row["token_bytes"] > 100 and row["app_cpu_us"] > 0 for row in rows.values())
+
+
+def test_quick_run_times_revocation_reaching_the_verifier(quick_results):
+    revocation = quick_results["json"]["verifier"]["revocation"]
+    assert revocation["samples"] == 3 and 0 < revocation["p50_ms"] <= revocation["p99_ms"]
+    assert "A separate verifier" in (quick_results["dir"] / "latest.md").read_text()
