@@ -51,11 +51,13 @@ verifier: venv  ## the token verifier on 127.0.0.1:$(VERIFIER_PORT), for the sit
 test: dev-venv $(AXE)  ## the whole suite; REQUIRE_SERVICES=1 turns every skip for a missing service into a failure
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# axe-core for the browser tests' accessibility checks, pinned in package-lock.json.
+# Test-only node packages, pinned in package-lock.json: axe-core for the browser tests'
+# accessibility checks, and the Express peer the benchmark runs (bench/peers/express).
+# `npm ci` only when what is installed does not match the lock file.
 # Without npm the browser tests skip (and fail under REQUIRE_SERVICES=1).
 $(AXE): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: no axe-core, the accessibility tests will skip"; exit 0; }; \
-	npm ci --no-audit --no-fund && touch $@
+	{ npm ls --depth=0 >/dev/null 2>&1 || npm ci --no-audit --no-fund; } && touch $@
 
 lint: dev-venv
 	$(BIN)/ruff check .
@@ -65,13 +67,13 @@ format: dev-venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: dev-venv  ## the full benchmark (~15 min; PostgreSQL, Redis, wrk): figures for /compare/ in bench/results/
+bench: dev-venv $(AXE)  ## the full benchmark (~15 min; PostgreSQL, Redis, wrk): figures for /compare/ in bench/results/
 	$(BIN)/python -m bench.run
 
 bench-verifier: dev-venv  ## the verifier part of `make bench` alone (~3 min): RS256/ES256/EdDSA cost, 100 revocations
 	$(BIN)/python -m bench.verifier
 
-bench-quick: dev-venv  ## the benchmark harness in under a minute (CI); writes artifacts/bench-quick/
+bench-quick: dev-venv $(AXE)  ## the benchmark harness in under a minute (CI); writes artifacts/bench-quick/
 	$(BIN)/python -m bench.run --quick
 
 .PHONY: loadtest-quick

@@ -13,10 +13,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import environment, scale, verifier
+from bench import environment, peers, scale, verifier
 from bench.load import ensure_wrk, measure
 from bench.report import check_targets, summarize, write
-from bench.schemes import SCHEMES, check, credential_bytes, credentials, server_settings, session_cookie
+from bench.schemes import ALL_SCHEMES, SCHEMES, check, credential_bytes, credentials, server_settings, session_cookies
 from bench.stack import ROOT, Server, Stores, base_env, prepare_site, recreate_database, start_all
 
 
@@ -28,15 +28,16 @@ class Plan:
     seconds: float
     connections: int
     scale_rows: int
+    revocations: int  # revocations timed across two processes
     stores: Stores
     out_dir: Path
 
 
-FULL = Plan("full", True, 4, 4, 4, 1_000_000, Stores("authdemo_bench", 9), ROOT / "bench" / "results")
-QUICK = Plan("quick", False, 1, 1, 4, 0, Stores("authdemo_bench_quick", 10), ROOT / "artifacts" / "bench-quick")
+FULL = Plan("full", True, 4, 4, 4, 1_000_000, 100, Stores("authdemo_bench", 9), ROOT / "bench" / "results")
+QUICK = Plan("quick", False, 1, 1, 4, 0, 5, Stores("authdemo_bench_quick", 10), ROOT / "artifacts" / "bench-quick")
 
 
-def run_rounds(plan: Plan, servers: dict[str, Server]) -> tuple[list[dict], dict]:
+def run_rounds(plan: Plan, servers: dict[str, Server], schemes) -> tuple[list[dict], dict]:
     """Measure every scheme once per round, rotating the order so drift spreads evenly.
 
     Credentials are fresh each round, as a browser's would be: wrk replays one cookie, and
@@ -45,9 +46,8 @@ def run_rounds(plan: Plan, servers: dict[str, Server]) -> tuple[list[dict], dict
     """
     rounds, sizes = [], {}
     for number in range(0 if plan.warmup else 1, plan.rounds + 1):  # round 0 only warms up
-        sessions = {name: session_cookie(server) for name, server in servers.items() if name.startswith("session-")}
-        targets = credentials(servers, sessions)
-        order = SCHEMES[number % len(SCHEMES) :] + SCHEMES[: number % len(SCHEMES)]
+        targets = credentials(schemes, servers, session_cookies(schemes, servers))
+        order = schemes[number % len(schemes) :] + schemes[: number % len(schemes)]
         results = {}
         for scheme in order:
             check(scheme, targets[scheme.key])
@@ -62,8 +62,8 @@ def run_rounds(plan: Plan, servers: dict[str, Server]) -> tuple[list[dict], dict
     return rounds, sizes
 
 
-def phase(plan: Plan, servers: dict[str, Server]) -> dict:
-    rounds, sizes = run_rounds(plan, servers)
+def phase(plan: Plan, servers: dict[str, Server], schemes) -> dict:
+    rounds, sizes = run_rounds(plan, servers, schemes)
     summary = summarize(rounds)
     for key, row in summary.items():
         row["credential_bytes"] = sizes[key]
@@ -82,8 +82,10 @@ def main(argv: list[str] | None = None) -> Path:
     recreate_database(plan.stores)
     env = base_env(plan.stores)
     prepare_site(env)
+    peers.prepare_bare(env, plan.stores)
     logs = Path(tempfile.mkdtemp(prefix="authdemo-bench-"))
     servers = {name: Server(name, {**env, **extra}, logs / f"{name}.log") for name, extra in server_settings().items()}
+    servers.update(peers.peer_servers(env, plan.stores, logs))
     try:
         start_all(list(servers.values()))
         results = collect(plan, servers, env, logs)
@@ -98,18 +100,19 @@ def main(argv: list[str] | None = None) -> Path:
 
 def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: Path) -> dict:
     """Run the phases of the plan and gather their results with the context of the run."""
-    print("bench: empty stores", flush=True)
-    empty = phase(plan, servers)
+    print("bench: empty stores, authdemo and its peers", flush=True)
+    empty = phase(plan, servers, ALL_SCHEMES)
     operations = {"empty": scale.time_operations(servers["jwt-cutoff"], samples=7 if plan.warmup else 1)}
     full = None
     if plan.scale_rows:
         print(f"bench: filling the stores with {plan.scale_rows:,} sessions and tokens", flush=True)
         fill_seconds = scale.fill(plan.stores, rows=plan.scale_rows)
-        full = phase(plan, servers)
+        full = phase(plan, servers, SCHEMES)  # the peers' stores are not filled
         operations[f"{plan.scale_rows:,}-row"] = scale.time_operations(servers["jwt-cutoff"], samples=7)
     pair = scale.two_processes(
-        env, logs, plan.stores, seconds=plan.seconds, connections=plan.connections, throughput=plan.warmup
-    )
+        env, logs, plan.stores, seconds=plan.seconds, connections=plan.connections, throughput=plan.warmup,
+        revocations=plan.revocations,
+    )  # fmt: skip
     print("bench: the verifier service (RS256, ES256, EdDSA) and the revocation feed", flush=True)
     service = verifier.run(env, logs, seconds=plan.seconds, connections=plan.connections,
                            revocations=100 if plan.warmup else 3,
@@ -120,7 +123,8 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
         "mode": plan.mode,
         "measured_at": environment.now(),
         "machine": environment.machine(),
-        "settings": f"1 gunicorn gthread worker x 4 threads per process; wrk -t1 -c{plan.connections}, "
+        "settings": f"1 gunicorn gthread worker x 4 threads per process (the Express peer: one node process); "
+        f"wrk -t1 -c{plan.connections}, "
         f"{plan.seconds:g} s per run, {plan.rounds} interleaved rounds (medians)",
         "empty": empty,
         "full": full,
@@ -129,7 +133,7 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
         "operations": operations,
         "scalability": pair,
         "verifier": service,
-        "targets": check_targets(empty, full),
+        "targets": check_targets(empty, full, pair),
     }
 
 

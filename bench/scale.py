@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -98,13 +99,21 @@ def _revoke_everything(server: Server) -> float:
 
 
 def two_processes(
-    env: dict[str, str], logs: Path, stores: Stores, *, seconds: float, connections: int, throughput: bool = True
+    env: dict[str, str],
+    logs: Path,
+    stores: Stores,
+    *,
+    seconds: float,
+    connections: int,
+    throughput: bool = True,
+    revocations: int = 0,
 ) -> dict:
-    """Two app processes on the same PostgreSQL and Redis: shared logins, shared revocation, throughput."""
+    """Two app processes on the same PostgreSQL and Redis: shared logins, shared revocation,
+    how long a revocation takes to reach the other process, throughput."""
     shared = {**env, "SESSION_BACKEND": "redis", "JWT_REVOCATION": "cutoff"}
     a, b = start_all([Server(f"pair-{n}", shared, logs / f"pair-{n}.log") for n in "ab"])
     try:
-        result = {"cross_process": _cross_process(a, b)}
+        result = {"cross_process": _cross_process(a, b), "propagation": propagation(a, b, count=revocations)}
         for scheme, path, header in _pair_targets(a) if throughput else []:
             single = measure(Target(a, path, header), stores, seconds=seconds, connections=connections)["rps"]
             both = _concurrently([Target(a, path, header), Target(b, path, header)], stores, seconds, connections)
@@ -157,3 +166,51 @@ def _statuses(server: Server, cookie: dict, bearer: dict) -> tuple[int, int]:
     session = requests.get(f"{server.url}/compare/probe/session/", headers=cookie, timeout=10).status_code
     token = requests.get(f"{server.url}/api/dashboard/", headers=bearer, timeout=10).status_code
     return session, token
+
+
+def propagation(a: Server, b: Server, *, count: int) -> dict:
+    """Revoke everything on A `count` times; time until B refuses the session and the token.
+
+    Each time: log in (session and token) on A, make B serve both (so B holds its local
+    copies), revoke on A, then ask B as fast as it answers until both are refused. Measured
+    from the moment A's answer to the revocation arrives (the revocation is committed);
+    `*_from_request_ms` start when the revocation was sent, an upper bound.
+    """
+    samples: list[tuple[float, float]] = []
+    for _ in range(count):
+        cookie, bearer = _logged_in(a)
+        if _statuses(b, cookie, bearer) != (200, 200):
+            raise RuntimeError("propagation: B does not accept A's fresh login")
+        sent = time.perf_counter()
+        answered = sent + _revoke_everything(a) / 1000
+        pending = {"session": (cookie, "/compare/probe/session/"), "token": (bearer, "/api/dashboard/")}
+        reached = {}
+        with requests.Session() as client:
+            while pending:
+                for name, (headers, path) in list(pending.items()):
+                    if client.get(f"{b.url}{path}", headers=headers, timeout=10).status_code != 200:
+                        reached[name] = time.perf_counter()
+                        del pending[name]
+        last = max(reached.values())
+        samples.append((max(0.0, last - answered) * 1000, (last - sent) * 1000))
+    if not samples:
+        return {}
+    after_answer = sorted(sample[0] for sample in samples)
+    after_request = sorted(sample[1] for sample in samples)
+    return {
+        "revocations": count,
+        "p50_ms": round(_percentile(after_answer, 50), 2),
+        "p99_ms": round(_percentile(after_answer, 99), 2),
+        "max_ms": round(after_answer[-1], 2),
+        "p99_from_request_ms": round(_percentile(after_request, 99), 2),
+    }
+
+
+def _logged_in(server: Server) -> tuple[dict, dict]:
+    name, value = session_cookie(server)
+    return {"Cookie": f"{name}={value}"}, {"Authorization": f"Bearer {access_token(server)}"}
+
+
+def _percentile(ordered: list[float], percent: float) -> float:
+    """Nearest-rank percentile of an ordered list."""
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import requests
 
 from accounts import vocabulary
+from bench import peers
 from bench.load import Target
 from bench.stack import Server
 
 USERNAME, PASSWORD = "bob", "bob-demo-pass"
 SESSION_PROBE = "/compare/probe/session/"
 # How each row of the comparison is measured: (server, path, credential). The server is the
-# name of the Server process that serves it; the credential "none", "session", "bearer" or "cookie".
+# name of the Server process that serves it; the credential "none", "session", "bearer", "cookie" or "raw".
 MEASURED_BY = {
     vocabulary.BASELINE: ("jwt-off", "/healthz", "none"),
     **{vocabulary.session_scheme_key(e): (f"session-{e}", SESSION_PROBE, "session") for e in vocabulary.ENGINE_KEYS},
@@ -26,6 +27,16 @@ MEASURED_BY = {
     vocabulary.JWT_DB_USER: ("jwt-off", "/api/dashboard/db/", "bearer"),
     vocabulary.JWT_CUTOFF: ("jwt-cutoff", "/api/dashboard/", "bearer"),
     vocabulary.JWT_COOKIE: ("jwt-off", "/api/dashboard/", "cookie"),
+    vocabulary.PAGE_PROFILE: ("session-db", "/accounts/profile/", "session"),
+    # The peers: (server, path, credential, where a session starts).
+    "peer_django_ping": ("peer-django", "/ping", "none"),
+    "peer_django_jwt": ("peer-django", "/api/dashboard/", "bearer"),
+    "peer_django_session": ("peer-django", "/api/session/", "session", "/login/"),
+    "peer_express_ping": ("peer-express", "/ping", "none"),
+    "peer_express_session": ("peer-express", "/profile", "session", "/login"),
+    "peer_express_session_memory": ("peer-express", "/memory/profile", "session", "/memory/login"),
+    "peer_express_jwt": ("peer-express", "/dashboard", "raw"),
+    "peer_express_jwt_key": ("peer-express", "/dashboard-key", "raw"),
 }
 
 
@@ -36,10 +47,17 @@ class Scheme:
     via: str  # the scheme Server-Timing must name
     server: str
     path: str
-    credential: str
+    credential: str  # "none", "session", "bearer", "cookie" or "raw" (the Express example's bare header)
+    login_path: str = ""  # where a peer starts a session
+
+    @property
+    def peer(self) -> bool:
+        return self.server.startswith("peer-")
 
 
 SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in vocabulary.SCHEMES)
+PEER_SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in vocabulary.PEER_SCHEMES)
+ALL_SCHEMES = SCHEMES + PEER_SCHEMES
 
 
 def server_settings() -> dict[str, dict[str, str]]:
@@ -69,17 +87,34 @@ def access_token(server: Server) -> str:
     return response.json()["access"]
 
 
-def credentials(servers: dict[str, Server], sessions: dict[str, tuple[str, str]]) -> dict[str, Target]:
+def session_cookies(schemes, servers: dict[str, Server]) -> dict[str, tuple[str, str]]:
+    """A fresh session for every session scheme: authdemo's login form, or the peer's login."""
+    return {
+        scheme.key: peers.session_cookie(servers[scheme.server], scheme.login_path)
+        if scheme.peer
+        else session_cookie(servers[scheme.server])
+        for scheme in schemes
+        if scheme.credential == "session"
+    }
+
+
+def credentials(schemes, servers: dict[str, Server], sessions: dict[str, tuple[str, str]]) -> dict[str, Target]:
     """Build every scheme's request, with access tokens fresh from each token server."""
-    tokens = {name: access_token(servers[name]) for name in ("jwt-off", "jwt-cutoff")}
+    token_servers = {scheme.server for scheme in schemes if scheme.credential in ("bearer", "cookie", "raw")}
+    tokens = {
+        name: peers.access_token(servers[name]) if name.startswith("peer-") else access_token(servers[name])
+        for name in token_servers
+    }
     targets = {}
-    for scheme in SCHEMES:
+    for scheme in schemes:
         headers = {}
         if scheme.credential == "session":
-            name, value = sessions[scheme.server]
+            name, value = sessions[scheme.key]
             headers["Cookie"] = f"{name}={value}"
         elif scheme.credential == "bearer":
             headers["Authorization"] = f"Bearer {tokens[scheme.server]}"
+        elif scheme.credential == "raw":
+            headers["Authorization"] = tokens[scheme.server]
         elif scheme.credential == "cookie":
             headers["Cookie"] = f"access={tokens[scheme.server]}"
         targets[scheme.key] = Target(servers[scheme.server], scheme.path, headers)
@@ -90,13 +125,17 @@ def check(scheme: Scheme, target: Target) -> None:
     """Refuse to measure a scheme whose request is not answered 200 by that scheme."""
     response = requests.get(target.server.url + target.path, headers=target.headers, timeout=10)
     timing = response.headers.get("Server-Timing", "")
-    if response.status_code != 200 or f'desc="{scheme.via}"' not in timing:
+    if scheme.peer:
+        if response.status_code != 200:
+            raise RuntimeError(f"{scheme.key}: {response.status_code}")
+    elif response.status_code != 200 or f'desc="{scheme.via}"' not in timing:
         raise RuntimeError(f"{scheme.key}: {response.status_code}, Server-Timing {timing!r}: not {scheme.via}")
 
 
 def credential_bytes(target: Target) -> int:
     """Bytes of the credential itself: the cookie value or the token."""
-    for header in ("Cookie", "Authorization"):
-        if header in target.headers:
-            return len(target.headers[header].split("=", 1)[1] if header == "Cookie" else target.headers[header][7:])
+    if "Cookie" in target.headers:
+        return len(target.headers["Cookie"].split("=", 1)[1])
+    if "Authorization" in target.headers:
+        return len(target.headers["Authorization"].removeprefix("Bearer "))
     return 0
