@@ -12,10 +12,10 @@ from html import escape
 from accounts.vocabulary import SCHEME_KEYS
 
 
-def scheme_rows(results: dict | None, phase: str = "empty") -> list[dict]:
-    """One row per scheme in display order, each with its key."""
+def scheme_rows(results: dict | None, phase: str = "empty", order: tuple[str, ...] = SCHEME_KEYS) -> list[dict]:
+    """One row per scheme in display order (authdemo's, or `order`), each with its key."""
     rows = (results or {}).get(phase) or {}
-    return [{"key": key, **rows[key]} for key in SCHEME_KEYS if key in rows]
+    return [{"key": key, **rows[key]} for key in order if key in rows]
 
 
 def chart_svg(results: dict) -> str:

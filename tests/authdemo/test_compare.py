@@ -164,3 +164,19 @@ def test_page_after_revocation_shows_both_refused_in_cutoff_mode(client, alice, 
     body = client.get("/compare/").content.decode()
     assert '<td id="demo-session">refused</td>' in body
     assert '<td id="demo-token">refused (token_revoked)</td>' in body
+
+
+def test_compare_explains_the_local_tier_with_its_staleness_bound(client, db, results_file, settings):
+    settings.LOCAL_TIER_BOUND = 1.0
+    results_file()
+    body = client.get("/compare/").content.decode()
+    assert "A third answer" in body
+    assert "within the last 1.0 s" in body
+    assert "9.5 ms at p99 over 100 revocations" in body  # from the run
+
+
+def test_compare_shows_the_peers_from_the_run(client, db, results_file):
+    results_file()
+    body = client.get("/compare/").content.decode()
+    assert '<th scope="row">Express: JWT, string secret (the example)</th><td>570</td>' in body  # median of the rounds
+    assert '<th scope="row">bare Django: JSON ping</th>' in body
