@@ -223,7 +223,9 @@ class LocalTier:
 
 
 def enabled(cache) -> bool:
-    """Whether reads of `cache` go through the local tier (LOCAL_TIER=on and a Redis cache)."""
+    """Whether reads of `cache` go through the local tier (LOCAL_TIER=on and a Redis cache).
+
+    `cache` is a backend (`caches[alias]`), not the `django.core.cache.cache` proxy."""
     return settings.LOCAL_TIER == "on" and type(cache).__module__.startswith("django_redis")
 
 

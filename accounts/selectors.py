@@ -105,11 +105,12 @@ def get_access_cutoff(*, user_id: object) -> float:
     else one cache read; the database is read only on a cache miss or a cache outage, and the
     answer is written back so that every process sharing the cache sees the same cut-off.
     """
-    if isinstance(caches["default"], LocMemCache):
+    backend = caches["default"]  # the backend itself: django.core.cache.cache is a proxy
+    if isinstance(backend, LocMemCache):
         return _cutoff_from_database(user_id)  # a per-process cache would miss other processes' revocations
     key = cutoff_cache_key(user_id)
     try:
-        cutoff = default_tier.read(cache, key) if local_tier_enabled(cache) else cache.get(key)
+        cutoff = default_tier.read(backend, key) if local_tier_enabled(backend) else backend.get(key)
     except CACHE_ERRORS:  # the cache is down: the database still knows, so fail safe, not open
         return _cutoff_from_database(user_id)
     if cutoff is None:

@@ -11,7 +11,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -158,8 +158,9 @@ def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
     """Publish a user's access-token cut-off to every process that reads the cache."""
     key = cutoff_cache_key(user_id)
     cache.set(key, cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT)
-    if local_tier_enabled(cache):  # Redis tells the other processes; this one knows now
-        default_tier.discard(cache, key)
+    backend = caches["default"]  # the backend itself: django.core.cache.cache is a proxy
+    if local_tier_enabled(backend):  # Redis tells the other processes; this one knows now
+        default_tier.discard(backend, key)
 
 
 def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:

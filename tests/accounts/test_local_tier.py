@@ -14,10 +14,10 @@ import pytest
 import redis
 import requests
 import time_machine
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone
 
-from accounts.local_tier import MISSING, LocalTier
+from accounts.local_tier import MISSING, LocalTier, default_tier
 from accounts.models import User
 from accounts.selectors import cutoff_cache_key, get_access_cutoff
 from tests.conftest import _redis_cache, eventually, form_login, log_out_everywhere
@@ -120,6 +120,21 @@ def test_local_tier_stops_serving_when_a_heartbeat_is_missed(own_tier, own_redis
         eventually(lambda: own_tier.get(cache, KEY) is MISSING, what="the copy dropped")
     finally:
         own_redis_cache.resume()
+
+
+def redis_gets(url: str) -> int:
+    """GET commands the Redis at `url` has answered so far."""
+    return redis.Redis.from_url(url).info("commandstats").get("cmdstat_get", {}).get("calls", 0)
+
+
+def test_cutoff_is_read_from_the_local_copy(own_redis_cache, db):
+    user = UserFactory()
+    copied = lambda: default_tier.get(caches["default"], cutoff_cache_key(user.pk)) is not MISSING  # noqa: E731
+    eventually(lambda: get_access_cutoff(user_id=user.pk) == 0 and copied(), what="a local copy of the cut-off")
+    before = redis_gets(own_redis_cache.url)
+    for _ in range(5):
+        assert get_access_cutoff(user_id=user.pk) == 0
+    assert redis_gets(own_redis_cache.url) == before
 
 
 def test_cutoff_falls_back_to_the_database_when_redis_hangs(own_redis_cache, db):
