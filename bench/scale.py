@@ -88,18 +88,20 @@ def time_operations(server: Server, *, samples: int) -> dict[str, float]:
 
 def _revoke_everything(server: Server) -> float:
     """Time POST /accounts/sessions/everywhere/ (revoke_everything) from a logged-in session."""
-    return _timed(_revoker(server))
+    return _timed(_revoker(server)[0])
 
 
 def _revoker(server: Server):
-    """Log in and open the sessions page; return the "log out everywhere" POST, ready to send."""
+    """Log in and open the sessions page; return the "log out everywhere" POST, ready to
+    send, and the session's cookie header (that session is among those it ends)."""
     client = requests.Session()
     name, value = session_cookie(server)
     client.cookies.set(name, value)
     client.get(f"{server.url}/accounts/sessions/", timeout=10).raise_for_status()  # sets the CSRF cookie
     form = {"csrfmiddlewaretoken": client.cookies["csrftoken"]}
     url = f"{server.url}/accounts/sessions/everywhere/"
-    return lambda: client.post(url, data=form, timeout=30, allow_redirects=False).raise_for_status()
+    post = lambda: client.post(url, data=form, timeout=30, allow_redirects=False).raise_for_status()  # noqa: E731
+    return post, {"Cookie": f"{name}={value}"}
 
 
 def two_processes(
@@ -176,16 +178,17 @@ def propagation(a: Server, b: Server, *, count: int) -> dict:
     """Revoke everything on A `count` times; time until B refuses the session and the token.
 
     Each time: log in (session and token) on A, make B serve both (so B holds its local
-    copies), revoke on A, then ask B as fast as it answers until both are refused. Measured
+    copies), end them with that session's "log out everywhere" on A, then ask B as fast as
+    it answers until both are refused. Measured
     from the moment A's answer to the revocation arrives (the revocation is committed);
     `*_from_request_ms` start when the revocation was sent, an upper bound.
     """
     samples: list[tuple[float, float]] = []
     for _ in range(count):
-        cookie, bearer = _logged_in(a)
+        revoke, cookie = _revoker(a)
+        bearer = {"Authorization": f"Bearer {access_token(a)}"}
         if _statuses(b, cookie, bearer) != (200, 200):
             raise RuntimeError("propagation: B does not accept A's fresh login")
-        revoke = _revoker(a)
         sent = time.perf_counter()
         revoke()
         answered = time.perf_counter()
@@ -210,11 +213,6 @@ def propagation(a: Server, b: Server, *, count: int) -> dict:
         "max_ms": round(after_answer[-1], 2),
         "p99_from_request_ms": round(_percentile(after_request, 99), 2),
     }
-
-
-def _logged_in(server: Server) -> tuple[dict, dict]:
-    name, value = session_cookie(server)
-    return {"Cookie": f"{name}={value}"}, {"Authorization": f"Bearer {access_token(server)}"}
 
 
 def _percentile(ordered: list[float], percent: float) -> float:
