@@ -3,6 +3,7 @@
 import os
 import sys
 
+from django.core import checks
 from django.core.wsgi import get_wsgi_application
 
 from authdemo.env import ConfigError
@@ -15,3 +16,8 @@ try:
     require_signing_keys()
 except ConfigError as exc:
     sys.exit(f"authdemo: configuration error: {exc}")
+
+# gunicorn runs no system checks (manage.py's commands do): run them here, so a configuration
+# guard (accounts.E001, api.E001, ...) stops the server at start, not at the first request.
+if errors := [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]:
+    sys.exit("authdemo: configuration error: " + " ".join(f"({m.id}) {m.msg}" for m in errors))

@@ -44,6 +44,23 @@ def test_bad_configuration_stops_startup_in_one_line(env, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_server_start_runs_the_system_checks_and_stops_in_one_line(tmp_path):
+    # The environment cannot put the redis engine on a non-Redis cache (REDIS_URL is required);
+    # a settings module that copies ours and changes the cache can, as a copier's might.
+    (tmp_path / "copied_settings.py").write_text(
+        "from authdemo.settings import *  # noqa\n"
+        "CACHES = {'default': {'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}}\n"
+        "SESSION_ENGINE = 'accounts.session_engines.redis'\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "copied_settings", "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import authdemo.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "(accounts.E001) SESSION_ENGINE 'accounts.session_engines.redis' needs a django-redis cache" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_port_is_for_the_makefile_not_django():
     result = manage("check", PORT="not-a-port")  # make run / make serve read PORT themselves
     assert result.returncode == 0, result.stderr
