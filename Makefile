@@ -76,7 +76,16 @@ bench-verifier: dev-venv  ## the verifier part of `make bench` alone (~3 min): R
 bench-quick: dev-venv $(AXE)  ## the benchmark harness in under a minute (CI); writes artifacts/bench-quick/
 	$(BIN)/python -m bench.run --quick
 
-.PHONY: loadtest-quick
+# nginx, redis-server and redis-sentinel from Debian, installed when missing (as root).
+cluster-packages:
+	@missing=""; for p in nginx:nginx redis-server:redis-server redis-sentinel:redis-sentinel; do \
+	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p##*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
+
+cluster: dev-venv cluster-packages  ## nginx + 3 app instances + Redis primary/replica/3 Sentinels on 127.0.0.1; map in artifacts/cluster/state.json
+	$(BIN)/python -m bench.cluster
+
+.PHONY: loadtest-quick cluster cluster-packages
 loadtest: dev-venv  ## 50 users for 60 s on 127.0.0.1 (PostgreSQL authdemo_load, Redis db 8): p50/p99, exit 1 on any violation
 	$(BIN)/python -m loadtest
 

@@ -11,7 +11,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -21,6 +21,7 @@ from accounts import vocabulary
 from accounts.local_tier import default_tier
 from accounts.local_tier import enabled as local_tier_enabled
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
+from accounts.replication import replicated
 from accounts.selectors import (
     CUTOFF_CACHE_TIMEOUT,
     REGISTRY_KEY,
@@ -155,10 +156,12 @@ def revoke_everything(
 
 
 def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
-    """Publish a user's access-token cut-off to every process that reads the cache."""
+    """Publish a user's access-token cut-off to every process that reads the cache (and to a
+    replica before it counts, where one is configured: a failover must not restore an old one)."""
     key = cutoff_cache_key(user_id)
-    cache.set(key, cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT)
-    backend = caches["default"]  # the backend itself: django.core.cache.cache is a proxy
+    backend = caches["default"]  # the backend itself, not the `cache` proxy: replicated() checks its type
+    with replicated(backend) as target:
+        backend.set(key, cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT, **target)
     if local_tier_enabled(backend):  # Redis tells the other processes; this one knows now
         default_tier.discard(backend, key)
 

@@ -30,6 +30,26 @@ def choice(name: str, *, choices: tuple[str, ...], default: str) -> str:
     return value
 
 
+def integer(name: str, *, default: int, minimum: int = 0) -> int:
+    """Return a whole number of at least `minimum`, or stop start-up saying so."""
+    raw = env.str(name, default=str(default)).strip()
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name}={raw!r} is not valid; give a whole number from {minimum}.")
+    return int(raw)
+
+
+def host_ports(name: str, *, example: str) -> list[tuple[str, int]]:
+    """Return a comma-separated list of host:port pairs, or stop start-up showing the form."""
+    raw = env.str(name, default="").strip()
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name}={raw!r} is not valid; give host:port pairs separated by commas, like {example}.")
+        pairs.append((host.strip("[]"), int(port)))
+    return pairs
+
+
 def boolean(name: str, *, default: bool) -> bool:
     """Return a true/false variable, refusing anything that is not clearly one of them."""
     raw = os.environ.get(name)

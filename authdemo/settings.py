@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from accounts import vocabulary
-from authdemo.env import ConfigError, boolean, choice, env, seconds, secret
+from authdemo.env import ConfigError, boolean, choice, env, host_ports, integer, seconds, secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -110,24 +110,35 @@ DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=""
 
 # ---------------------------------------------------------------------------------------
 # Cache: https://github.com/jazzband/django-redis#configure-as-cache-backend
+# One Redis (REDIS_URL), or a primary found through Redis Sentinel (REDIS_SENTINELS and
+# REDIS_SENTINEL_SERVICE): django-redis's SentinelConnectionFactory asks the Sentinels for
+# the current primary and follows a failover. Reads go to the primary too, never a replica:
+# a session ended or a cut-off moved must be seen by the very next request.
 # Timeouts of about a second, so a dead Redis cannot hang a request.
 # ---------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_SENTINELS = host_ports("REDIS_SENTINELS", example="127.0.0.1:26379,127.0.0.1:26380")
+REDIS_SENTINEL_SERVICE = env.str("REDIS_SENTINEL_SERVICE", default="")
+if REDIS_SENTINELS and REDIS_URL:
+    raise ConfigError("REDIS_URL and REDIS_SENTINELS are both set; set one (Sentinel finds the primary itself).")
+if REDIS_SENTINELS and not REDIS_SENTINEL_SERVICE:
+    raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_SERVICE, the name the Sentinels monitor (e.g. authdemo).")
+SHARED_CACHE = bool(REDIS_URL or REDIS_SENTINELS)
+# Session writes and revocations wait for this many replicas (Redis WAIT) before they count,
+# so a failover cannot bring back an ended session or an old cut-off. 1 with Sentinel.
+REDIS_WAIT_REPLICAS = integer("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
+REDIS_WAIT_TIMEOUT_MS = 500
 
 
 def _cache(prefix: str) -> dict:
-    if not REDIS_URL:
+    if not SHARED_CACHE:
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
-    return {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": prefix,
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 1,
-            "SOCKET_TIMEOUT": 1,
-            "CONNECTION_POOL_KWARGS": {"health_check_interval": 30},
-        },
-    }
+    options = {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
+    options["CONNECTION_POOL_KWARGS"] = {"health_check_interval": 30}
+    if REDIS_SENTINELS:
+        options |= {"CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory", "SENTINELS": REDIS_SENTINELS}
+    location = f"redis://{REDIS_SENTINEL_SERVICE}/0" if REDIS_SENTINELS else REDIS_URL
+    return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": location, "KEY_PREFIX": prefix, "OPTIONS": options}
 
 
 CACHES = {"default": _cache("authdemo"), "throttle": _cache("authdemo-throttle")}
@@ -144,8 +155,8 @@ LOCAL_TIER_BOUND = seconds("LOCAL_TIER_BOUND", default=1.0, low=0, high=LOCAL_TI
 # ---------------------------------------------------------------------------------------
 SESSION_ENGINES = {engine.key: engine.module for engine in vocabulary.SESSION_ENGINES}
 SESSION_BACKEND = choice("SESSION_BACKEND", choices=vocabulary.ENGINE_KEYS, default=vocabulary.DB)
-if vocabulary.session_engine(SESSION_BACKEND).needs_cache and not REDIS_URL:  # a per-process cache cannot be revoked
-    raise ConfigError(f"SESSION_BACKEND={SESSION_BACKEND} needs REDIS_URL (for example redis://127.0.0.1:6379/0).")
+if vocabulary.session_engine(SESSION_BACKEND).needs_cache and not SHARED_CACHE:  # a per-process cache cannot be revoked
+    raise ConfigError(f"SESSION_BACKEND={SESSION_BACKEND} needs REDIS_URL (redis://host:port/db) or REDIS_SENTINELS.")
 SESSION_ENGINE = SESSION_ENGINES[SESSION_BACKEND]
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 7
 SESSION_COOKIE_HTTPONLY = True

@@ -46,14 +46,15 @@ class Stores:
         return redis.Redis.from_url(self.redis_url)
 
 
-def recreate_database(stores: Stores, *, prefix: str = "authdemo_bench") -> None:
+def recreate_database(stores: Stores, *, prefix: str = "authdemo_bench", flush_redis: bool = True) -> None:
     """Drop and create a database of our own and empty its Redis db; refuse any other name."""
     if not stores.database.startswith(prefix):
         raise ValueError(f"refusing to recreate {stores.database!r}: its name does not start with {prefix}")
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{stores.database}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{stores.database}"')
-    stores.redis().flushdb()
+    if flush_redis:
+        stores.redis().flushdb()
 
 
 def base_env(stores: Stores) -> dict[str, str]:

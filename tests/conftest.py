@@ -385,6 +385,63 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         database.setdefault("TEST", {})["NAME"] = str(name)
 
 
+# == the cluster: Redis primary + replica + three Sentinels, app instances, nginx (bench.cluster) ==
+
+
+@pytest.fixture(scope="session")
+def cluster_stores(tmp_path_factory):
+    """Redis primary, replica and three Sentinels of our own on free ports, for the whole run."""
+    from bench.cluster import MAIN, Cluster, missing_programs
+
+    if missing := missing_programs():
+        need(f"the cluster needs Debian's {', '.join(missing)} (apt-get install -y {' '.join(missing)})")
+    workdir = tmp_path_factory.mktemp("cluster")
+    cluster = Cluster({}, workdir, groups={"main": (2, MAIN)}, state_path=workdir / "state.json")
+    try:
+        yield cluster.start_stores()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def sentinel_stores(cluster_stores):
+    """The cluster's Redis, healthy again after whatever an earlier test killed, and empty."""
+    cluster_stores.supervise_once()
+    cluster_stores.wait_healthy()
+    cluster_stores.client(cluster_stores.primary()).flushall()
+    return cluster_stores
+
+
+@pytest.fixture
+def sentinel_cache(settings, sentinel_stores):
+    """Point the default cache at the cluster's Redis through its Sentinels, as REDIS_SENTINELS does."""
+    from bench.cluster import SERVICE
+
+    sentinels = [("127.0.0.1", sentinel.port) for sentinel in sentinel_stores.sentinels]
+    options = {"CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory", "SENTINELS": sentinels,
+               "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}  # fmt: skip
+    settings.CACHES = {**settings.CACHES, "default": {
+        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://{SERVICE}/0",
+        "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}", "OPTIONS": options,
+    }}  # fmt: skip
+    settings.REDIS_WAIT_REPLICAS = 1
+    return sentinel_stores
+
+
+@pytest.fixture(scope="session")
+def running_cluster(cluster_stores, server_env):
+    """Two app instances (Redis sessions, cut-off) behind nginx on the suite's database."""
+    cluster_stores.env = server_env
+    return cluster_stores.start_apps()
+
+
+@pytest.fixture
+def cluster(running_cluster, sentinel_stores, transactional_db):
+    """The running cluster, every instance up, its Redis healthy and empty."""
+    running_cluster.supervise_once()
+    return running_cluster
+
+
 # == browser: Playwright for Python driving Debian's Chromium (tests/e2e) =====================
 # Playwright's own browser download does not work here; the real browser is the distribution's.
 

@@ -6,6 +6,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 
+from accounts.replication import replicated
+
 logger = logging.getLogger("django.contrib.sessions")
 
 
@@ -95,17 +97,23 @@ class SessionStore(cached_db.SessionStore):
         key = session_key if session_key is not None else self.session_key
         if key is None:
             return
-        self._cache.delete(self.cache_key_prefix + key)
+        self._delete_copy(self.cache_key_prefix + key)
         DBStore.delete(self, key)
-        self._cache.delete(self.cache_key_prefix + key)
+        self._delete_copy(self.cache_key_prefix + key)
 
     async def adelete(self, session_key=None):
         key = session_key if session_key is not None else self.session_key
         if key is None:
             return
-        await self._cache.adelete(self.cache_key_prefix + key)
+        await sync_to_async(self._delete_copy)(self.cache_key_prefix + key)
         await DBStore.adelete(self, key)
-        await self._cache.adelete(self.cache_key_prefix + key)
+        await sync_to_async(self._delete_copy)(self.cache_key_prefix + key)
+
+    def _delete_copy(self, cache_key) -> None:
+        """Delete the cached copy, on a replica too before it counts (accounts.replication):
+        a failover must not bring back a copy of a session whose row is gone."""
+        with replicated(self._cache) as target:
+            self._cache.delete(cache_key, **target)
 
     # The cache is an accelerator here: a failure to read or write it is logged, and the
     # database answers. Deletes are the exception (above): they must reach the cache.

@@ -6,6 +6,7 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 
 from accounts.local_tier import default_tier
 from accounts.local_tier import enabled as local_tier_enabled
+from accounts.replication import replicated
 
 
 class SessionStore(cache.SessionStore):
@@ -19,6 +20,9 @@ class SessionStore(cache.SessionStore):
     Every sync method has its async twin with the same guarantees; `acreate`,
     `acycle_key`, `aflush` and `adelete` are Django's, built on the methods here.
     The cache must be django-redis (system check `accounts.E001`).
+
+    Writes and deletes wait for a replica where one is configured (accounts.replication),
+    so a Sentinel failover neither logs anyone out nor brings an ended session back.
     """
 
     needs_redis_cache = True  # SET NX/XX: django-redis's set() takes nx= and xx=
@@ -66,18 +70,23 @@ class SessionStore(cache.SessionStore):
 
     def _write(self, key, data, age, must_create):
         """SET NX (create) or SET XX (update) one session; raise if Redis refused."""
-        written = self._cache.set(key, data, age, nx=must_create, xx=not must_create)
+        with replicated(self._cache) as target:
+            written = self._cache.set(key, data, age, nx=must_create, xx=not must_create, **target)
         self._forget_local_copy(key)
         if not written:
             raise CreateError if must_create else UpdateError
 
     def delete(self, session_key=None):
-        super().delete(session_key)
-        self._forget_session(session_key if session_key is not None else self.session_key)
+        key = session_key if session_key is not None else self.session_key
+        if key is None:
+            return
+        with replicated(self._cache) as target:
+            self._cache.delete(self.cache_key_prefix + key, **target)
+        self._forget_session(key)
 
     async def adelete(self, session_key=None):
-        await super().adelete(session_key)
-        self._forget_session(session_key if session_key is not None else self.session_key)
+        """See delete(); django-redis's calls run in a thread from async code anyway."""
+        await sync_to_async(self.delete)(session_key)
 
     def _forget_session(self, session_key) -> None:
         if session_key is not None:

@@ -1,0 +1,87 @@
+"""Session writes and revocations reach a Redis replica before they count (accounts.replication).
+
+Real Redis primary, replica and Sentinels of our own; the replica is paused with SIGSTOP
+(our own process) to stand for one that did not get the write before a failover.
+"""
+
+import os
+import signal
+from contextlib import contextmanager
+from importlib import import_module
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts import services
+from accounts.models import User
+from accounts.replication import NotReplicated
+from accounts.selectors import cutoff_cache_key
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.redis]
+
+
+@contextmanager
+def replica_paused(stores):
+    replica = stores.replica()
+    os.kill(replica.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(replica.pid, signal.SIGCONT)
+
+
+def redis_session(settings):
+    settings.SESSION_BACKEND = "redis"
+    settings.SESSION_ENGINE = settings.SESSION_ENGINES["redis"]
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store["k"] = "v"
+    store.create()
+    return store
+
+
+def on_replica(stores, key: str) -> bool:
+    return bool(stores.client(stores.replica()).exists(cache.make_key(key)))
+
+
+def test_session_create_is_on_the_replica_when_it_returns(settings, sentinel_cache):
+    store = redis_session(settings)
+    assert on_replica(sentinel_cache, store.cache_key)
+
+
+def test_session_delete_is_on_the_replica_when_it_returns(settings, sentinel_cache):
+    store = redis_session(settings)
+    store.delete()
+    assert not on_replica(sentinel_cache, store.cache_key)
+
+
+def test_session_delete_no_replica_acknowledged_is_an_error(settings, sentinel_cache):
+    store = redis_session(settings)
+    with replica_paused(sentinel_cache), pytest.raises(NotReplicated):
+        store.delete()
+
+
+def test_session_login_no_replica_acknowledged_is_an_error(settings, sentinel_cache):
+    with replica_paused(sentinel_cache), pytest.raises(NotReplicated):
+        redis_session(settings)
+
+
+def test_cutoff_no_replica_acknowledged_commits_nothing(db, sentinel_cache):
+    user = UserFactory()
+    with replica_paused(sentinel_cache), pytest.raises(NotReplicated):
+        services.revoke_everything(user=user, reason="test")
+    assert User.objects.get(pk=user.pk).tokens_valid_after is None
+
+
+def test_cutoff_is_on_the_replica_when_it_returns(db, sentinel_cache):
+    user = UserFactory()
+    services.revoke_everything(user=user, reason="test")
+    assert on_replica(sentinel_cache, cutoff_cache_key(user.pk))
+
+
+def test_single_redis_writes_do_not_wait(redis_cache, db):
+    user = UserFactory()
+    services.revoke_everything(user=user, reason="test")  # no replica: WAIT would refuse this
+    assert settings.REDIS_WAIT_REPLICAS == 0
+    assert cache.get(cutoff_cache_key(user.pk)) > 0
