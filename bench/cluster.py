@@ -64,6 +64,8 @@ class Daemon:
     command: list[str]
     log: Path
     process: subprocess.Popen | None = None
+    user: str | None = None  # run as this user (PostgreSQL refuses to run as root)
+    stop_signal: int = signal.SIGTERM
 
     @property
     def address(self) -> str:
@@ -79,13 +81,13 @@ class Daemon:
     def start(self) -> Daemon:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603  (our own fixed command, no shell)
-                self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, user=self.user
             )
         return self
 
     def stop(self) -> None:
         if self.alive():
-            self.process.terminate()
+            self.process.send_signal(self.stop_signal)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -116,9 +118,8 @@ def sentinel_daemon(name: str, workdir: Path, *, primary_port: int) -> Daemon:
     return Daemon(name, "sentinel", port, ["redis-sentinel", str(config)], workdir / f"{name}.log")
 
 
-def nginx_daemon(workdir: Path, groups: dict[str, list[int]]) -> tuple[Daemon, dict[str, int]]:
-    """One nginx, one port per group of app instances; return it and each group's port."""
-    ports = {group: free_port() for group in groups}
+def nginx_config(workdir: Path, groups: dict[str, list[int]], ports: dict[str, int]) -> Path:
+    """Write nginx's configuration: one port per group of app instances."""
     sites = "\n".join(
         fill("nginx-site.conf", GROUP=group, COUNT=len(upstream), PORT=ports[group], HOSTS=" ".join(HOSTS),
              UPSTREAMS="\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in upstream))
@@ -126,8 +127,14 @@ def nginx_daemon(workdir: Path, groups: dict[str, list[int]]) -> tuple[Daemon, d
     )  # fmt: skip
     config = workdir / "nginx.conf"
     config.write_text(fill("nginx.conf", DIR=workdir, SITES=sites))
-    command = ["nginx", "-p", str(workdir), "-c", str(config), "-e", str(workdir / "error.log")]
-    return Daemon("nginx", "proxy", ports[next(iter(groups))], command, workdir / "nginx.out"), ports
+    return config
+
+
+def nginx_daemon(workdir: Path, ports: dict[str, int]) -> Daemon:
+    """nginx in the foreground with its own prefix, configuration and error log."""
+    config, log = workdir / "nginx.conf", workdir / "error.log"
+    command = ["nginx", "-p", str(workdir), "-c", str(config), "-e", str(log)]
+    return Daemon("nginx", "proxy", ports[next(iter(ports))], command, workdir / "nginx.out")
 
 
 # The app instances behind nginx, by group. "main" is the cluster; "stateless" is what the
@@ -200,10 +207,9 @@ class Cluster:
             app.start()
         for app in self.all_apps():
             app.wait_ready()
-        self.nginx, self.ports = nginx_daemon(
-            self.workdir, {g: [a.port for a in apps] for g, apps in self.apps.items()}
-        )
-        self.nginx.start()
+        self.ports = {group: free_port() for group in self.groups}
+        nginx_config(self.workdir, {group: [app.port for app in apps] for group, apps in self.apps.items()}, self.ports)
+        self.nginx = nginx_daemon(self.workdir, self.ports).start()
         for group in self.groups:
             wait_until(lambda g=group: requests.get(f"{self.group_url(g)}/healthz", timeout=2).ok, timeout=10,
                        what=f"nginx for {group}")  # fmt: skip
@@ -224,15 +230,15 @@ class Cluster:
                 return False
         return self.client(self.replica()).info("replication").get("master_link_status") == "up"
 
-    def primary_port(self) -> int:
-        """The primary's port as the Sentinels' majority reports it."""
+    def primary_port(self) -> int | None:
+        """The primary's port as most Sentinels report it (None: no Sentinel answers)."""
         ports = []
         for sentinel in self.sentinels:
             try:
                 ports.append(int(self.client(sentinel).sentinel_get_master_addr_by_name(SERVICE)[1]))
             except (redis.RedisError, TypeError):
                 continue
-        return max(set(ports), key=ports.count)
+        return max(set(ports), key=ports.count) if ports else None
 
     def primary(self) -> Daemon:
         return next(node for node in self.redis if node.port == self.primary_port())
@@ -251,6 +257,14 @@ class Cluster:
         wait_until(lambda: self.client(fresh).ping(), timeout=10, what=f"{fresh.name} to answer")
         self.write_state()
         return fresh
+
+    def route_to(self, group: str, count: int) -> None:
+        """Send the group's traffic to its first `count` instances only (nginx reloads on SIGHUP)."""
+        upstreams = {name: [app.port for app in apps] for name, apps in self.apps.items()}
+        upstreams[group] = upstreams[group][:count]
+        nginx_config(self.workdir, upstreams, self.ports)
+        self.nginx.process.send_signal(signal.SIGHUP)
+        time.sleep(1)  # the old workers finish; the new ones route as configured
 
     def kill_app(self, app: Server) -> None:
         """SIGKILL the instance's whole process group: master and workers die at once."""
@@ -288,12 +302,16 @@ class Cluster:
         temporary.write_text(json.dumps(self.state(), indent=2) + "\n")
         temporary.replace(self.state_path)
 
-    def stop(self) -> None:
-        """Stop every process by its own pid: the proxy first, the stores last."""
+    def stop_apps(self) -> None:
+        """Stop nginx, then the app instances, by their own pids."""
         if self.nginx:
             self.nginx.stop()
         for app in self.all_apps():
             app.stop()
+
+    def stop(self) -> None:
+        """Stop every process by its own pid: the proxy first, the stores last."""
+        self.stop_apps()
         for daemon in [*self.sentinels, *self.redis]:
             daemon.stop()
         self.state_path.unlink(missing_ok=True)

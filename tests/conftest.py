@@ -430,9 +430,13 @@ def sentinel_cache(settings, sentinel_stores):
 
 @pytest.fixture(scope="session")
 def running_cluster(cluster_stores, server_env):
-    """Two app instances (Redis sessions, cut-off) behind nginx on the suite's database."""
-    cluster_stores.env = server_env
-    return cluster_stores.start_apps()
+    """Two app instances (Redis sessions, cut-off) behind nginx on the suite's database; a login
+    throttle low enough to reach in a test (the cluster's Redis is emptied before each one)."""
+    cluster_stores.env = {**server_env, "AUTH_THROTTLE_RATE": "10/minute"}
+    try:
+        yield cluster_stores.start_apps()
+    finally:
+        cluster_stores.stop_apps()  # before the test database is dropped
 
 
 @pytest.fixture

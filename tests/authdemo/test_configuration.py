@@ -30,8 +30,8 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"SESSION_BACKEND": "memcached"}, "SESSION_BACKEND='memcached' is not valid; choose one of: db, redis"),
         ({"SESSION_BACKEND": "redis", "REDIS_URL": ""}, "SESSION_BACKEND=redis needs REDIS_URL"),
         ({"SESSION_BACKEND": "cached_db", "REDIS_URL": ""}, "SESSION_BACKEND=cached_db needs REDIS_URL"),
-        ({"REDIS_SENTINELS": "sentinel-one"}, "REDIS_SENTINELS='sentinel-one' is not valid; give host:port pairs"),
-        ({"REDIS_SENTINELS": "127.0.0.1:26379"}, "REDIS_SENTINELS needs REDIS_SENTINEL_SERVICE"),
+        ({"REDIS_SENTINELS": "sentinel-one", "REDIS_URL": ""}, "REDIS_SENTINELS='sentinel-one' is not valid"),
+        ({"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_URL": ""}, "REDIS_SENTINELS needs REDIS_SENTINEL_SERVICE"),
         (
             {"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_SENTINEL_SERVICE": "authdemo", "REDIS_URL": "redis://x:1/0"},
             "REDIS_URL and REDIS_SENTINELS are both set",
