@@ -1,0 +1,55 @@
+"""The failure drills, short: the same code as `make drill`, on the suite's cluster."""
+
+import pytest
+
+from bench.drill import drill_app_killed, drill_postgres_restart, drill_redis_primary
+from bench.drill_kit import Probe, bearer, page_login, probes_for
+from bench.postgres import OwnPostgres, postgres_bin
+from bench.stack import manage
+from tests.conftest import need
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.server, pytest.mark.redis, pytest.mark.postgres]
+USERS = {"session": ("alice", PASSWORD), "token": ("bob", PASSWORD), "revoked": ("carol", PASSWORD)}
+
+
+@pytest.fixture
+def probes(cluster):
+    for username, _ in USERS.values():
+        UserFactory(username=username)
+    return probes_for(cluster, USERS)
+
+
+def test_drill_app_instance_killed_nginx_routes_around_it(cluster, probes):
+    drill = drill_app_killed(cluster, probes, seconds=3)
+    assert drill.violations == []
+    assert set(drill.figures["failed"].values()) == {0}
+
+
+def test_drill_redis_primary_killed_no_logout_no_lost_revocation(cluster, probes):
+    drill = drill_redis_primary(cluster, probes, USERS, seconds=2)
+    assert drill.violations == []
+    assert drill.figures["failed"]["jwt-cutoff"] == 0  # the cut-off falls back to the database
+
+
+@pytest.fixture
+def own_postgres():
+    if postgres_bin() is None:
+        need("PostgreSQL's server binaries are not installed (apt-get install -y postgresql)")
+    postgres = OwnPostgres().init().start()
+    yield postgres
+    postgres.remove()
+
+
+def test_drill_postgres_restarted_503_then_recovery(start_server, server_env, own_postgres):
+    env = {**server_env, "DATABASE_URL": own_postgres.create_database("authdemo_drill"), "SESSION_BACKEND": "db"}
+    manage(env, "migrate", "--no-input")
+    manage(env, "seed_demo", "--force")
+    server = start_server(DATABASE_URL=env["DATABASE_URL"], SESSION_BACKEND="db")
+    probes = [
+        Probe("db-session", f"{server.url}/accounts/profile/", page_login(server.url, "alice", "alice-demo-pass")),
+        Probe("jwt-cutoff", f"{server.url}/api/dashboard/", bearer(server.url, "bob", "bob-demo-pass")),
+    ]
+    drill = drill_postgres_restart(own_postgres, probes, down=1)
+    assert drill.violations == []
+    assert drill.figures["failed"]["db-session"] > 0  # it did depend on the database, and said so
