@@ -1,6 +1,7 @@
 """The /compare/ page: the usual claims about sessions and JWTs, beside this install's evidence.
 
-The figures come from the latest `make bench` (settings.BENCH_RESULTS); the rest is measured on
+The figures come from the latest `make bench` (settings.BENCH_RESULTS) and `make drill`
+(settings.CLUSTER_RESULTS: the cluster behind nginx, and its failure drills); the rest is measured on
 the visitor's own request. The live revocation demo logs in both ways and revokes both
 through the services every other revocation uses.
 """
@@ -45,6 +46,27 @@ def load_results(path: Path | None = None) -> dict | None:
         return json.loads(Path(path or settings.BENCH_RESULTS).read_text())
     except (FileNotFoundError, ValueError):
         return None
+
+
+CLUSTER_SCHEMES = {"redis-session": "Redis session", "db-session": "PostgreSQL session",
+                   "jwt-stateless": "stateless JWT", "jwt-cutoff": "JWT with cut-off"}  # fmt: skip
+
+
+def cluster_figures(results: dict | None) -> dict | None:
+    """The cluster's figures for one side of the table each: sessions, then JWT."""
+    if not results:
+        return None
+    figures = {"failover_seconds": results.get("failover_seconds"), "cpus": results.get("cpus")}
+    for side in ("session", "jwt"):
+        keys = [key for key in CLUSTER_SCHEMES if key.startswith("jwt") == (side == "jwt")]
+        figures[side] = {
+            "rates": [(CLUSTER_SCHEMES[key], " / ".join(str(rate) for _, rate in sorted(by.items())))
+                      for key, by in results.get("throughput", {}).items() if key in keys],
+            "drills": [(drill["name"], [(CLUSTER_SCHEMES[key], drill["failed"][key], drill["requests"][key])
+                                        for key in keys if key in drill["requests"]])
+                       for drill in results.get("drills", [])],
+        }  # fmt: skip
+    return figures
 
 
 def describe_visitor_session(request: HttpRequest) -> dict:
@@ -132,6 +154,7 @@ class CompareView(TemplateView):
             },
             "chart": chart_svg(results) if results else "",
             "findings": findings(results),
+            "cluster": cluster_figures(load_results(settings.CLUSTER_RESULTS)),
             "visitor_session": describe_visitor_session(self.request),
             "visitor_token": describe_visitor_token(self.request),
             "revocation_mode": settings.JWT_REVOCATION,

@@ -318,6 +318,8 @@ SPECTACULAR_SETTINGS = {
 # ---------------------------------------------------------------------------------------
 # The benchmark figures /compare/ shows (written by `make bench`).
 BENCH_RESULTS = env.path("BENCH_RESULTS", default=BASE_DIR / "bench" / "results" / "latest.json")
+# The cluster's drills and throughput through nginx (written by `make drill`).
+CLUSTER_RESULTS = env.path("CLUSTER_RESULTS", default=BASE_DIR / "bench" / "results" / "cluster.json")
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.bench.sample_results import sample_results
+from tests.bench.sample_results import sample_cluster_results, sample_results
 from tests.factories import PASSWORD
 
 
@@ -21,6 +21,15 @@ def results_file(tmp_path, settings):
         return results
 
     return _write
+
+
+@pytest.fixture
+def cluster_results(tmp_path, settings):
+    """Point the page at a `make drill` results file of our own, written."""
+    path = tmp_path / "cluster.json"
+    settings.CLUSTER_RESULTS = path
+    path.write_text(json.dumps(sample_cluster_results()))
+    return path
 
 
 def demo_login(client, user, password=PASSWORD, **extra):
@@ -77,6 +86,23 @@ def test_compare_shows_the_verifier_figures_from_the_run(client, db, results_fil
     body = client.get("/compare/").content.decode()
     assert "EdDSA: 450 µs of CPU and 1400 req/s per process, 420-byte token" in body
     assert "reached the verifier in 520 ms (p50), 1010 ms (p99) over 100 revocations" in body
+
+
+def test_compare_shows_failed_requests_per_scheme_in_the_drills(client, db, results_file, cluster_results):
+    body = client.get("/compare/").content.decode()
+    assert "Redis primary killed: Redis session 11 of 100 requests failed, PostgreSQL session 0 of 100" in body
+    assert "stateless JWT 0 of 100 requests failed, JWT with cut-off 0 of 100" in body
+
+
+def test_compare_shows_throughput_by_instances_through_nginx(client, db, results_file, cluster_results):
+    body = client.get("/compare/").content.decode()
+    assert "Redis session 410 / 520 / 530 req/s through nginx with 1 / 2 / 3 instances" in body
+    assert "new Redis primary 2.4 s after" in body
+
+
+def test_compare_without_drill_results_leaves_them_out(client, db, results_file, settings, tmp_path):
+    settings.CLUSTER_RESULTS = tmp_path / "none.json"
+    assert "make drill" not in client.get("/compare/").content.decode()
 
 
 def test_compare_shows_visitor_session_record_and_cookie_size(client, alice, login, results_file):
