@@ -29,6 +29,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken
 
+from accounts import vocabulary
 from accounts.forms import LoginForm
 from accounts.services import revoke_everything
 from accounts.vocabulary import JWT_CUTOFF, JWT_DB_USER, JWT_STATELESS, PEER_KEYS, SESSION_REDIS, session_engine
@@ -48,8 +49,7 @@ def load_results(path: Path | None = None) -> dict | None:
         return None
 
 
-CLUSTER_SCHEMES = {"redis-session": "Redis session", "db-session": "PostgreSQL session",
-                   "jwt-stateless": "stateless JWT", "jwt-cutoff": "JWT with cut-off"}  # fmt: skip
+CLUSTER_SCHEMES = (vocabulary.SESSION_REDIS, vocabulary.SESSION_DB, vocabulary.JWT_STATELESS, vocabulary.JWT_CUTOFF)
 
 
 def cluster_figures(results: dict | None) -> dict | None:
@@ -59,10 +59,11 @@ def cluster_figures(results: dict | None) -> dict | None:
     figures = {"failover_seconds": results.get("failover_seconds"), "cpus": results.get("cpus")}
     for side in ("session", "jwt"):
         keys = [key for key in CLUSTER_SCHEMES if key.startswith("jwt") == (side == "jwt")]
+        label = {scheme.key: scheme.label for scheme in vocabulary.SCHEMES}
         figures[side] = {
-            "rates": [(CLUSTER_SCHEMES[key], " / ".join(str(rate) for _, rate in sorted(by.items())))
+            "rates": [(label[key], " / ".join(str(rate) for _, rate in sorted(by.items())))
                       for key, by in results.get("throughput", {}).items() if key in keys],
-            "drills": [(drill["name"], [(CLUSTER_SCHEMES[key], drill["failed"][key], drill["requests"][key])
+            "drills": [(drill["name"], [(label[key], drill["failed"][key], drill["requests"][key])
                                         for key in keys if key in drill["requests"]])
                        for drill in results.get("drills", [])],
         }  # fmt: skip

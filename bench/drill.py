@@ -24,6 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from accounts import vocabulary
 from bench.cluster import MAIN, STATE, STATELESS, Cluster, Daemon, missing_programs, wait_until
 from bench.drill_kit import (
     SCHEMES,
@@ -105,7 +106,7 @@ def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Daemon, 
 
 def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, seconds: float, verbose=False) -> Drill:
     """Revoke, SIGKILL the Redis primary at once, let Sentinel promote, bring the old one back."""
-    drill = Drill("Redis primary killed", tolerated={"redis-session"}, verbose=verbose)
+    drill = Drill("Redis primary killed", tolerated={vocabulary.SESSION_REDIS}, verbose=verbose)
     actions, revocations = prepare_revocations(cluster, users)
     with Load(drill, probes) as load:
         time.sleep(seconds / 3)
@@ -113,8 +114,8 @@ def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, s
             if (status := action().status_code) != 302:
                 drill.violate(f"a revocation right before the kill answered {status}")
         victim, killed = kill_primary(cluster, drill, note=f"{len(actions)} revocations made, then")
-        if any(probe.scheme == "redis-session" for probe in probes):
-            back = load.wait_for("redis-session", "ok", timeout=30)
+        if any(probe.scheme == vocabulary.SESSION_REDIS for probe in probes):
+            back = load.wait_for(vocabulary.SESSION_REDIS, "ok", timeout=30)
             drill.figures["sessions_back_seconds"] = round(back - killed, 2)
         cluster.restart_redis(victim)
         cluster.wait_healthy()

@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 
 import requests
 
+from accounts import vocabulary
 from bench.cluster import Cluster, wait_until
 
 TIMEOUT = 10  # a bound on one hung request
-# scheme -> (group of instances behind nginx, path it reads)
+# scheme (the comparison's names) -> (group of instances behind nginx, path it reads)
 SCHEMES = {
-    "redis-session": ("main", "/accounts/profile/"),
-    "jwt-cutoff": ("main", "/api/dashboard/"),
-    "db-session": ("stateless", "/accounts/profile/"),
-    "jwt-stateless": ("stateless", "/api/dashboard/"),
+    vocabulary.SESSION_REDIS: ("main", "/accounts/profile/"),
+    vocabulary.JWT_CUTOFF: ("main", "/api/dashboard/"),
+    vocabulary.SESSION_DB: ("stateless", "/accounts/profile/"),
+    vocabulary.JWT_STATELESS: ("stateless", "/api/dashboard/"),
 }
 
 
@@ -83,7 +84,7 @@ def probes_for(cluster: Cluster, users: dict[str, tuple[str, str]]) -> list[Prob
     for scheme, (group, path) in SCHEMES.items():
         if group in cluster.ports:
             base = cluster.group_url(group)
-            kind = "session" if scheme.endswith("session") else "token"
+            kind = "session" if scheme.startswith("session") else "token"
             client = page_login(base, *users[kind]) if kind == "session" else bearer(base, *users[kind])
             probes.append(Probe(scheme, f"{base}{path}", client))
     return probes

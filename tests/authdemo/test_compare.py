@@ -90,13 +90,13 @@ def test_compare_shows_the_verifier_figures_from_the_run(client, db, results_fil
 
 def test_compare_shows_failed_requests_per_scheme_in_the_drills(client, db, results_file, cluster_results):
     body = client.get("/compare/").content.decode()
-    assert "Redis primary killed: Redis session 11 of 100 requests failed, PostgreSQL session 0 of 100" in body
-    assert "stateless JWT 0 of 100 requests failed, JWT with cut-off 0 of 100" in body
+    assert "Redis primary killed: session: redis 11 of 100 requests failed, session: db 0 of 100" in body
+    assert "JWT: stateless 0 of 100 requests failed, JWT: cut-off check 0 of 100" in body
 
 
 def test_compare_shows_throughput_by_instances_through_nginx(client, db, results_file, cluster_results):
     body = client.get("/compare/").content.decode()
-    assert "Redis session 410 / 520 / 530 req/s through nginx with 1 / 2 / 3 instances" in body
+    assert "session: redis 410 / 520 / 530 req/s through nginx with 1 / 2 / 3 instances" in body
     assert "new Redis primary 2.4 s after" in body
 
 

@@ -101,15 +101,15 @@ def sample_results(*, full: bool = True) -> dict:
 
 def sample_cluster_results() -> dict:
     """A `make drill` results file, as bench.drill writes it."""
-    every = ("redis-session", "jwt-cutoff", "db-session", "jwt-stateless")
+    every = ("session_redis", "jwt_cutoff", "session_db", "jwt_stateless")
     return {
         "measured_at": "2026-01-01T00:00:00+00:00",
         "cpus": 2,
-        "throughput": {"redis-session": {"1": 410, "2": 520, "3": 530}, "jwt-cutoff": {"1": 600, "2": 700, "3": 710}},
+        "throughput": {"session_redis": {"1": 410, "2": 520, "3": 530}, "jwt_cutoff": {"1": 600, "2": 700, "3": 710}},
         "failover_seconds": 2.4,
         "drills": [
             {"name": "Redis primary killed", "requests": dict.fromkeys(every, 100),
-             "failed": {"redis-session": 11, "jwt-cutoff": 0, "db-session": 0, "jwt-stateless": 0},
+             "failed": {"session_redis": 11, "jwt_cutoff": 0, "session_db": 0, "jwt_stateless": 0},
              "violations": [], "timeline": []},
         ],
     }  # fmt: skip

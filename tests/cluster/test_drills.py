@@ -29,7 +29,7 @@ def test_drill_app_instance_killed_nginx_routes_around_it(cluster, probes):
 def test_drill_redis_primary_killed_no_logout_no_lost_revocation(cluster, probes):
     drill = drill_redis_primary(cluster, probes, USERS, seconds=2)
     assert drill.violations == []
-    assert drill.figures["failed"]["jwt-cutoff"] == 0  # the cut-off falls back to the database
+    assert drill.figures["failed"]["jwt_cutoff"] == 0  # the cut-off falls back to the database
 
 
 @pytest.fixture
@@ -47,9 +47,9 @@ def test_drill_postgres_restarted_503_then_recovery(start_server, server_env, ow
     manage(env, "seed_demo", "--force")
     server = start_server(DATABASE_URL=env["DATABASE_URL"], SESSION_BACKEND="db")
     probes = [
-        Probe("db-session", f"{server.url}/accounts/profile/", page_login(server.url, "alice", "alice-demo-pass")),
-        Probe("jwt-cutoff", f"{server.url}/api/dashboard/", bearer(server.url, "bob", "bob-demo-pass")),
+        Probe("session_db", f"{server.url}/accounts/profile/", page_login(server.url, "alice", "alice-demo-pass")),
+        Probe("jwt_cutoff", f"{server.url}/api/dashboard/", bearer(server.url, "bob", "bob-demo-pass")),
     ]
     drill = drill_postgres_restart(own_postgres, probes, down=1)
     assert drill.violations == []
-    assert drill.figures["failed"]["db-session"] > 0  # it did depend on the database, and said so
+    assert drill.figures["failed"]["session_db"] > 0  # it did depend on the database, and said so
