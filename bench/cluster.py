@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import redis
@@ -239,6 +240,16 @@ class Cluster:
             except (redis.RedisError, TypeError):
                 continue
         return max(set(ports), key=ports.count) if ports else None
+
+    def switched_after(self, moment: float) -> float | None:
+        """When a Sentinel first logged `+switch-master` after `moment` (epoch seconds), if one did."""
+        times = []
+        for sentinel in self.sentinels:
+            for line in sentinel.log.read_text(errors="replace").splitlines():
+                if "+switch-master" in line:  # "<pid>:X 27 Nov 2026 23:17:00.063 # +switch-master ..."
+                    stamp = line.split(" # ", 1)[0].split(" ", 1)[1]
+                    times.append(datetime.strptime(stamp, "%d %b %Y %H:%M:%S.%f").timestamp())
+        return min((t for t in times if t >= moment), default=None)
 
     def primary(self) -> Daemon:
         return next(node for node in self.redis if node.port == self.primary_port())

@@ -94,13 +94,16 @@ def prepare_revocations(cluster: Cluster, users: dict) -> tuple[list, list[Revoc
 def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Daemon, float]:
     """SIGKILL the Redis primary; wait for the Sentinels to name another; record how long it took."""
     victim = cluster.primary()
-    killed = drill.now()
+    killed, wall = drill.now(), time.time()
     victim.kill()
     drill.mark(f"{note} killed the primary {victim.name} (pid {victim.pid})", at=killed)
     port = wait_until(lambda: cluster.primary_port() not in (None, victim.port) and cluster.primary_port(),
                       timeout=30, what="a new primary")  # fmt: skip
-    drill.figures["failover_seconds"] = round(drill.now() - killed, 2)
-    drill.mark(f"the Sentinels name a new primary (port {port}), {drill.figures['failover_seconds']} s after the kill")
+    # The Sentinels' own log says when they switched; polling them on a busy machine says it late.
+    switched = cluster.switched_after(wall)
+    seconds = round(switched - wall if switched else drill.now() - killed, 2)
+    drill.figures["failover_seconds"] = seconds
+    drill.mark(f"the Sentinels switched to the primary on port {port}, {seconds} s after the kill", at=killed + seconds)
     return victim, killed
 
 
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare_site(env)
         groups = {"main": (3, MAIN), "stateless": (2, STATELESS)}
         cluster = Cluster(env, workdir / "cluster", groups=groups, state_path=STATE).start()
-        print(f"cluster up at {cluster.url}/ (stateless group at {cluster.group_url('stateless')}/)", flush=True)
+        print(f"cluster up at {cluster.url}/ (stateless group at {cluster.group_url('stateless')}/); logs in {workdir}")
         probes = probes_for(cluster, DEMO_USERS)
         rates = throughput(cluster, probes, seconds=2 if args.quick else 5)
         print(f"requests per second through nginx by number of instances: {rates}", flush=True)
