@@ -201,7 +201,7 @@ class Cluster:
         """The app instances, then nginx in front of them; then the map."""
         self.apps = {
             group: [Server(f"{group}-{n}", self.app_env(overrides), self.workdir / f"{group}-{n}.log",
-                           app="authdemo.wsgi") for n in range(1, count + 1)]
+                           app="authdemo.wsgi", preload=True) for n in range(1, count + 1)]
             for group, (count, overrides) in self.groups.items()
         }  # fmt: skip
         for app in self.all_apps():

@@ -115,6 +115,9 @@ class Server:
     threads: int = 4
     ready_path: str = "/healthz"
     access_log: bool = False  # off where it would be measured; on where a test reads it
+    # Load the app before binding the port: a restarted instance then refuses connections while
+    # it loads (a proxy moves on) instead of queueing them unanswered.
+    preload: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -127,6 +130,7 @@ class Server:
             sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
             "--keep-alive", "30", "--error-logfile", "-", *(["--access-logfile", "-"] if self.access_log else []),
+            *(["--preload"] if self.preload else []),
         ]  # fmt: skip
 
     def start(self) -> Server:
