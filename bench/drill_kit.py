@@ -21,6 +21,7 @@ from accounts import vocabulary
 from bench.cluster import Cluster, wait_until
 
 TIMEOUT = 10  # a bound on one hung request
+TIMED_OUT = -1
 # scheme (the comparison's names) -> (group of instances behind nginx, path it reads)
 SCHEMES = {
     vocabulary.SESSION_REDIS: ("main", "/accounts/profile/"),
@@ -70,9 +71,12 @@ class Probe:
     client: requests.Session
 
     def status(self) -> tuple[int | None, bool]:
-        """The status of one GET (None: no answer at all) and whether it said Retry-After."""
+        """The status of one GET (None: no answer, TIMED_OUT: none within TIMEOUT) and whether
+        it said Retry-After."""
         try:
             response = self.client.get(self.url, allow_redirects=False, timeout=TIMEOUT)
+        except requests.Timeout:
+            return TIMED_OUT, False
         except requests.RequestException:
             return None, False
         return response.status_code, "Retry-After" in response.headers
@@ -97,7 +101,9 @@ def outcome(status: int | None, retry_after: bool) -> str:
         return "503 with Retry-After"
     if status in (301, 302, 401, 403):
         return f"logged out ({status})"
-    return "no answer" if status is None else f"{status}"
+    if status == TIMED_OUT:
+        return f"no answer within {TIMEOUT} s"
+    return "connection refused or reset" if status is None else f"{status}"
 
 
 @dataclass
