@@ -59,31 +59,27 @@ def test_proxy_forged_forwarded_for_does_not_dodge_the_throttle(cluster):
     assert answers[-1] == 429  # AUTH_THROTTLE_RATE=10/minute for 127.0.0.1, whatever the header says
 
 
+def login_claiming_https(base: str) -> int:
+    """Log in over plain http with `X-Forwarded-Proto: https` and an http Referer; the status."""
+    browser = requests.Session()
+    browser.get(f"{base}/accounts/login/", timeout=TIMEOUT)
+    return browser.post(
+        f"{base}/accounts/login/",
+        data={"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/accounts/login/", "X-Forwarded-Proto": "https"},
+        allow_redirects=False, timeout=TIMEOUT,
+    ).status_code  # fmt: skip
+
+
 def test_proxy_forged_forwarded_proto_is_replaced(cluster):
     UserFactory(username="alice")
-    browser = requests.Session()
-    browser.get(f"{cluster.url}/accounts/login/", timeout=TIMEOUT)
-    answer = browser.post(
-        f"{cluster.url}/accounts/login/",
-        data={"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": f"{cluster.url}/accounts/login/", "X-Forwarded-Proto": "https"},
-        allow_redirects=False, timeout=TIMEOUT,
-    )  # fmt: skip
-    assert answer.status_code == 302  # seen as plain http: an http Referer passes the CSRF check
+    assert login_claiming_https(cluster.url) == 302  # seen as plain http: the http Referer passes CSRF
 
 
 def test_instance_trusts_forwarded_proto_from_the_proxy(cluster):
     UserFactory(username="alice")
     instance = cluster.apps["main"][0].url  # bypassing nginx, as the README says nobody may
-    browser = requests.Session()
-    browser.get(f"{instance}/accounts/login/", timeout=TIMEOUT)
-    answer = browser.post(
-        f"{instance}/accounts/login/",
-        data={"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": f"{instance}/accounts/login/", "X-Forwarded-Proto": "https"},
-        allow_redirects=False, timeout=TIMEOUT,
-    )  # fmt: skip
-    assert answer.status_code == 403  # taken for HTTPS: the plain-http Referer fails the CSRF check
+    assert login_claiming_https(instance) == 403  # taken for HTTPS: the http Referer fails CSRF
 
 
 def test_proxy_drops_unknown_hosts(cluster):
