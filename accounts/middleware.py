@@ -1,4 +1,4 @@
-"""Session authentication that is timed, and the registry's last-seen touch."""
+"""Session authentication that is timed, the registry's last-seen touch, per-address limits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import SimpleLazyObject
 
+from accounts.limits import seconds_to_wait
+from accounts.lockout import too_many_attempts
 from accounts.selectors import get_session_user
 from accounts.services import touch_session
 from accounts.timing import get_auth_record, record_auth
@@ -63,3 +65,23 @@ class SessionRegistryMiddleware:
         if get_auth_record(request).scheme == Via.SESSION:
             touch_session(request=request)
         return response
+
+
+class AuthRateLimitMiddleware:
+    """Answer a credential attempt over its per-address limit with 429, before the view runs.
+
+    One policy for every path that takes a password or sends a mail (accounts.limits), so
+    a refused attempt costs no password hash.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method != "POST":
+            return None
+        wait = seconds_to_wait(request=request, view_name=request.resolver_match.view_name)
+        return None if wait is None else too_many_attempts(request, retry_after=wait)

@@ -5,7 +5,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
-from accounts import services
+from accounts import limits, services
 from accounts.models import AuditEvent, User
 
 
@@ -24,6 +24,7 @@ def on_logged_out(sender, request, user, **kwargs):
 @receiver(user_login_failed, dispatch_uid="accounts.login_failed")
 def on_login_failed(sender, credentials, request=None, **kwargs):
     services.record_event(kind=AuditEvent.Kind.LOGIN_FAILED, request=request, username=credentials.get("username", ""))
+    limits.record_failed_login(request=request)
 
 
 @receiver(post_save, sender=User, dispatch_uid="accounts.user_saved")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -100,3 +101,16 @@ def _stored_secret(name: str, store: Path) -> str:
         store.touch(mode=0o600)
         store.write_text(json.dumps(stored, indent=2))
     return stored[name]
+
+
+RATE_FORMAT = re.compile(r"^[1-9]\d*/\d*[smhd]$")
+
+
+def rate(name: str, *, default: str) -> str:
+    """Return a django-ratelimit rate ("20/m", "30/15m"), or stop start-up explaining the form."""
+    value = env.str(name, default=default).strip()
+    if not RATE_FORMAT.match(value):
+        raise ConfigError(
+            f"{name}={value!r} is not valid; write count/period with s, m, h or d, for example 20/m or 30/15m."
+        )
+    return value

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from accounts import vocabulary
-from authdemo.env import ConfigError, boolean, choice, env, host_ports, integer, seconds, secret
+from authdemo.env import ConfigError, boolean, choice, env, host_ports, integer, rate, seconds, secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "django_ratelimit",
     "csp",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "authdemo.middleware.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.middleware.AuthRateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "authdemo.urls"
@@ -239,6 +241,21 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "accounts.selectors.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
+
+# Per-address limits on every credential path (django-ratelimit, on the "throttle" cache):
+# the login page, the admin login, the compare demo login, the token and cookie logins,
+# signup and password reset (accounts.limits). Checked before a password is hashed, and
+# counted per address, never per username, so nobody can lock a victim out.
+# https://django-ratelimit.readthedocs.io/en/stable/settings.html
+AUTH_LOGIN_RATE = rate("AUTH_LOGIN_RATE", default="20/m")  # login attempts, failed or not
+AUTH_LOGIN_FAILURE_RATE = rate("AUTH_LOGIN_FAILURE_RATE", default="20/15m")  # failed logins
+AUTH_SIGNUP_RATE = rate("AUTH_SIGNUP_RATE", default="10/h")  # signup form posts
+AUTH_RESET_RATE = rate("AUTH_RESET_RATE", default="10/h")  # password-reset requests
+AUTH_RESET_ACCOUNT_RATE = rate("AUTH_RESET_ACCOUNT_RATE", default="3/h")  # reset mails per e-mail address
+RATELIMIT_USE_CACHE = "throttle"
+RATELIMIT_FAIL_OPEN = True  # see accounts.limits: lockout still holds during a cache outage
+if not REDIS_URL:  # one development process: its own memory is the shared cache
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # ---------------------------------------------------------------------------------------
 # Static files: https://whitenoise.readthedocs.io/

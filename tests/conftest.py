@@ -25,7 +25,7 @@ import requests
 from django.conf import settings as django_settings
 
 from accounts import vocabulary
-from bench.stack import Server, VerifierServer, free_port
+from bench.stack import NO_ADDRESS_LIMITS, Server, VerifierServer, free_port
 from tests.factories import PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,6 +154,18 @@ def _isolated_caches(settings):
 def redis_cache(settings, redis_url):
     """Point the default cache at real Redis for this test."""
     settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, f"test-{uuid.uuid4().hex[:12]}")}
+
+
+@pytest.fixture
+def redis_throttle_cache(settings, redis_url):
+    """Point the throttle cache (DRF throttle, per-address limits) at real Redis for this test."""
+    settings.CACHES = {**settings.CACHES, "throttle": _redis_cache(redis_url, f"test-{uuid.uuid4().hex[:12]}")}
+
+
+@pytest.fixture
+def dead_throttle_cache(settings):
+    """Point the throttle cache at a Redis address where nothing listens: every call fails."""
+    settings.CACHES = {**settings.CACHES, "throttle": _redis_cache(f"redis://127.0.0.1:{free_port()}/0", "dead")}
 
 
 @pytest.fixture
@@ -311,6 +323,7 @@ def server_env(django_db_setup, django_db_blocker) -> dict[str, str]:
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
         "PYTHONUNBUFFERED": "1",
+        **NO_ADDRESS_LIMITS,  # every browser test logs in from 127.0.0.1; tests/security checks the limits
     }
     # Debug off serves static files from the collected manifest, as in production.
     subprocess.run(

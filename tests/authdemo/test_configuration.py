@@ -41,6 +41,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG='maybe' is not valid; choose one of: true, false"),
         ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off"),
         ({**PRODUCTION, "JWT_SIGNING_KEY": "short"}, "JWT_SIGNING_KEY is too short"),
+        ({"AUTH_LOGIN_RATE": "lots"}, "AUTH_LOGIN_RATE='lots' is not valid; write count/period"),
     ],
 )
 def test_bad_configuration_stops_startup_in_one_line(env, message):

@@ -90,3 +90,11 @@ def test_database_outage_is_a_clear_503_never_half_authenticated(start_server, a
     login = token_pair(dead.url, "alice")
     assert login.status_code == 503
     assert login.json()["code"] == "service_unavailable"
+
+
+def test_address_limits_let_logins_through_when_the_cache_is_down(client, alice, settings, dead_throttle_cache):
+    settings.AUTH_LOGIN_RATE = "1/m"
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "1/minute"}}
+    for _ in range(2):
+        login = client.post("/api/token/", {"username": "alice", "password": PASSWORD}, content_type="application/json")
+        assert login.status_code == 200
