@@ -18,6 +18,16 @@ class LoginForm(AuthenticationForm):
         self.fields["password"].widget.attrs["maxlength"] = MAX_PASSWORD
 
 
+class RememberLoginForm(LoginForm):
+    """The login page's form: unticked, the session ends when the browser closes."""
+
+    remember = forms.BooleanField(
+        required=False,
+        label="Remember me",
+        help_text="Stay logged in on this browser for a week. Unticked, closing the browser logs you out.",
+    )
+
+
 class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User

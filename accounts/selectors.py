@@ -168,6 +168,7 @@ def describe_session(*, request: HttpRequest) -> dict:
         "key_prefix": f"{key[:8]}…" if key else None,
         "created_at": entry.created_at if entry else None,
         "expires_at": session.get_expiry_date(),
+        "at_browser_close": session.get_expire_at_browser_close(),
         "data_keys": sorted(session.keys()),
     }
 

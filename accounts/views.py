@@ -16,12 +16,14 @@ from django.views.generic import CreateView, TemplateView, View
 
 from accounts import selectors, services
 from accounts.demo import list_demo_logins
-from accounts.forms import LoginForm, RevokeForm, SignupForm
+from accounts.forms import RememberLoginForm, RevokeForm, SignupForm
 
 
 class LoginView(auth_views.LoginView):
+    """Django's login; "Remember me" unticked makes the session end with the browser."""
+
     template_name = "accounts/login.html"
-    form_class = LoginForm
+    form_class = RememberLoginForm
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
@@ -33,6 +35,12 @@ class LoginView(auth_views.LoginView):
         (a 500) from any link. Without it, the visitor goes to LOGIN_REDIRECT_URL."""
         url = super().get_redirect_url()
         return "" if urlsplit(url).path == self.request.path else url
+
+    def form_valid(self, form):
+        # Before login(): the session registry records the expiry this sets (0: a cookie
+        # without Max-Age; the server keeps the data for SESSION_COOKIE_AGE at most).
+        self.request.session.set_expiry(None if form.cleaned_data["remember"] else 0)
+        return super().form_valid(form)
 
 
 class LogoutView(auth_views.LogoutView):
