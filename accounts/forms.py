@@ -31,8 +31,11 @@ class RememberLoginForm(LoginForm):
 class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ("username", "display_name")
-        help_texts = {"display_name": "How we greet you, for example Alice."}
+        fields = ("username", "display_name", "email")
+        help_texts = {
+            "display_name": "How we greet you, for example Alice.",
+            "email": "Optional; only used to mail you a link if you forget your password.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

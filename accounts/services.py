@@ -223,6 +223,15 @@ def password_changed(*, request: HttpRequest, user: User) -> None:
     record_session(request=request, user=user)
 
 
+def password_reset(*, request: HttpRequest, user: User) -> None:
+    """Audit a password set from a reset link.
+
+    Setting it already ended every login of the user (the post_save receiver calls
+    `end_logins_if_any`, which uses `revoke_everything`); no session is kept.
+    """
+    record_event(kind=AuditEvent.Kind.PASSWORD_CHANGED, request=request, user=user, via="reset")
+
+
 def blacklist_tokens(*, tokens, actor: AbstractBaseUser | None, request: HttpRequest | None) -> int:
     """Blacklist the given outstanding refresh tokens and revoke the logins they are live in."""
     jtis = list(tokens.values_list("jti", flat=True))

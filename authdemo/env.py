@@ -114,3 +114,23 @@ def rate(name: str, *, default: str) -> str:
             f"{name}={value!r} is not valid; write count/period with s, m, h or d, for example 20/m or 30/15m."
         )
     return value
+
+
+def email(name: str, *, debug: bool) -> dict:
+    """Return Django's EMAIL_* settings from a URL such as smtp+tls://user:password@host:587.
+
+    In development a missing URL prints mails to the console. With debug off it must be
+    set: printed mails would put password-reset links in the server log. The value is
+    never echoed in an error, since it may hold a password.
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        if not debug:
+            raise ConfigError(
+                f"{name} must be set when DJANGO_DEBUG is off, for example smtp+tls://user:password@mail.example.com:587."
+            )
+        value = "consolemail://"
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in environ.Env.EMAIL_SCHEMES:
+        raise ConfigError(f"{name} has an unknown scheme; choose one of: {', '.join(environ.Env.EMAIL_SCHEMES)}.")
+    return environ.Env.email_url_config(value)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from accounts import vocabulary
-from authdemo.env import ConfigError, boolean, choice, env, host_ports, integer, rate, seconds, secret
+from authdemo.env import ConfigError, boolean, choice, email, env, host_ports, integer, rate, seconds, secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -191,6 +191,12 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+
+# Password reset mail: https://docs.djangoproject.com/en/5.2/topics/email/
+# EMAIL_URL (django-environ): the console in development; required with debug off.
+vars().update(email("EMAIL_URL", debug=DEBUG))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="authdemo <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = 60 * 60  # seconds a reset link stays valid (Django's default is 3 days)
 
 # ---------------------------------------------------------------------------------------
 # Security: https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/

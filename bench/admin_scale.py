@@ -131,6 +131,7 @@ def main() -> None:
         **os.environ, "DATABASE_URL": URL, "DJANGO_DEBUG": "false", "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false", "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "JWT_SIGNING_KEY": secrets.token_urlsafe(48), "AUTH_THROTTLE_RATE": "10000/minute",
+        "EMAIL_URL": "dummymail://",
     }  # fmt: skip
     run("collectstatic", "--no-input", env=env)
     if args.reuse:

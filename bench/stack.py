@@ -79,6 +79,7 @@ def base_env(stores: Stores) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "AUTH_THROTTLE_RATE": "100000/minute",  # one client logs in hundreds of times: not an attack
         "PYTHONUNBUFFERED": "1",
+        "EMAIL_URL": "dummymail://",  # no mail leaves a harness run
         **NO_ADDRESS_LIMITS,
     }
 

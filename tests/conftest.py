@@ -323,6 +323,7 @@ def server_env(django_db_setup, django_db_blocker) -> dict[str, str]:
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
         "PYTHONUNBUFFERED": "1",
+        "EMAIL_URL": "dummymail://",
         **NO_ADDRESS_LIMITS,  # every browser test logs in from 127.0.0.1; tests/security checks the limits
     }
     # Debug off serves static files from the collected manifest, as in production.

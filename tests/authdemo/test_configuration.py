@@ -13,6 +13,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": "k" * 20 + "production-secret-key-for-the-deploy-check-0123456789",
     "JWT_SIGNING_KEY": "j" * 48,
     "DJANGO_ALLOWED_HOSTS": "authdemo.example.com",
+    "EMAIL_URL": "smtp+tls://authdemo:mail-password@mail.example.com:587",
 }
 
 
@@ -42,6 +43,8 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off"),
         ({**PRODUCTION, "JWT_SIGNING_KEY": "short"}, "JWT_SIGNING_KEY is too short"),
         ({"AUTH_LOGIN_RATE": "lots"}, "AUTH_LOGIN_RATE='lots' is not valid; write count/period"),
+        ({**PRODUCTION, "EMAIL_URL": ""}, "EMAIL_URL must be set when DJANGO_DEBUG is off"),
+        ({"EMAIL_URL": "pigeon://coop"}, "EMAIL_URL has an unknown scheme; choose one of: smtp, smtps"),
     ],
 )
 def test_bad_configuration_stops_startup_in_one_line(env, message):

@@ -1,6 +1,9 @@
 """Sign up, log in, profile, log out, in a real browser against the real server."""
 
+import time
+
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
@@ -52,3 +55,22 @@ def test_logout_then_back_button_does_not_resume_session(page, alice, browser_lo
     expect(page).to_have_url("/accounts/login/?next=/accounts/sessions/")
     expect(page.locator(".auth-status")).to_have_attribute("data-auth-via", "anonymous")
     expect(page.get_by_text("Signed in as")).to_have_count(0)
+
+
+def _session_cookie_after_login(page, *, remember: bool) -> dict:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Remember me").set_checked(remember)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/accounts/profile/")
+    return next(c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
+
+
+def test_login_without_remember_me_gives_a_cookie_that_ends_with_the_browser(page, alice):
+    assert _session_cookie_after_login(page, remember=False)["expires"] == -1  # a browser-session cookie
+
+
+def test_login_with_remember_me_gives_a_cookie_that_lasts_a_week(page, alice):
+    expires = _session_cookie_after_login(page, remember=True)["expires"]
+    assert expires > time.time() + settings.SESSION_COOKIE_AGE - 3600

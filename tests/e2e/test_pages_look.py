@@ -24,6 +24,8 @@ PAGES = [
     ("profile", "/accounts/profile/", "alice"),
     ("sessions", "/accounts/sessions/", "alice"),
     ("password", "/accounts/password/", "alice"),
+    ("password-reset", "/accounts/password/reset/", None),
+    ("password-reset-sent", "/accounts/password/reset/sent/", None),
     ("spa", "/spa/", None),
     ("compare", "/compare/", None),
     ("compare-session", "/compare/", "alice"),

@@ -22,6 +22,7 @@ class Command(BaseCommand):
         for username, display_name, password, admin in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username)
             user.display_name = display_name
+            user.email = f"{username}@example.com"  # "Forgot your password?" mails it (console in development)
             user.is_staff = user.is_superuser = admin
             user.is_active = True
             user.set_password(password)
