@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         env["DATABASE_URL"] = postgres.create_database("authdemo_drill")
         prepare_site(env)
         groups = {"main": (3, MAIN), "stateless": (2, STATELESS)}
-        cluster = Cluster(env, workdir / "cluster", groups=groups, state_path=STATE).start()
+        cluster = Cluster(env, workdir / "cluster", groups=groups, state_path=STATE)
+        cluster.start()  # assigned first: a start that fails half-way is still stopped below
         print(f"cluster up at {cluster.url}/ (stateless group at {cluster.group_url('stateless')}/); logs in {workdir}")
         probes = probes_for(cluster, DEMO_USERS)
         rates = throughput(cluster, probes, seconds=2 if args.quick else 5)
