@@ -3,17 +3,42 @@
 import uuid
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from accounts import vocabulary
+from accounts.usernames import username_skeletons
+
+LOOKALIKE_USERNAME = "A user with a username that looks the same already exists."
+
+
+class LookalikeUserManager(UserManager):
+    def lookalikes(self, username: str) -> models.QuerySet:
+        """Users whose username looks like `username` (both skeleton columns are indexed)."""
+        cased, folded = username_skeletons(username)
+        return self.filter(models.Q(username_skeleton=cased) | models.Q(username_folded_skeleton=folded))
 
 
 class User(AbstractUser):
-    """A user; `tokens_valid_after` is the access-token cut-off set by revocation."""
+    """A user; `tokens_valid_after` is the access-token cut-off set by revocation.
+
+    The two skeleton columns follow `username` (see accounts.usernames): unique, so no two
+    users look the same, even when two sign-ups race.
+    """
 
     display_name = models.CharField(max_length=150, blank=True)
     tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
+    username_skeleton = models.TextField(unique=True, editable=False)
+    username_folded_skeleton = models.TextField(unique=True, editable=False)
+
+    objects = LookalikeUserManager()
+
+    def clean(self):
+        """Refuse a username that looks like another user's (forms and the admin call this)."""
+        super().clean()
+        if type(self)._default_manager.lookalikes(self.get_username()).exclude(pk=self.pk).exists():
+            raise ValidationError({self.USERNAME_FIELD: ValidationError(LOOKALIKE_USERNAME, code="lookalike")})
 
     def get_short_name(self) -> str:
         return self.display_name or self.username
@@ -23,6 +48,12 @@ class User(AbstractUser):
         self._password_made_unusable = True
 
     def save(self, *args, **kwargs) -> None:
+        # The skeletons are derived columns, kept in step on every write path (create_user,
+        # forms, the admin), also when `update_fields` names the username.
+        self.username_skeleton, self.username_folded_skeleton = username_skeletons(self.get_username())
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.USERNAME_FIELD in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_skeleton", "username_folded_skeleton"}
         super().save(*args, **kwargs)
         self._password_made_unusable = False  # as AbstractBaseUser.save() forgets `_password`
 

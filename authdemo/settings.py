@@ -25,6 +25,7 @@ SECURE_COOKIES = boolean("DJANGO_SECURE_COOKIES", default=not DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    "accounts",  # before auth: its createsuperuser refuses look-alike usernames
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -38,7 +39,6 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "accounts",
     "api",
     "authdemo",
 ]

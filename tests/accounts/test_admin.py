@@ -3,7 +3,7 @@
 from django.test import Client
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts.models import AuditEvent, UserSession
+from accounts.models import AuditEvent, User, UserSession
 from tests.factories import PASSWORD, UserFactory
 
 
@@ -127,3 +127,24 @@ def test_admin_revoking_its_own_session_is_logged_out_cleanly(staff, revocable_e
     assert response.status_code == 302
     assert admin.get("/admin/").status_code == 302
     assert not UserSession.objects.filter(pk=own.pk).exists()
+
+
+def test_user_admin_refuses_lookalike_username(alice, staff):
+    new = {"username": "\u0430lice", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"}
+
+    response = admin_client(staff).post("/admin/accounts/user/add/", {**new, "usable_password": "true"})
+
+    assert response.status_code == 200
+    assert "looks the same" in response.content.decode()
+    assert not User.objects.filter(username=new["username"]).exists()
+
+
+def test_user_admin_saves_user_with_unchanged_username(alice, staff):
+    response = admin_client(staff).post(
+        f"/admin/accounts/user/{alice.pk}/change/",
+        {"username": "alice", "display_name": "Alicia", "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00"},
+    )
+
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.display_name == "Alicia"
