@@ -23,6 +23,7 @@
     $("demo-token-at").textContent = at;
     if (Date.now() > stopAt) {
       clearInterval(timer);
+      timer = null; // so the next poll() starts a new interval
       $("demo-note").textContent = "Stopped checking; reload the page to check again.";
     }
   }

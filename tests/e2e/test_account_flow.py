@@ -1,5 +1,6 @@
 """Sign up, log in, profile, log out, in a real browser against the real server."""
 
+import re
 import time
 
 import pytest
@@ -74,3 +75,10 @@ def test_login_without_remember_me_gives_a_cookie_that_ends_with_the_browser(pag
 def test_login_with_remember_me_gives_a_cookie_that_lasts_a_week(page, alice):
     expires = _session_cookie_after_login(page, remember=True)["expires"]
     assert expires > time.time() + settings.SESSION_COOKIE_AGE - 3600
+
+
+def test_signup_fields_are_described_by_their_help_text(page):
+    page.goto("/accounts/signup/")
+
+    expect(page.get_by_label("Display name")).to_have_accessible_description("How we greet you, for example Alice.")
+    expect(page.get_by_label("Username")).to_have_accessible_description(re.compile("150 characters or fewer"))

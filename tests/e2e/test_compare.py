@@ -49,3 +49,18 @@ def test_compare_chart_renders_from_benchmark_results(new_context, start_server,
     chart = page.get_by_role("img", name="Server time per request by scheme")
     expect(chart).to_be_visible()
     assert chart.bounding_box()["height"] > 100
+
+
+def test_compare_polling_restarts_after_its_window(page, bob):
+    page.clock.install()
+    page.goto("/compare/")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="1. Log in both ways").click()
+    expect(page.locator("#demo-note")).to_contain_text("Logged in as bob")
+    page.clock.fast_forward("06:05")  # past the six-minute window
+    expect(page.locator("#demo-note")).to_contain_text("Stopped checking")
+    with page.expect_response("**/compare/probe/session/"):
+        page.get_by_role("button", name="2. Revoke both").click()
+
+    with page.expect_response("**/compare/probe/session/", timeout=5_000):
+        page.clock.run_for(2_000)  # one polling interval
