@@ -114,6 +114,8 @@ class TokenFamily(ClientDetails):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_families")
     current_jti = models.CharField(max_length=255, db_index=True)
+    previous_jti = models.CharField(max_length=255, blank=True, help_text="The token the last refresh replaced.")
+    rotated_at = models.DateTimeField(null=True, blank=True, help_text="When the live refresh token was issued.")
     transport = models.CharField(max_length=10, choices=[("bearer", "Bearer header"), ("cookie", "Cookie")])
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField()

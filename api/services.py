@@ -2,13 +2,16 @@
 
 Every login starts a family; each refresh replaces the family's one live token. A
 token of the family that is not the live one has been rotated already: presenting it
-again means it leaked, so the whole family, newest token included, is revoked.
+again means it leaked, so the whole family, newest token included, is revoked; except
+the token just rotated away, for a few seconds (the reuse interval, `_replayed`), which
+is what two tabs or a retried request send.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import update_last_login
 from django.db import transaction
 from django.http import HttpRequest
@@ -25,6 +28,7 @@ from api.tokens import (
     login_expired,
     mint_refresh_token,
     parse_refresh_token,
+    remint_refresh_token,
     stamp_issue_time,
 )
 
@@ -67,27 +71,62 @@ def issue_token_pair(*, user, request: HttpRequest, transport: str) -> TokenPair
 def rotate_refresh_token(*, raw: str, request: HttpRequest) -> TokenPair:
     """Exchange a live refresh token for a new pair, blacklisting the one presented.
 
-    Of concurrent refreshes with one token exactly one wins (a conditional UPDATE); the
-    others find the token rotated and are treated as reuse.
+    Of concurrent refreshes with one token exactly one rotates it (a conditional UPDATE).
+    A token already rotated is a replay (see `_replayed`): within the reuse interval the
+    one just rotated away gets the current pair; anything else revokes the family.
     """
     token = parse_refresh_token(raw)
-    family = _live_family(token, request=request)
+    family = _family(token)
     if not family.user.is_active:
         raise invalid("User is inactive.", "user_inactive")
     if login_expired(token["auth_time"]):
         raise invalid("Login has reached its absolute lifetime; log in again.", "token_expired")
+    if family.current_jti != token["jti"]:
+        return _replayed(family, token, request=request)
+    _refuse_blacklisted(token)
     new = mint_refresh_token(user=family.user, family_id=str(family.pk), auth_time=token["auth_time"])
     with transaction.atomic():
         won = TokenFamily.objects.filter(pk=family.pk, current_jti=token["jti"], revoked_at__isnull=True).update(
-            current_jti=new["jti"], last_used_at=timezone.now(), expires_at=expires_at(new)
+            current_jti=new["jti"],
+            previous_jti=token["jti"],
+            rotated_at=new.current_time,
+            last_used_at=timezone.now(),
+            expires_at=expires_at(new),
         )
         if won:
             _outstand(new, user=family.user)
             _blacklist_jti(token["jti"])
-    if not won:
-        _reuse_detected(family, request=request)
+    if not won:  # another request rotated it first, or the family was revoked meanwhile
+        return _replayed(_family(token), token, request=request)
     accounts_services.record_event(kind=AuditEvent.Kind.TOKEN_REFRESHED, request=request, user=family.user)
     return _pair(new)
+
+
+def _replayed(family: TokenFamily, token, *, request: HttpRequest) -> TokenPair:
+    """Answer a refresh token that is no longer the family's live one.
+
+    The reuse interval (JWT_REFRESH_REUSE_INTERVAL): only the token the last rotation
+    replaced, only until that long after the rotation, gets the family's current pair (the
+    live refresh token built again, and a new access token); no new token of the family is
+    minted, so a thief in the window holds what the client holds and the next rotation
+    makes one of them a replayer. Any older token, or later, revokes the family.
+    """
+    window = settings.JWT_REFRESH_REUSE_INTERVAL
+    fresh = family.rotated_at is not None and timezone.now() - family.rotated_at <= window
+    if not (fresh and family.previous_jti == token["jti"]):
+        _reuse_detected(family, request=request)
+    current = remint_refresh_token(
+        user=family.user,
+        family_id=str(family.pk),
+        auth_time=token["auth_time"],
+        jti=family.current_jti,
+        issued_at=family.rotated_at,
+        expires=family.expires_at,
+    )
+    accounts_services.record_event(
+        kind=AuditEvent.Kind.TOKEN_REFRESHED, request=request, user=family.user, reuse_interval=True
+    )
+    return _pair(current)
 
 
 def end_family(*, raw: str, request: HttpRequest) -> None:
@@ -104,16 +143,25 @@ def verify_refresh_token(*, raw: str, request: HttpRequest) -> None:
 
 
 def _live_family(token, *, request: HttpRequest) -> TokenFamily:
+    family = _family(token)
+    if family.current_jti != token["jti"]:
+        _reuse_detected(family, request=request)
+    _refuse_blacklisted(token)
+    return family
+
+
+def _family(token) -> TokenFamily:
     family = TokenFamily.objects.select_related("user").filter(pk=token["fam"]).first()
     if family is None or family.user_id != token[api_settings.USER_ID_CLAIM]:
         raise invalid("Token is invalid.", "token_not_valid")
     if family.revoked_at is not None:
         raise invalid("Token has been revoked.", "token_revoked")
-    if family.current_jti != token["jti"]:
-        _reuse_detected(family, request=request)
+    return family
+
+
+def _refuse_blacklisted(token) -> None:
     if BlacklistedToken.objects.filter(token__jti=token["jti"]).exists():
         raise invalid("Token has been revoked.", "token_revoked")
-    return family
 
 
 def _reuse_detected(family: TokenFamily, *, request: HttpRequest):

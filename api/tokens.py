@@ -160,6 +160,16 @@ def mint_refresh_token(*, user, family_id: str, auth_time: int) -> FamilyRefresh
     return token
 
 
+def remint_refresh_token(*, user, family_id: str, auth_time: int, jti: str, issued_at: datetime, expires: datetime):
+    """Build again the refresh token issued at `issued_at` as `jti`: the same claims, and
+    with an HMAC algorithm the same bytes (api.services hands it out in the reuse interval)."""
+    token = mint_refresh_token(user=user, family_id=family_id, auth_time=auth_time)
+    token["jti"] = jti
+    token["iat"] = issued_at.timestamp()
+    token["exp"] = int(expires.timestamp())
+    return token
+
+
 def stamp_issue_time(token) -> None:
     """Give `iat` microsecond precision (RFC 7519 NumericDate allows fractions).
 

@@ -322,6 +322,10 @@ SIMPLE_JWT = {
 # Every refresh rotates and blacklists (api.services, token families); SimpleJWT's
 # ROTATE_REFRESH_TOKENS / BLACKLIST_AFTER_ROTATION are not read, and check api.E002 refuses them.
 JWT_ABSOLUTE_LIFETIME = timedelta(days=7)  # no rotation keeps one login alive longer
+# Refresh-token reuse interval (Auth0's name): for this long after a rotation, the token
+# just rotated away answers with the family's current pair instead of revoking it, so two
+# tabs or retries racing with one token do not log the user out (api.services).
+JWT_REFRESH_REUSE_INTERVAL = timedelta(seconds=10)
 JWT_COOKIE_SECURE = SECURE_COOKIES
 JWT_ACCESS_COOKIE = "__Host-access" if SECURE_COOKIES else "access"
 JWT_REFRESH_COOKIE = "__Secure-refresh" if SECURE_COOKIES else "refresh"  # path-scoped: no __Host-

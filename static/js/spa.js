@@ -29,9 +29,16 @@
     return { response, body };
   }
 
+  // Tabs share the refresh cookie: two tabs refreshing at once would send one token twice,
+  // and a rotated token sent again is reuse. So refreshes take a lock shared by every tab of
+  // this site (Web Locks API); the next tab's refresh starts once the first has set the new
+  // cookie. The server's reuse interval forgives a race the lock cannot see (no Web Locks,
+  // as outside a secure context, or another client).
   function refresh() {
     if (!refreshing) {
-      refreshing = call("/api/cookie/refresh/", { method: "POST" }).finally(() => { refreshing = null; });
+      const post = () => call("/api/cookie/refresh/", { method: "POST" });
+      const run = navigator.locks ? navigator.locks.request("authdemo-token-refresh", post) : post();
+      refreshing = run.finally(() => { refreshing = null; });
     }
     return refreshing;
   }

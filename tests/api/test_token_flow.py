@@ -102,14 +102,39 @@ def test_refresh_rotates_and_blacklists_the_old_token(client, api_login, bob):
     assert client.get("/api/dashboard/", **bearer(new["access"])).status_code == 200
 
 
-def test_replayed_refresh_token_revokes_the_whole_family(client, api_login, bob):
+def test_replayed_refresh_token_revokes_the_whole_family(client, api_login, bob, settings):
     pair = api_login(bob)
     newest = refresh(client, pair["refresh"]).json()
-    replay = refresh(client, pair["refresh"])
-    assert replay.status_code == 401
-    assert replay.json()["code"] == "token_reused"
-    assert refresh(client, newest["refresh"]).json()["code"] == "token_revoked"
+    with time_machine.travel(timezone.now() + settings.JWT_REFRESH_REUSE_INTERVAL + timedelta(seconds=1)):
+        replay = refresh(client, pair["refresh"])
+        assert replay.status_code == 401
+        assert replay.json()["code"] == "token_reused"
+        assert refresh(client, newest["refresh"]).json()["code"] == "token_revoked"
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.REUSE_DETECTED, user=bob).count() == 1
+    assert TokenFamily.objects.get().revoked_reason == "reuse"
+
+
+def test_refresh_token_just_rotated_returns_the_current_pair_within_the_reuse_interval(client, api_login, bob):
+    pair = api_login(bob)
+    newest = refresh(client, pair["refresh"]).json()
+
+    again = refresh(client, pair["refresh"])
+
+    assert again.status_code == 200
+    assert again.json()["refresh"] == newest["refresh"]
+    assert client.get("/api/dashboard/", **bearer(again.json()["access"])).status_code == 200
+    assert TokenFamily.objects.get().revoked_at is None
+    assert refresh(client, newest["refresh"]).status_code == 200
+
+
+def test_refresh_token_two_rotations_old_revokes_within_the_reuse_interval(client, api_login, bob):
+    pair = api_login(bob)
+    second = refresh(client, pair["refresh"]).json()
+    refresh(client, second["refresh"])
+
+    replay = refresh(client, pair["refresh"])
+
+    assert replay.json()["code"] == "token_reused"
     assert TokenFamily.objects.get().revoked_reason == "reuse"
 
 

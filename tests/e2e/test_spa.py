@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import TokenFamily
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -70,3 +71,20 @@ def test_spa_logout_clears_cookies_and_refuses_dashboard(spa):
 
     expect(spa.locator("#spa-status")).to_have_text("401: refused.")
     expect(spa.locator("#spa-state")).to_have_text("no")
+
+
+def test_spa_two_tabs_refreshing_at_once_take_turns_and_stay_logged_in(spa):
+    other = spa.context.new_page()
+    other.goto("/spa/")
+    spa.context.clear_cookies(name="access")  # both tabs find the access token expired
+    refreshes = []
+    spa.context.on("request", lambda r: r.url.endswith("/api/cookie/refresh/") and refreshes.append("sent"))
+    spa.context.on("response", lambda r: r.url.endswith("/api/cookie/refresh/") and refreshes.append(r.status))
+
+    for tab in (spa, other):  # click without waiting, so both refreshes start together
+        tab.evaluate("document.getElementById('spa-dashboard').click()")
+
+    for tab in (spa, other):
+        expect(tab.locator("#spa-status")).to_have_text("200: access granted.")
+    assert refreshes == ["sent", 200, "sent", 200]  # one at a time, each with the live token
+    assert TokenFamily.objects.get().revoked_at is None
