@@ -77,12 +77,22 @@ def test_spa_two_tabs_refreshing_at_once_take_turns_and_stay_logged_in(spa):
     other = spa.context.new_page()
     other.goto("/spa/")
     spa.context.clear_cookies(name="access")  # both tabs find the access token expired
-    refreshes = []
+    refreshes, held = [], []
     spa.context.on("request", lambda r: r.url.endswith("/api/cookie/refresh/") and refreshes.append("sent"))
     spa.context.on("response", lambda r: r.url.endswith("/api/cookie/refresh/") and refreshes.append(r.status))
+    # The first refresh waits at the browser's edge until both tabs have been refused, so
+    # both tabs want to refresh while it is in flight; the rest go straight to the server.
+    spa.context.route("**/api/cookie/refresh/", lambda route: held.append(route) if not held else route.continue_())
 
-    for tab in (spa, other):  # click without waiting, so both refreshes start together
-        tab.evaluate("document.getElementById('spa-dashboard').click()")
+    with spa.expect_response("**/api/dashboard/") as first, other.expect_response("**/api/dashboard/") as second:
+        for tab in (spa, other):  # click without waiting for the answers
+            tab.evaluate("document.getElementById('spa-dashboard').click()")
+    assert (first.value.status, second.value.status) == (401, 401)
+    for _ in range(100):  # let the browser hand the held refresh over
+        if held:
+            break
+        spa.wait_for_timeout(20)
+    held[0].continue_()
 
     for tab in (spa, other):
         expect(tab.locator("#spa-status")).to_have_text("200: access granted.")
