@@ -1,6 +1,26 @@
-"""OpenAPI descriptions of the two token transports."""
+"""OpenAPI: the answers every view can give, and the two token transports."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiResponse
+
+from api.serializers import ErrorSerializer
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, listing 429 wherever the view throttles, so the schema cannot
+    miss an answer the throttle gives (as it did for /api/cookie/logout/)."""
+
+    def get_response_serializers(self):
+        responses = super().get_response_serializers()
+        if not self.view.get_throttles():
+            return responses
+        if not isinstance(responses, dict):
+            responses = {200: responses}
+        if any(str(code) == "429" for code in responses):
+            return responses
+        throttled = OpenApiResponse(ErrorSerializer, description="Throttled; see Retry-After.")
+        return {**responses, 429: throttled}
 
 
 class BearerScheme(OpenApiAuthenticationExtension):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,7 +50,19 @@ REFRESH_COOKIE_PATH = "/api/cookie/"  # the refresh token travels only to the co
 CSRF = {403: OpenApiResponse(ErrorSerializer, description="CSRF check failed (code `csrf_failed`).")}
 
 
-class TimedAPIView(APIView):
+class MethodCheckedFirst:
+    """Answer 405 to a method the view does not serve, before authentication, throttling and
+    CSRF: DRF checks the method last, so an unserved method got their 401, 429 or 403
+    instead, answers the schema does not list for it (Django's View.dispatch checks first)."""
+
+    def initial(self, request, *args, **kwargs):
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+
+
+class TimedAPIView(MethodCheckedFirst, APIView):
     """A JSON APIView that reports its authentication step to Server-Timing."""
 
     content_negotiation_class = JSONOnlyNegotiation
@@ -67,7 +80,7 @@ NO_STORE = method_decorator(never_cache, name="dispatch")  # RFC 6749 5.1: token
 
 
 @NO_STORE
-class TokenApi(TokenViewBase):
+class TokenApi(MethodCheckedFirst, TokenViewBase):
     """Base of the token endpoints: no authentication, a Bearer challenge on 401, no-store.
 
     `post` validates the body with `serializer_class` and answers what `perform` returns.
@@ -227,7 +240,13 @@ class CookieRefreshApi(CookieTransportApi):
 
 @extend_schema(tags=["cookie transport"], request=None, responses={200: None, **CSRF})
 class CookieLogoutApi(CookieTransportApi):
-    """Revoke the login behind the refresh cookie and expire both cookies."""
+    """Revoke the login behind the refresh cookie and expire both cookies.
+
+    Not throttled: logging out proves and guesses nothing (a forged cookie fails its
+    signature), and a client over the limit must still be able to end its login.
+    """
+
+    throttle_classes = []
 
     def post(self, request):
         raw = request.COOKIES.get(settings.JWT_REFRESH_COOKIE, "")
