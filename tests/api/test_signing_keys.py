@@ -62,14 +62,30 @@ def test_hs256_tokens_carry_the_secrets_thumbprint(api_login, bob, settings):
     assert header == {"alg": "HS256", "typ": "JWT", "kid": keys.secret_kid(settings.SIMPLE_JWT["SIGNING_KEY"])}
 
 
-def test_asymmetric_refresh_rotation_and_replay_keep_the_family_rules(client, api_login, bob, asymmetric):
+def test_asymmetric_refresh_rotation_and_replay_keep_the_family_rules(client, api_login, bob, asymmetric, settings):
     pair = api_login(bob)
     rotated = client.post("/api/token/refresh/", {"refresh": pair["refresh"]}, content_type="application/json")
     assert rotated.status_code == 200
-    replay = client.post("/api/token/refresh/", {"refresh": pair["refresh"]}, content_type="application/json")
-    assert refused_as(replay, "token_reused")
-    again = client.post("/api/token/refresh/", {"refresh": rotated.json()["refresh"]}, content_type="application/json")
-    assert refused_as(again, "token_revoked")
+    with time_machine.travel(timezone.now() + settings.JWT_REFRESH_REUSE_INTERVAL + timedelta(seconds=1)):
+        replay = client.post("/api/token/refresh/", {"refresh": pair["refresh"]}, content_type="application/json")
+        assert refused_as(replay, "token_reused")
+        again = client.post(
+            "/api/token/refresh/", {"refresh": rotated.json()["refresh"]}, content_type="application/json"
+        )
+        assert refused_as(again, "token_revoked")
+
+
+def test_asymmetric_refresh_replayed_within_the_reuse_interval_gets_a_working_current_pair(
+    client, api_login, bob, asymmetric
+):
+    pair = api_login(bob)
+    rotated = client.post("/api/token/refresh/", {"refresh": pair["refresh"]}, content_type="application/json")
+    again = client.post("/api/token/refresh/", {"refresh": pair["refresh"]}, content_type="application/json")
+
+    assert again.status_code == 200
+    assert bearer(client, again.json()["access"]).status_code == 200
+    onward = client.post("/api/token/refresh/", {"refresh": again.json()["refresh"]}, content_type="application/json")
+    assert onward.status_code == 200, rotated.json()
 
 
 def test_asymmetric_cutoff_revokes_live_access_tokens(client, api_login, bob, asymmetric):
