@@ -22,8 +22,9 @@ from rest_framework_simplejwt.token_blacklist.admin import OutstandingTokenAdmin
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import services
+from accounts.http import describe_user_agent
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
-from accounts.selectors import describe_user_agent, list_active_sessions
+from accounts.selectors import list_active_sessions
 
 
 class CappedCountPaginator(Paginator):

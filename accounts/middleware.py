@@ -10,9 +10,9 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import SimpleLazyObject
 
+from accounts.authentication import get_session_user
 from accounts.limits import seconds_to_wait
 from accounts.lockout import too_many_attempts
-from accounts.selectors import get_session_user
 from accounts.services import touch_session
 from accounts.timing import get_auth_record, record_auth
 from accounts.vocabulary import Via

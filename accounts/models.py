@@ -69,7 +69,7 @@ class User(AbstractUser):
 
 
 class ClientDetails(models.Model):
-    """Where a request came from: the client address (see selectors.client_ip) and agent."""
+    """Where a request came from: the client address (see accounts.http.client_ip) and agent."""
 
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)

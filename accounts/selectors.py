@@ -1,97 +1,25 @@
-"""Reads: who is logged in where, the access-token cut-off, the audit trail."""
+"""Queries: who is logged in where, the access-token cut-off, the audit trail."""
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from functools import lru_cache
-from ipaddress import ip_address
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user
-from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import RedisError
-from user_agents import parse as parse_user_agent
 
 from accounts import vocabulary
+from accounts.authentication import current_registry_id
+from accounts.http import CACHE_ERRORS
 from accounts.local_tier import CUTOFF_KEY_PREFIX, default_tier
 from accounts.local_tier import enabled as local_tier_enabled
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 
 CUTOFF_CACHE_TIMEOUT = 60 * 60 * 24
-CACHE_ERRORS = (RedisError, ConnectionInterrupted)
-REGISTRY_KEY = "_registry_id"  # the UserSession id, kept in the session itself
-SEEN_KEY = "_registry_seen"  # epoch seconds of the last registry touch
-SNAPSHOT_KEY = "_user_snapshot"  # the user's display fields, written at login
-# is_active is True for every live session: deactivation ends them all (accounts.signals).
-SNAPSHOT_FIELDS = ("username", "display_name", "is_active")
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """Return the client's address, as one trusted hop saw it.
-
-    X-Forwarded-For is whatever the client says, so it is ignored unless DJANGO_BEHIND_PROXY
-    says a proxy of ours appends to it; then its last entry (the address that proxy saw)
-    counts. Lockout, throttling and the audit log all use this one answer.
-    """
-    if request is None:
-        return None
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        address = forwarded or address
-    try:
-        return str(ip_address(address))
-    except ValueError:
-        return None
-
-
-def user_agent(request: HttpRequest | None) -> str:
-    return request.headers.get("User-Agent", "")[:512] if request is not None else ""
-
-
-@lru_cache(maxsize=1024)
-def describe_user_agent(raw: str) -> str:
-    """Return "Browser on OS" for a User-Agent header, or "Unknown client"."""
-    if not raw:
-        return "Unknown client"
-    agent = parse_user_agent(raw)
-    browser, os = agent.browser.family, agent.os.family
-    if browser == "Other" and os == "Other":
-        return raw[:40]
-    return f"{browser} on {os}"
-
-
-def get_session_user(request: HttpRequest):
-    """Return the session's user; without a database query where the server can end sessions.
-
-    Django's `get_user` loads the user row on every request to re-check the password
-    hash, so that a password change logs other sessions out. Here every session that
-    the server can end *is* ended, through its engine, when the password is set, the user
-    is deactivated or deleted (accounts.signals), so the row adds nothing: the user is
-    built from the login's snapshot. Other fields are deferred: `is_staff`, permissions
-    and the rest are read fresh from the database when a page asks for them. Signed
-    cookies cannot be ended by the server, so they keep Django's full check.
-    """
-    revocable = vocabulary.session_engine(settings.SESSION_BACKEND).revocable
-    snapshot = request.session.get(SNAPSHOT_KEY) if revocable else None
-    if snapshot is None:
-        return get_user(request)
-    user_id = request.session.get(SESSION_KEY)
-    if user_id is None or request.session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
-        return AnonymousUser()
-    known = {field: snapshot[field] for field in SNAPSHOT_FIELDS if field in snapshot}
-    known["id"] = User._meta.pk.to_python(user_id)
-    # from_db() takes the loaded fields in the model's field order; the rest are deferred.
-    loaded = [f.attname for f in User._meta.concrete_fields if f.attname in known]
-    return User.from_db(DEFAULT_DB_ALIAS, loaded, [known[name] for name in loaded])
 
 
 def cutoff_cache_key(user_id: object) -> str:
@@ -143,10 +71,6 @@ def list_recent_events(*, user: User, limit: int = 20) -> QuerySet[AuditEvent]:
 def get_user_summary(*, user_id: object) -> dict | None:
     """Return the public fields of an active user, or None if there is no such user."""
     return User.objects.filter(pk=user_id, is_active=True).values("id", "username", "display_name").first()
-
-
-def current_registry_id(*, request: HttpRequest) -> str | None:
-    return request.session.get(REGISTRY_KEY)
 
 
 def find_own_session(*, user: User, registry_id: object) -> UserSession | None:

@@ -18,20 +18,13 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import vocabulary
+from accounts.authentication import REGISTRY_KEY, SEEN_KEY, SNAPSHOT_FIELDS, SNAPSHOT_KEY
+from accounts.http import client_ip, user_agent
 from accounts.local_tier import default_tier
 from accounts.local_tier import enabled as local_tier_enabled
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 from accounts.replication import replicated
-from accounts.selectors import (
-    CUTOFF_CACHE_TIMEOUT,
-    REGISTRY_KEY,
-    SEEN_KEY,
-    SNAPSHOT_FIELDS,
-    SNAPSHOT_KEY,
-    client_ip,
-    cutoff_cache_key,
-    user_agent,
-)
+from accounts.selectors import CUTOFF_CACHE_TIMEOUT, cutoff_cache_key
 
 
 def record_event(

@@ -15,6 +15,7 @@ from django.urls import reverse_lazy
 from django.views.generic import CreateView, TemplateView, View
 
 from accounts import selectors, services
+from accounts.authentication import current_registry_id
 from accounts.demo import list_demo_logins
 from accounts.forms import RememberLoginForm, RevokeForm, SignupForm
 
@@ -118,7 +119,7 @@ class SessionsView(LoginRequiredMixin, TemplateView):
         return {
             **super().get_context_data(**kwargs),
             "sessions": selectors.list_active_sessions(user=user),
-            "current_id": selectors.current_registry_id(request=self.request),
+            "current_id": current_registry_id(request=self.request),
             "families": selectors.list_active_families(user=user),
             "events": selectors.list_recent_events(user=user),
             "engine": settings.SESSION_BACKEND,
@@ -144,7 +145,7 @@ class RevokeSessionView(_RevokeView):
         session = selectors.find_own_session(user=request.user, registry_id=registry_id)
         if session is None:
             messages.error(request, "That session does not exist or is not yours; nothing was changed.")
-        elif str(session.pk) == selectors.current_registry_id(request=request):
+        elif str(session.pk) == current_registry_id(request=request):
             messages.error(request, "That is this session: use Log out to end it.")
         elif services.revoke_session(session=session, actor=request.user, request=request):
             messages.success(request, "Session ended. Its next request will arrive logged out.")

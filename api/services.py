@@ -20,8 +20,9 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import services as accounts_services
+from accounts.http import client_ip, user_agent
 from accounts.models import AuditEvent, TokenFamily
-from accounts.selectors import client_ip, get_access_cutoff, user_agent
+from accounts.selectors import get_access_cutoff
 from api.tokens import (
     expires_at,
     invalid,

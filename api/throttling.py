@@ -6,7 +6,7 @@ from django.core.cache import caches
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.selectors import CACHE_ERRORS, client_ip
+from accounts.http import CACHE_ERRORS, client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 
-from accounts.selectors import CACHE_ERRORS
+from accounts.http import CACHE_ERRORS
 
 OUTAGES = (DatabaseError, *CACHE_ERRORS)  # answered 503, not 500
 

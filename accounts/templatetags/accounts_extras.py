@@ -4,7 +4,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from accounts.selectors import describe_user_agent
+from accounts.http import describe_user_agent
 
 register = template.Library()
 

@@ -8,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import services
+from accounts.authentication import REGISTRY_KEY
 from accounts.models import AuditEvent, UserSession
 from accounts.vocabulary import CACHED_DB, SIGNED_COOKIES
 from tests.factories import PASSWORD
@@ -50,7 +51,7 @@ def test_last_seen_is_written_at_most_once_a_minute(client, alice, login, sessio
 def test_revoking_another_session_logs_it_out(client, alice, login, revocable_engine):
     other = second_browser(alice)
     login(alice)
-    target = UserSession.objects.exclude(pk=client.session[services.REGISTRY_KEY]).get(user=alice)
+    target = UserSession.objects.exclude(pk=client.session[REGISTRY_KEY]).get(user=alice)
     response = client.post("/accounts/sessions/revoke/", {"id": target.pk}, follow=True)
     assert "Session ended" in response.content.decode()
     assert other.get("/accounts/profile/").status_code == 302
@@ -81,7 +82,7 @@ def test_signed_cookie_sessions_cannot_be_revoked_and_say_so(client, alice, logi
     login(alice)
     body = client.get("/accounts/sessions/").content.decode()
     assert "cannot end one of them early" in body
-    target = UserSession.objects.exclude(pk=client.session[services.REGISTRY_KEY]).get(user=alice)
+    target = UserSession.objects.exclude(pk=client.session[REGISTRY_KEY]).get(user=alice)
     response = client.post("/accounts/sessions/revoke/", {"id": target.pk}, follow=True)
     assert "cannot be ended by the server" in response.content.decode()
     assert other.get("/accounts/profile/").status_code == 200
