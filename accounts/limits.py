@@ -23,7 +23,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
-from accounts.selectors import CACHE_ERRORS, client_ip
+from accounts.http import CACHE_ERRORS, client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import requests
 from accounts import vocabulary
 from bench import peers
 from bench.load import Target
-from bench.stack import Server
+from bench.stack import Server, log_in
 
 USERNAME, PASSWORD = "bob", "bob-demo-pass"
 SESSION_PROBE = "/compare/probe/session/"
@@ -73,11 +73,7 @@ def server_settings() -> dict[str, dict[str, str]]:
 
 def session_cookie(server: Server) -> tuple[str, str]:
     """Log in through the real login form; return the session cookie's name and value."""
-    client = requests.Session()
-    client.get(f"{server.url}/accounts/login/", timeout=10).raise_for_status()
-    form = {"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"]}
-    client.post(f"{server.url}/accounts/login/", data=form, timeout=10, allow_redirects=False).raise_for_status()
-    return "sessionid", client.cookies["sessionid"]
+    return "sessionid", log_in(server.url, USERNAME, PASSWORD).cookies["sessionid"]
 
 
 def access_token(server: Server) -> str:

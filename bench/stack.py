@@ -105,6 +105,20 @@ def prepare_site(env: dict[str, str]) -> None:
     manage(env, "seed_demo", "--force")
 
 
+def log_in(base: str, username: str, password: str) -> requests.Session:
+    """Log in through the real login form, as a browser does; the session carries the cookie.
+
+    Raises unless the form answered with the redirect of a successful login.
+    """
+    browser = requests.Session()
+    browser.get(f"{base}/accounts/login/", timeout=30).raise_for_status()
+    form = {"username": username, "password": password, "csrfmiddlewaretoken": browser.cookies["csrftoken"]}
+    response = browser.post(f"{base}/accounts/login/", data=form, timeout=30, allow_redirects=False)
+    if response.status_code != 302:
+        raise RuntimeError(f"logging in {username} at {base}: HTTP {response.status_code}")
+    return browser
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
