@@ -9,7 +9,7 @@ export PORT
 VERIFIER_PORT ?= 8001
 JWKS_URL ?= http://127.0.0.1:$(PORT)/.well-known/jwks.json
 
-.PHONY: run serve verifier test lint format bench bench-quick bench-verifier loadtest clean venv dev-venv
+.PHONY: run serve verifier test test-tools lint format bench bench-quick bench-verifier loadtest clean venv dev-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,24 @@ verifier: venv  ## the token verifier on 127.0.0.1:$(VERIFIER_PORT), for the sit
 	$(BIN)/pip install --quiet -r verifier/requirements.txt
 	JWKS_URL=$(JWKS_URL) PORT=$(VERIFIER_PORT) $(BIN)/python -m verifier
 
-test: dev-venv $(AXE)  ## the whole suite; REQUIRE_SERVICES=1 turns every skip for a missing service into a failure
+test: dev-venv test-tools $(AXE)  ## the whole suite; REQUIRE_SERVICES=1 turns every skip for a missing service into a failure
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A missing tool from Debian: installed where we can (root with apt-get, as `make bench` does
+# for wrk); elsewhere one line says what to do, and the tests that need it skip.
+define debian_tool
+@command -v $(1) >/dev/null 2>&1 || { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+    echo "make: installing Debian's $(2) for $(3)"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; \
+  else \
+    echo "make: $(1) is missing, so $(3) will skip: install it (sudo apt-get install $(2)) and run make test again"; \
+  fi; }
+endef
+
+test-tools:  ## Chromium for the browser tests, npm for their accessibility checks
+	$(call debian_tool,chromium,chromium,the browser tests)
+	$(call debian_tool,npm,npm,the accessibility checks)
 
 # Test-only node packages, pinned in package-lock.json: axe-core for the browser tests'
 # accessibility checks, and the Express peer the benchmark runs (bench/peers/express).
