@@ -17,7 +17,14 @@ server-assisted client-side caching (https://redis.io/docs/latest/develop/refere
   before it, so no copy is ever served more than LOCAL_TIER_BOUND seconds after a change,
   even when the connection hangs silently. A lost connection drops every copy at once, and
   reads go to Redis (and, where the caller says so, the database) until the listener is back.
-- Every entry also has a maximum lifetime (LOCAL_TIER_MAX_AGE).
+- Every entry also has a maximum lifetime: LOCAL_TIER_MAX_AGE, and never past the key's own
+  expiry in Redis (its PTTL, read with the value in one round trip), so a copy of an expired
+  session is never served (Redis would not even see the read that expires it lazily).
+- One tier per cache alias (`tier(alias)`): the listener watches the Redis that alias uses
+  (sessions may live on another server than the cut-off, SESSION_CACHE_ALIAS), through that
+  alias's own pool, so a Sentinel pool gives it the current primary.
+- An outage is logged once when the channel is lost and once when it is back; reconnects
+  back off (doubling, up to RECONNECT_MAX_DELAY).
 - A read from Redis is stored only if no invalidation arrived while it was in flight
   (a generation counter), so an old value can never overwrite the news of a change.
 """
@@ -30,6 +37,7 @@ import threading
 import time
 from collections.abc import Iterable
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.cache import KEY_PREFIX as SESSION_KEY_PREFIX
 from django_redis import get_redis_connection
@@ -41,6 +49,7 @@ INVALIDATE_CHANNEL = "__redis__:invalidate"
 CUTOFF_KEY_PREFIX = "jwt-cutoff:"
 TRACKED_PREFIXES = (CUTOFF_KEY_PREFIX, SESSION_KEY_PREFIX)  # cache keys, before the cache's own prefix
 MAX_ENTRIES = 100_000
+RECONNECT_MAX_DELAY = 5.0  # seconds between reconnect attempts during a long outage, at most
 MISSING = object()
 
 
@@ -60,11 +69,17 @@ def listener_connection(alias: str):
     return pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
 
 
+def reconnect_delay(failures: int) -> float:
+    """Seconds to wait before reconnect attempt number `failures` + 1 of one outage."""
+    return min(settings.LOCAL_TIER_BOUND / 4 * 2 ** max(failures - 1, 0), RECONNECT_MAX_DELAY)
+
+
 class LocalTier:
     """The copies of one cache's tracked keys in this process, and their listener thread."""
 
     def __init__(self, alias: str = "default"):
         self.alias = alias
+        self.failures = 0  # consecutive failed connections of the current outage
         self._entries: dict[str, tuple[object, float]] = {}
         self._lock = threading.Lock()
         self._generation = 0
@@ -104,9 +119,9 @@ class LocalTier:
         if value is not MISSING:
             return value
         generation = self._generation
-        value = cache.get(key)
+        value, ttl = self._fetch(cache, key)
         if value is not None:
-            self._put(key, value, generation)
+            self._put(key, value, generation, ttl)
         return value
 
     async def aread(self, cache, key: str) -> object:
@@ -115,22 +130,37 @@ class LocalTier:
         if value is not MISSING:
             return value
         generation = self._generation
-        value = await cache.aget(key)
+        value, ttl = await sync_to_async(self._fetch)(cache, key)  # as django-redis's own aget() does
         if value is not None:
-            self._put(key, value, generation)
+            self._put(key, value, generation, ttl)
         return value
+
+    @staticmethod
+    def _fetch(cache, key: str) -> tuple[object, float | None]:
+        """Return the value of cache key `key` and its remaining lifetime in seconds (None:
+        no expiry), in one round trip (GET and PTTL in one MULTI)."""
+        client = cache.client
+        pipe = client.get_client(write=False).pipeline(transaction=True)
+        redis_key = client.make_key(key)
+        pipe.get(redis_key)
+        pipe.pttl(redis_key)
+        raw, pttl = pipe.execute()
+        if raw is None:
+            return None, None
+        return client.decode(raw), (pttl / 1000 if pttl >= 0 else None)
 
     def discard(self, cache, key: str) -> None:
         """Drop this process's copy of `key` now (after writing it), not when Redis says so."""
         self._invalidate([key])
 
-    def _put(self, key: str, value: object, generation: int) -> None:
+    def _put(self, key: str, value: object, generation: int, ttl: float | None) -> None:
+        lifetime = settings.LOCAL_TIER_MAX_AGE if ttl is None else min(ttl, settings.LOCAL_TIER_MAX_AGE)
         with self._lock:
             if generation != self._generation or time.monotonic() > self._fresh_until:
                 return  # something changed while the value was read, or the channel is down
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = (value, time.time() + settings.LOCAL_TIER_MAX_AGE)
+            self._entries[key] = (value, time.time() + lifetime)
 
     def _invalidate(self, keys: Iterable[str] | None) -> None:
         with self._lock:
@@ -146,7 +176,16 @@ class LocalTier:
             self._fresh_until = 0.0
             self._generation += 1
             self._entries.clear()
-        logger.warning("local tier: invalidation channel lost (%s); reading Redis until it is back", reason)
+        self.failures += 1
+        if self.failures == 1:  # once per outage, not once per reconnect attempt
+            logger.warning(
+                "local tier %s: invalidation channel lost (%s); reading Redis until it is back", self.alias, reason
+            )
+
+    def _restored(self) -> None:
+        if self.failures:
+            logger.info("local tier %s: invalidation channel back after %d failed attempts", self.alias, self.failures)
+        self.failures = 0
 
     # -- the listener ----------------------------------------------------------------------
 
@@ -184,7 +223,7 @@ class LocalTier:
             finally:
                 if connection is not None:
                     connection.disconnect()
-            stop.wait(settings.LOCAL_TIER_BOUND / 4)  # then reconnect
+            stop.wait(reconnect_delay(self.failures))  # then reconnect
 
     def _listen(self, connection, prefixes: list[str], stop: threading.Event) -> None:
         connection.send_command("CLIENT", "ID")
@@ -196,6 +235,7 @@ class LocalTier:
         connection.read_response()
         self._invalidate(None)  # nothing read before tracking began may be kept
         self.connection_id = connection_id
+        self._restored()
         bound = settings.LOCAL_TIER_BOUND
         pinged_at, answered = 0.0, True
         while not stop.is_set():
@@ -229,4 +269,14 @@ def enabled(cache) -> bool:
     return settings.LOCAL_TIER == "on" and type(cache).__module__.startswith("django_redis")
 
 
-default_tier = LocalTier("default")
+_tiers: dict[str, LocalTier] = {}
+_tiers_lock = threading.Lock()
+
+
+def tier(alias: str) -> LocalTier:
+    """This process's tier for cache `alias` (one listener per alias, on that alias's Redis)."""
+    found = _tiers.get(alias)
+    if found is None:
+        with _tiers_lock:
+            found = _tiers.setdefault(alias, LocalTier(alias))
+    return found

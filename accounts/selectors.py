@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts import vocabulary
 from accounts.authentication import current_registry_id
 from accounts.http import CACHE_ERRORS
-from accounts.local_tier import CUTOFF_KEY_PREFIX, default_tier
+from accounts.local_tier import CUTOFF_KEY_PREFIX, tier
 from accounts.local_tier import enabled as local_tier_enabled
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 
@@ -38,7 +38,7 @@ def get_access_cutoff(*, user_id: object) -> float:
         return _cutoff_from_database(user_id)  # a per-process cache would miss other processes' revocations
     key = cutoff_cache_key(user_id)
     try:
-        cutoff = default_tier.read(backend, key) if local_tier_enabled(backend) else backend.get(key)
+        cutoff = tier("default").read(backend, key) if local_tier_enabled(backend) else backend.get(key)
     except CACHE_ERRORS:  # the cache is down: the database still knows, so fail safe, not open
         return _cutoff_from_database(user_id)
     if cutoff is None:

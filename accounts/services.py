@@ -20,8 +20,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts import vocabulary
 from accounts.authentication import REGISTRY_KEY, SEEN_KEY, SNAPSHOT_FIELDS, SNAPSHOT_KEY
 from accounts.http import client_ip, user_agent
-from accounts.local_tier import default_tier
 from accounts.local_tier import enabled as local_tier_enabled
+from accounts.local_tier import tier
 from accounts.models import AuditEvent, TokenFamily, User, UserSession
 from accounts.replication import replicated
 from accounts.selectors import CUTOFF_CACHE_TIMEOUT, cutoff_cache_key
@@ -156,7 +156,7 @@ def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
     with replicated(backend) as target:
         backend.set(key, cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT, **target)
     if local_tier_enabled(backend):  # Redis tells the other processes; this one knows now
-        default_tier.discard(backend, key)
+        tier("default").discard(backend, key)
 
 
 def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:

@@ -1,11 +1,12 @@
 """Django's cache session store on Redis, where an outage is an error, not a logout."""
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.sessions.backends import cache
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
-from accounts.local_tier import default_tier
 from accounts.local_tier import enabled as local_tier_enabled
+from accounts.local_tier import tier
 from accounts.replication import replicated
 
 
@@ -35,13 +36,17 @@ class SessionStore(cache.SessionStore):
 
     def _read(self, key):
         if local_tier_enabled(self._cache):  # this process's copy while Redis can say it changed
-            return default_tier.read(self._cache, key)
+            return self._tier().read(self._cache, key)
         return self._cache.get(key)
 
     async def _aread(self, key):
         if local_tier_enabled(self._cache):
-            return await default_tier.aread(self._cache, key)
+            return await self._tier().aread(self._cache, key)
         return await self._cache.aget(key)
+
+    def _tier(self):
+        """The local tier of the session cache (its listener watches the sessions' Redis)."""
+        return tier(settings.SESSION_CACHE_ALIAS)
 
     def _loaded(self, session_data):
         if session_data is not None:
@@ -95,4 +100,4 @@ class SessionStore(cache.SessionStore):
     def _forget_local_copy(self, key) -> None:
         """Drop this process's copy of cache key `key` at once; Redis tells the other processes."""
         if local_tier_enabled(self._cache):
-            default_tier.discard(self._cache, key)
+            self._tier().discard(self._cache, key)

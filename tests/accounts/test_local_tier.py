@@ -8,6 +8,7 @@ a hung test; speed is measured by `make bench`.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -17,9 +18,11 @@ import time_machine
 from django.core.cache import cache, caches
 from django.utils import timezone
 
-from accounts.local_tier import MISSING, LocalTier, default_tier
+from accounts import local_tier
+from accounts.local_tier import MISSING, RECONNECT_MAX_DELAY, LocalTier, reconnect_delay
 from accounts.models import User
 from accounts.selectors import cutoff_cache_key, get_access_cutoff
+from accounts.session_engines.redis import SessionStore
 from tests.conftest import _redis_cache, eventually, form_login, log_out_everywhere
 from tests.factories import PASSWORD, UserFactory
 
@@ -122,6 +125,86 @@ def test_local_tier_stops_serving_when_a_heartbeat_is_missed(own_tier, own_redis
         own_redis_cache.resume()
 
 
+def test_local_tier_logs_an_outage_when_it_starts_and_when_it_ends(own_tier, own_redis_cache, caplog):
+    warm(own_tier)
+    caplog.set_level(logging.INFO, logger="accounts.local_tier")
+    own_redis_cache.stop()
+    eventually(lambda: own_tier.failures >= 3, what="three failed reconnects")
+    own_redis_cache.start()
+    warm(own_tier, 7.0)
+    assert [record.levelname for record in caplog.records] == ["WARNING", "INFO"]
+
+
+def test_local_tier_reconnect_delay_doubles_up_to_a_bound(settings):
+    settings.LOCAL_TIER_BOUND = 1.0
+    delays = [reconnect_delay(failures) for failures in range(1, 12)]
+    assert delays[:3] == [0.25, 0.5, 1.0]
+    assert delays[-1] == RECONNECT_MAX_DELAY
+
+
+# -- sessions ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_sessions(settings, redis_cache):
+    settings.SESSION_ENGINE = "accounts.session_engines.redis"
+    yield
+    local_tier.tier(settings.SESSION_CACHE_ALIAS).close()
+
+
+@pytest.fixture
+def sessions_on_own_redis(settings, redis_sessions, own_redis):
+    """Sessions on a Redis of their own (SESSION_CACHE_ALIAS), the cut-off on the suite's."""
+    settings.CACHES = {**settings.CACHES, "sessions": _redis_cache(own_redis.url, "own-sessions")}
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    settings.LOCAL_TIER_BOUND = 0.5
+    yield own_redis
+    local_tier.tier("sessions").close()
+
+
+def saved_session(**age) -> SessionStore:
+    store = SessionStore()
+    store["who"] = "dave"
+    if age:
+        store.set_expiry(age["seconds"])
+    store.save()
+    return store
+
+
+def session_copied(store: SessionStore) -> bool:
+    """Whether this process now serves `store`'s session from its own copy."""
+    loaded = SessionStore(store.session_key).load().get("who") == "dave"
+    return loaded and store._tier().get(store._cache, store.cache_key) is not MISSING
+
+
+def test_local_tier_drops_a_session_deleted_on_the_sessions_redis(sessions_on_own_redis):
+    store = saved_session()
+    eventually(lambda: session_copied(store), what="a local copy of the session")
+    redis.Redis.from_url(sessions_on_own_redis.url).delete(store._cache.make_key(store.cache_key))
+    eventually(lambda: SessionStore(store.session_key).load() == {}, what="the deleted session refused")
+
+
+def test_local_tier_keeps_one_listener_per_cache_when_both_are_read(sessions_on_own_redis, db):
+    user = UserFactory()
+    store = saved_session()
+    cutoffs = local_tier.tier("default")
+    cutoff_copied = lambda: cutoffs.get(caches["default"], cutoff_cache_key(user.pk)) is not MISSING  # noqa: E731
+    eventually(lambda: get_access_cutoff(user_id=user.pk) == 0 and cutoff_copied(), what="a copy of the cut-off")
+    eventually(lambda: session_copied(store), what="a copy of the session")
+    listeners = (cutoffs.connection_id, store._tier().connection_id)
+    for _ in range(3):
+        assert get_access_cutoff(user_id=user.pk) == 0 and session_copied(store)
+    assert (cutoffs.connection_id, store._tier().connection_id) == listeners
+    assert None not in listeners
+
+
+def test_local_tier_copy_of_a_session_ends_with_the_session(redis_sessions):
+    store = saved_session(seconds=30)
+    eventually(lambda: session_copied(store), what="a local copy of the session")
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):  # Redis has expired it by now
+        assert store._tier().get(store._cache, store.cache_key) is MISSING
+
+
 def redis_gets(url: str) -> int:
     """GET commands the Redis at `url` has answered so far."""
     return redis.Redis.from_url(url).info("commandstats").get("cmdstat_get", {}).get("calls", 0)
@@ -129,7 +212,8 @@ def redis_gets(url: str) -> int:
 
 def test_cutoff_is_read_from_the_local_copy(own_redis_cache, db):
     user = UserFactory()
-    copied = lambda: default_tier.get(caches["default"], cutoff_cache_key(user.pk)) is not MISSING  # noqa: E731
+    cutoffs = local_tier.tier("default")
+    copied = lambda: cutoffs.get(caches["default"], cutoff_cache_key(user.pk)) is not MISSING  # noqa: E731
     eventually(lambda: get_access_cutoff(user_id=user.pk) == 0 and copied(), what="a local copy of the cut-off")
     before = redis_gets(own_redis_cache.url)
     for _ in range(5):
@@ -156,8 +240,9 @@ def bearer_get(server, access: str) -> requests.Response:
     return requests.get(f"{server.url}/api/dashboard/", headers={"Authorization": f"Bearer {access}"}, timeout=10)
 
 
-def all_refused(call, times: int = 10) -> bool:
-    return all(call().status_code in (302, 401) for _ in range(times))
+def all_refused(call, status: int, times: int = 10) -> bool:
+    """Whether `times` calls in a row are answered with `status` (refused)."""
+    return all(call().status_code == status for _ in range(times))
 
 
 @pytest.mark.server
@@ -169,7 +254,7 @@ def test_cutoff_revocation_reaches_every_worker(start_server, redis_url, transac
     access = requests.post(f"{workers.url}/api/token/", json=body, timeout=10).json()["access"]
     assert all(bearer_get(workers, access).status_code == 200 for _ in range(20))  # both workers hold a copy
     log_out_everywhere(form_login(other.url, "carol"), other.url)
-    eventually(lambda: all_refused(lambda: bearer_get(workers, access)), what="every worker refusing")
+    eventually(lambda: all_refused(lambda: bearer_get(workers, access), 401), what="every worker refusing")
 
 
 @pytest.mark.server
@@ -181,7 +266,7 @@ def test_ended_redis_session_is_refused_by_every_worker(start_server, redis_url,
     profile = lambda: victim.get(f"{workers.url}/accounts/profile/", allow_redirects=False, timeout=10)  # noqa: E731
     assert all(profile().status_code == 200 for _ in range(20))
     log_out_everywhere(form_login(other.url, "dave"), other.url)
-    eventually(lambda: all_refused(profile), what="every worker refusing the session")
+    eventually(lambda: all_refused(profile, 302), what="every worker refusing the session")
 
 
 @pytest.mark.server
@@ -193,6 +278,6 @@ def test_cutoff_changed_while_redis_is_down_is_enforced_by_every_worker(start_se
     assert all(bearer_get(workers, access).status_code == 200 for _ in range(20))
     own_redis.stop()
     User.objects.filter(pk=user.pk).update(tokens_valid_after=timezone.now())
-    eventually(lambda: all_refused(lambda: bearer_get(workers, access)), what="every worker refusing")
+    eventually(lambda: all_refused(lambda: bearer_get(workers, access), 401), what="every worker refusing")
     own_redis.start()  # back, empty: the next read goes to the database and repopulates Redis
-    assert all_refused(lambda: bearer_get(workers, access))
+    assert all_refused(lambda: bearer_get(workers, access), 401)
