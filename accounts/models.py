@@ -47,10 +47,14 @@ class User(AbstractUser):
         super().set_unusable_password()
         self._password_made_unusable = True
 
+    def set_username_skeletons(self) -> None:
+        """Derive the look-alike columns from the username (bulk_create skips save(): call this)."""
+        self.username_skeleton, self.username_folded_skeleton = username_skeletons(self.get_username())
+
     def save(self, *args, **kwargs) -> None:
         # The skeletons are derived columns, kept in step on every write path (create_user,
         # forms, the admin), also when `update_fields` names the username.
-        self.username_skeleton, self.username_folded_skeleton = username_skeletons(self.get_username())
+        self.set_username_skeletons()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and self.USERNAME_FIELD in update_fields:
             kwargs["update_fields"] = {*update_fields, "username_skeleton", "username_folded_skeleton"}

@@ -44,10 +44,13 @@ PAGES = {
     "user change page (sessions inline)": "/admin/accounts/user/42/change/",
     "your sessions page (user42)": "/accounts/sessions/",
 }
+# Filler users get skeletons of their own: '#' never appears in a real one (usernames are
+# letters, digits and @.+-_), so no filler can clash with, or shadow, a real user.
 FILL = """
 INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
-                           date_joined, display_name)
-SELECT %(hash)s, false, 'user' || n, '', '', '', false, true, now(), 'User ' || n FROM generate_series(1, 10000) n;
+                           date_joined, display_name, username_skeleton, username_folded_skeleton)
+SELECT %(hash)s, false, 'user' || n, '', '', '', false, true, now(), 'User ' || n, '#user' || n, '#user' || n
+FROM generate_series(1, 10000) n;
 INSERT INTO accounts_usersession (id, user_id, session_key, engine, created_at, last_seen, expires_at, ip, user_agent)
 SELECT gen_random_uuid(), 1 + n %% 10000, md5(n::text), (%(engines)s::text[])[1 + n %% %(engine_count)s],
        now() - interval '2 days', now() - (n %% 5000) * interval '1 minute',

@@ -20,10 +20,13 @@ LOAD_USERS = 10_000
 REDIS_BATCH = 10_000
 SESSION_CACHE_PREFIX = "authdemo:1:django.contrib.sessions.cache"  # django-redis KEY_PREFIX:VERSION:key
 
+# Filler users get skeletons of their own: '#' never appears in a real one (usernames are
+# letters, digits and @.+-_), so no filler can clash with, or shadow, a real user.
 FILL_SQL = """
 INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
-                           date_joined, display_name)
-SELECT '!', false, 'load' || g, '', '', '', false, true, now(), '' FROM generate_series(1, {users}) g;
+                           date_joined, display_name, username_skeleton, username_folded_skeleton)
+SELECT '!', false, 'load' || g, '', '', '', false, true, now(), '', '#load' || g, '#load' || g
+FROM generate_series(1, {users}) g;
 CREATE TEMP TABLE load_users AS SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM accounts_user
     WHERE username LIKE 'load%';
 INSERT INTO django_session (session_key, session_data, expire_date)

@@ -23,6 +23,8 @@ def create_users(count: int, password: str) -> int:
     user_model = get_user_model()
     hashed = make_password(password)
     users = [user_model(username=username(i), display_name=username(i), password=hashed) for i in range(count)]
+    for user in users:
+        user.set_username_skeletons()  # bulk_create does not call save()
     return len(user_model.objects.bulk_create(users, batch_size=500))
 
 
