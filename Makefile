@@ -105,12 +105,15 @@ drill: dev-venv cluster-packages  ## failure drills on the cluster (own PostgreS
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
 	$(BIN)/python -m bench.drill
 
-.PHONY: loadtest-quick cluster cluster-packages drill
+.PHONY: loadtest-quick loadtest-ui cluster cluster-packages drill
 loadtest: dev-venv  ## 50 users for 60 s on 127.0.0.1 (PostgreSQL authdemo_load, Redis db 8): p50/p99, exit 1 on any violation
 	$(BIN)/python -m loadtest
 
 loadtest-quick: dev-venv  ## the same check, 10 users for 10 s (CI runs it through `make test`)
 	$(BIN)/python -m loadtest --quick
+
+loadtest-ui: dev-venv  ## the same stack with Locust's web UI on http://127.0.0.1:8089/ (you start and stop it; Ctrl-C ends and checks)
+	$(BIN)/python -m loadtest --ui
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache artifacts node_modules
