@@ -24,10 +24,3 @@ def check_signing_keys(app_configs=None, **kwargs) -> list[Error]:
             )
         ]
     return []
-
-
-def require_signing_keys() -> None:
-    """Stop a server process whose keys cannot sign (gunicorn runs no system checks)."""
-    errors = check_signing_keys()
-    if errors:
-        raise keys.KeyFileError(errors[0].msg)

@@ -1,8 +1,7 @@
-"""ASGI entry point."""
-
-import os
+"""ASGI entry point; a configuration error is one line, as for WSGI."""
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authdemo.settings")
-application = get_asgi_application()
+from authdemo.startup import load_application
+
+application = load_application(get_asgi_application)

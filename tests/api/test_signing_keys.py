@@ -261,13 +261,14 @@ def test_malformed_key_file_fails_the_system_check(es256, settings):
     assert error.id == "api.E010" and "is not an unencrypted PEM private key" in error.msg
 
 
-def test_server_with_a_malformed_key_file_stops_with_one_line(es256, settings):
+@pytest.mark.parametrize("entry", ["authdemo.wsgi", "authdemo.asgi"])
+def test_server_with_a_malformed_key_file_stops_with_one_line(es256, settings, entry):
     kid = keys.load_ring().active.kid
     (settings.JWT_KEYS_DIR / f"{kid}.pem").write_text("not a key")
     env = {"PATH": "/usr/bin:/bin", "JWT_ALGORITHM": "ES256", "JWT_KEYS_DIR": str(settings.JWT_KEYS_DIR)}
-    result = subprocess.run([sys.executable, "-c", "import authdemo.wsgi"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-c", f"import {entry}"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        f"authdemo: configuration error: JWT_KEYS_DIR: {kid}.pem is not an unencrypted PEM private key."
+        f"authdemo: configuration error: (api.E010) JWT_KEYS_DIR: {kid}.pem is not an unencrypted PEM private key."
     ]

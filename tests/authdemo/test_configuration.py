@@ -124,3 +124,13 @@ def test_dev_secret_is_generated_once_into_a_private_file(tmp_path):
     assert secret("SOME_TEST_SECRET", debug=True, store=store) == first
     assert len(first) >= 50
     assert store.stat().st_mode & 0o077 == 0
+
+
+def test_dev_venv_is_rebuilt_when_any_included_requirements_file_changes():
+    """`make dev-venv` reinstalls when a file that requirements-dev.txt includes (`-r`) changes."""
+    database = subprocess.run(["make", "-pnq", "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True, text=True)
+    rule = next(line for line in database.stdout.splitlines() if line.startswith("/nonexistent/venv/.dev:"))
+    prerequisites = rule.split(":", 1)[1].split("|")[0].split()
+    included = [line.split()[1] for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+                if line.startswith("-r ")]  # fmt: skip
+    assert set(included) | {"requirements-dev.txt"} <= set(prerequisites)
