@@ -210,9 +210,17 @@ def generate_key(*, directory: Path, algorithm: str) -> str:
     return kid
 
 
-def activate_key(*, directory: Path, kid: str) -> None:
-    """Make `kid` the signing key; the key it replaces is retired now."""
+def activate_key(*, directory: Path, kid: str, algorithm: str) -> None:
+    """Make `kid` the signing key; the key it replaces is retired now.
+
+    Refused for a key of another algorithm than `algorithm` (JWT_ALGORITHM): the site could
+    not sign with it, and every login and refresh would fail."""
     keys = _known(directory, kid)
+    if keys[kid].get("algorithm") != algorithm:
+        raise KeyFileError(
+            f"key {kid} is {keys[kid].get('algorithm')} but JWT_ALGORITHM={algorithm}: "
+            f"activate a key of {algorithm} (`manage.py jwt_keys generate` makes one)."
+        )
     for other, meta in keys.items():
         if meta["status"] == ACTIVE and other != kid:
             meta.update(status=RETIRED, retired_at=time.time())
@@ -221,8 +229,14 @@ def activate_key(*, directory: Path, kid: str) -> None:
 
 
 def retire_key(*, directory: Path, kid: str) -> None:
-    """Stop publishing a `next` key, or retire the active one (then nothing signs until another is active)."""
+    """Stop publishing a `next` key. The active key is never retired this way (nothing would
+    sign): activating its successor retires it."""
     keys = _known(directory, kid)
+    if keys[kid]["status"] == ACTIVE:
+        raise KeyFileError(
+            f"key {kid} is active: it is retired by activating its successor "
+            "(`manage.py jwt_keys generate`, then `activate <new kid>`)."
+        )
     if keys[kid]["status"] != RETIRED:
         keys[kid].update(status=RETIRED, retired_at=time.time())
     _write_state(directory, keys)

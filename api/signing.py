@@ -55,6 +55,10 @@ class KeyRingTokenBackend(TokenBackend):
             secret = settings.SIMPLE_JWT["SIGNING_KEY"]
             return keys.secret_kid(secret), secret
         active = keys.load_ring().active
+        if active.algorithm != self.algorithm:  # JWT_ALGORITHM changed under a running ring
+            raise keys.KeyFileError(
+                f"JWT_ALGORITHM={self.algorithm} but the active key {active.kid} is {active.algorithm}."
+            )
         return active.kid, active.private_key
 
     def verifying_key(self, header: dict) -> Any:

@@ -17,6 +17,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 
 from accounts.http import CACHE_ERRORS
+from api.keys import KeyFileError
 
 OUTAGES = (DatabaseError, *CACHE_ERRORS)  # answered 503, not 500
 
@@ -83,7 +84,7 @@ def readyz(request):
 
 
 def _error(request, status: int, title: str, message: str, code: str):
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/.well-known/")):  # machine clients: JSON
         response = JsonResponse({"detail": message, "code": code}, status=status)
     elif status >= 500:  # drawn without the request: its session or user may be what failed
         response = HttpResponse(render_to_string("error.html", {"title": title, "message": message}), status=status)
@@ -95,7 +96,16 @@ def _error(request, status: int, title: str, message: str, code: str):
 
 
 def server_error(request):
-    """500 handler: an outage of the database or Redis is a 503 with Retry-After, not a 500."""
+    """500 handler: an outage of the database or Redis, or signing keys that cannot sign (a key
+    ring changed under the running site), is a 503 with Retry-After, not a 500."""
+    if isinstance(sys.exc_info()[1], KeyFileError):
+        return _error(
+            request,
+            503,
+            "Service unavailable",
+            "This site cannot sign tokens right now (its signing keys need attention). Please try again later.",
+            "signing_unavailable",
+        )
     if isinstance(sys.exc_info()[1], OUTAGES):
         return _error(
             request,

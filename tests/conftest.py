@@ -209,7 +209,7 @@ def use_key_ring(settings, directory: Path, algorithm: str) -> str:
     settings.JWT_ALGORITHM = algorithm
     settings.JWT_KEYS_DIR = directory
     kid = keys.generate_key(directory=directory, algorithm=algorithm)
-    keys.activate_key(directory=directory, kid=kid)
+    keys.activate_key(directory=directory, kid=kid, algorithm=algorithm)
     return kid
 
 
@@ -359,7 +359,9 @@ def start_keyed_site(start_server, tmp_path_factory):
 
     def _start(algorithm: str = "ES256") -> tuple[Server, Path]:
         directory = tmp_path_factory.mktemp("keys")
-        keys.activate_key(directory=directory, kid=keys.generate_key(directory=directory, algorithm=algorithm))
+        keys.activate_key(
+            directory=directory, kid=keys.generate_key(directory=directory, algorithm=algorithm), algorithm=algorithm
+        )
         return start_server(JWT_ALGORITHM=algorithm, JWT_KEYS_DIR=str(directory)), directory
 
     return _start

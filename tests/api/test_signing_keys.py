@@ -8,12 +8,12 @@ import jwt
 import pytest
 import time_machine
 from cryptography.hazmat.primitives import serialization
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from api import keys
 from tests.conftest import ROOT, use_key_ring
-from tests.factories import hmac_token, unsigned_token
+from tests.factories import PASSWORD, hmac_token, unsigned_token
 
 
 def bearer(client, token: str):
@@ -184,7 +184,7 @@ def test_jwks_key_verifies_an_issued_token(client, api_login, bob, asymmetric):
 def rotate(settings) -> str:
     """Publish a next key and activate it (the old one is retired); return the new kid."""
     kid = keys.generate_key(directory=settings.JWT_KEYS_DIR, algorithm=settings.JWT_ALGORITHM)
-    keys.activate_key(directory=settings.JWT_KEYS_DIR, kid=kid)
+    keys.activate_key(directory=settings.JWT_KEYS_DIR, kid=kid, algorithm=settings.JWT_ALGORITHM)
     return kid
 
 
@@ -272,3 +272,67 @@ def test_server_with_a_malformed_key_file_stops_with_one_line(es256, settings, e
     assert result.stderr.strip().splitlines() == [
         f"authdemo: configuration error: (api.E010) JWT_KEYS_DIR: {kid}.pem is not an unencrypted PEM private key."
     ]
+
+
+# -- the key ring changed under a running site: refused by jwt_keys, a clear 503 otherwise -------
+
+
+def test_retire_refuses_the_active_key(es256, settings):
+    with pytest.raises(keys.KeyFileError, match="is active: it is retired by activating its successor"):
+        keys.retire_key(directory=settings.JWT_KEYS_DIR, kid=keys.load_ring().active.kid)
+
+
+def test_retire_withdraws_a_next_key(es256, settings):
+    kid = keys.generate_key(directory=settings.JWT_KEYS_DIR, algorithm="ES256")
+    keys.retire_key(directory=settings.JWT_KEYS_DIR, kid=kid)
+    assert keys.load_ring().keys[kid].status == keys.RETIRED
+
+
+def test_activate_refuses_a_key_of_another_algorithm(es256, settings):
+    kid = keys.generate_key(directory=settings.JWT_KEYS_DIR, algorithm="RS256")
+    with pytest.raises(keys.KeyFileError, match="is RS256 but JWT_ALGORITHM=ES256"):
+        keys.activate_key(directory=settings.JWT_KEYS_DIR, kid=kid, algorithm=settings.JWT_ALGORITHM)
+    assert keys.load_ring().active.algorithm == "ES256"
+
+
+def test_jwt_keys_activate_command_checks_the_configured_algorithm(es256, settings):
+    kid = keys.generate_key(directory=settings.JWT_KEYS_DIR, algorithm="EdDSA")
+    with pytest.raises(CommandError, match="JWT_ALGORITHM=ES256"):
+        call_command("jwt_keys", "activate", kid)
+
+
+def without_an_active_key(settings) -> None:
+    """What an operator's hand edit of keys.json can still do: no key signs."""
+    state = settings.JWT_KEYS_DIR / keys.STATE_FILE
+    state.write_text(state.read_text().replace('"active"', '"next"'))
+
+
+def test_login_without_an_active_key_is_a_json_503(client, bob, es256, settings):
+    without_an_active_key(settings)
+    client.raise_request_exception = False
+    response = client.post("/api/token/", {"username": "bob", "password": PASSWORD}, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (503, "signing_unavailable")
+
+
+def test_login_with_a_key_of_another_algorithm_is_a_json_503(client, bob, es256, settings):
+    settings.JWT_ALGORITHM = "RS256"  # the configuration changed, the ring did not
+    client.raise_request_exception = False
+    response = client.post("/api/token/", {"username": "bob", "password": PASSWORD}, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (503, "signing_unavailable")
+
+
+def test_revocation_feed_without_an_active_key_is_a_json_503(client, db, es256, settings):
+    without_an_active_key(settings)
+    client.raise_request_exception = False
+    response = client.get("/api/revocations/")
+    assert (response.status_code, response.json()["code"]) == (503, "signing_unavailable")
+
+
+def test_page_with_an_unreadable_key_ring_is_a_readable_503(client, api_login, bob, es256, settings):
+    client.post("/api/cookie/login/", {"username": "bob", "password": PASSWORD}, content_type="application/json")
+    (settings.JWT_KEYS_DIR / f"{keys.load_ring().active.kid}.pem").unlink()
+    without_an_active_key(settings)  # keys.json changes: the ring is re-read
+    client.raise_request_exception = False
+    response = client.get("/")
+    assert response.status_code == 503 and response["Content-Type"].startswith("text/html")
+    assert b"cannot sign tokens right now" in response.content and b"Traceback" not in response.content

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         generate.add_argument("--activate", action="store_true", help="Sign with it at once (a first key).")
         for name, text in (
             ("activate", "Sign new tokens with KID; the key it replaces is retired."),
-            ("retire", "Stop signing with KID; it verifies until its last token can have expired."),
+            ("retire", "Withdraw a next key (the active one is retired by activating its successor)."),
             ("remove", "Delete a retired key; its tokens stop verifying."),
         ):
             action = actions.add_parser(name, help=text)
@@ -48,12 +48,16 @@ class Command(BaseCommand):
             algorithm = options["algorithm"] or settings.JWT_ALGORITHM
             if algorithm not in keys.ALGORITHMS:
                 raise CommandError(f"JWT_ALGORITHM={algorithm} has no key files; pass --algorithm.")
+            if options["activate"] and algorithm != settings.JWT_ALGORITHM:
+                raise CommandError(
+                    f"--activate: the site signs with JWT_ALGORITHM={settings.JWT_ALGORITHM}, not {algorithm}."
+                )
             kid = keys.generate_key(directory=directory, algorithm=algorithm)
             if options["activate"]:
-                keys.activate_key(directory=directory, kid=kid)
+                keys.activate_key(directory=directory, kid=kid, algorithm=settings.JWT_ALGORITHM)
             self.stdout.write(kid)
         elif action == "activate":
-            keys.activate_key(directory=directory, kid=options["kid"])
+            keys.activate_key(directory=directory, kid=options["kid"], algorithm=settings.JWT_ALGORITHM)
         elif action == "retire":
             keys.retire_key(directory=directory, kid=options["kid"])
         elif action == "remove":
