@@ -10,7 +10,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import AuditEvent, TokenFamily, UserSession
+from accounts.models import AccessCutoff, AuditEvent, TokenFamily, UserSession
+from accounts.selectors import cutoff_window
 
 
 def delete_in_batches(queryset: QuerySet, *, batch_size: int) -> int:
@@ -42,6 +43,9 @@ def prune_expired(*, audit_days: int = 90, batch_size: int = 5000) -> dict[str, 
         "API logins": delete_in_batches(
             TokenFamily.objects.filter(Q(expires_at__lte=now) | Q(revoked_at__lte=now - timedelta(days=1))),
             batch_size=batch_size,
+        ),
+        "access cut-offs": delete_in_batches(
+            AccessCutoff.objects.filter(at__lt=now - cutoff_window()), batch_size=batch_size
         ),
         "audit events": delete_in_batches(
             AuditEvent.objects.filter(at__lt=now - timedelta(days=audit_days)), batch_size=batch_size

@@ -172,3 +172,19 @@ class AuditEvent(ClientDetails):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.username or '-'} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class AccessCutoff(models.Model):
+    """A user's recent access-token cut-off, kept apart from the user row.
+
+    The revocation feed (api.wellknown) is served from this table: a deleted user's last
+    cut-off outlives the row, so services that verify tokens without the database still
+    learn that the user's access tokens are void. A row older than the access lifetime plus
+    leeway voids nothing live; `manage.py prune_auth` deletes it.
+    """
+
+    user_id = models.BigIntegerField(primary_key=True)  # no foreign key: it must survive the user
+    at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} cut off at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -17,7 +17,7 @@ from accounts.authentication import current_registry_id
 from accounts.http import CACHE_ERRORS
 from accounts.local_tier import CUTOFF_KEY_PREFIX, tier
 from accounts.local_tier import enabled as local_tier_enabled
-from accounts.models import AuditEvent, TokenFamily, User, UserSession
+from accounts.models import AccessCutoff, AuditEvent, TokenFamily, User, UserSession
 
 CUTOFF_CACHE_TIMEOUT = 60 * 60 * 24
 
@@ -97,7 +97,14 @@ def describe_session(*, request: HttpRequest) -> dict:
     }
 
 
+def cutoff_window() -> timedelta:
+    """How long a cut-off can matter: the access-token lifetime plus the leeway."""
+    jwt_settings = settings.SIMPLE_JWT
+    return jwt_settings["ACCESS_TOKEN_LIFETIME"] + timedelta(seconds=jwt_settings["LEEWAY"])
+
+
 def list_recent_cutoffs(*, since: datetime) -> dict[int, float]:
-    """Return {user id: cut-off epoch time} of every access-token cut-off set after `since`."""
-    rows = User.objects.filter(tokens_valid_after__gt=since).values_list("pk", "tokens_valid_after")
-    return {pk: valid_after.timestamp() for pk, valid_after in rows}
+    """Return {user id: cut-off epoch time} of every access-token cut-off set after `since`,
+    deleted users' included (AccessCutoff outlives the user row; indexed on `at`)."""
+    rows = AccessCutoff.objects.filter(at__gt=since).values_list("user_id", "at")
+    return {user_id: at.timestamp() for user_id, at in rows}

@@ -22,7 +22,7 @@ from accounts.authentication import REGISTRY_KEY, SEEN_KEY, SNAPSHOT_FIELDS, SNA
 from accounts.http import client_ip, user_agent
 from accounts.local_tier import enabled as local_tier_enabled
 from accounts.local_tier import tier
-from accounts.models import AuditEvent, TokenFamily, User, UserSession
+from accounts.models import AccessCutoff, AuditEvent, TokenFamily, User, UserSession
 from accounts.replication import replicated
 from accounts.selectors import CUTOFF_CACHE_TIMEOUT, cutoff_cache_key
 
@@ -143,6 +143,7 @@ def revoke_everything(
         # cache cannot take it, nothing is committed and the caller sees the error.
         cutoff = timezone.now()
         User.objects.filter(pk=user.pk).update(tokens_valid_after=cutoff)
+        AccessCutoff.objects.update_or_create(user_id=user.pk, defaults={"at": cutoff})  # for the feed
         set_cutoff_cache(user_id=user.pk, cutoff=cutoff)
     user.tokens_valid_after = cutoff
     record_event(kind=AuditEvent.Kind.EVERYTHING_REVOKED, request=request, user=user, actor=actor, reason=reason)

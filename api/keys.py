@@ -109,6 +109,11 @@ class KeyRing:
         key = self.keys.get(kid) if isinstance(kid, str) else None
         return key if key is not None and key.verifies(time.time() if now is None else now) else None
 
+    def verifying_kids(self, *, now: float | None = None) -> list[str]:
+        """The kids whose tokens may still verify (what the revocation feed announces)."""
+        now = time.time() if now is None else now
+        return [key.kid for key in self.keys.values() if key.verifies(now)]
+
     def published(self, *, now: float | None = None) -> list[dict]:
         """Public JWKs of every key a verifier may need: next, active, and still-live retired keys."""
         now = time.time() if now is None else now

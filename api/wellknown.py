@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from datetime import UTC, datetime
+from threading import Lock
 
 import jwt
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, Json
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from accounts.selectors import list_recent_cutoffs
+from accounts.selectors import cutoff_window, list_recent_cutoffs
 from api import keys
 
 
@@ -42,28 +43,50 @@ FEED_AUDIENCE = "authdemo-revocations"
 FEED_LIFETIME = 60  # seconds: an old copy replayed later is refused
 
 
+_feed_lock = Lock()
+_feed: dict[str, object] = {}  # the last signed feed of this process: body, ring, until
+
+
 @require_GET
 def revocation_feed(request: HttpRequest) -> HttpResponse:
     """Serve the per-user access-token cut-offs that can still matter, signed with the active key.
 
     A cut-off older than the access lifetime plus leeway voids nothing that has not expired
-    anyway, so the feed lists only the recent ones. Its `typ` and audience differ from an access
-    token's, so neither can be passed off as the other. HS256 has no public key to verify it with.
+    anyway, so the feed lists only the recent ones (deleted users' included). Its `typ` and
+    audience differ from an access token's, so neither can be passed off as the other. The
+    signed body is reused for REVOCATION_FEED_CACHE seconds: one query and one signature per
+    interval whatever the request rate. It lists user ids (the `user_id` claim verifiers match
+    on) and when they were cut off: it is for verifiers (README "Revocation feed").
+    HS256 has no public key to verify it with.
     """
     if settings.JWT_ALGORITHM == "HS256":
         detail = "The revocation feed needs an asymmetric JWT_ALGORITHM (RS256, ES256 or EdDSA)."
         return JsonResponse({"detail": detail, "code": "not_available"}, status=404)
+    response = HttpResponse(signed_feed(), content_type="application/jwt")
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+def signed_feed() -> bytes:
+    """The feed's JWS, signed again once the cached one is older than REVOCATION_FEED_CACHE."""
+    active, ring = keys.load_ring().active, keys.ring_generation()  # a changed ring: signed again at once
+    with _feed_lock:
+        now = time.monotonic()
+        if _feed.get("ring") == ring and now < _feed.get("until", 0):
+            return _feed["body"]
+        _feed.update(body=sign_feed(active), ring=ring, until=now + settings.REVOCATION_FEED_CACHE)
+        return _feed["body"]
+
+
+def sign_feed(active: keys.SigningKey) -> bytes:
     now = time.time()
     jwt_settings = settings.SIMPLE_JWT
-    window = jwt_settings["ACCESS_TOKEN_LIFETIME"].total_seconds() + jwt_settings["LEEWAY"]
+    window = cutoff_window().total_seconds()
     cutoffs = list_recent_cutoffs(since=datetime.fromtimestamp(now - window, tz=UTC))
     claims = {
         "iss": jwt_settings["ISSUER"], "aud": FEED_AUDIENCE, "iat": now, "exp": now + FEED_LIFETIME,
-        "window": window, "cutoffs": {str(user_id): at for user_id, at in cutoffs.items()},
+        "window": window, "leeway": jwt_settings["LEEWAY"], "kids": sorted(keys.load_ring().verifying_kids()),
+        "cutoffs": {str(user_id): at for user_id, at in cutoffs.items()},
     }  # fmt: skip
-    active = keys.load_ring().active
     headers = {"kid": active.kid, "typ": FEED_TYPE}
-    body = jwt.encode(claims, active.private_key, algorithm=active.algorithm, headers=headers)
-    response = HttpResponse(body, content_type="application/jwt")
-    patch_cache_control(response, no_store=True)
-    return response
+    return jwt.encode(claims, active.private_key, algorithm=active.algorithm, headers=headers).encode()

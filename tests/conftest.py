@@ -357,12 +357,12 @@ def start_keyed_site(start_server, tmp_path_factory):
     return (server, keys directory)."""
     from api import keys
 
-    def _start(algorithm: str = "ES256") -> tuple[Server, Path]:
+    def _start(algorithm: str = "ES256", **overrides: str) -> tuple[Server, Path]:
         directory = tmp_path_factory.mktemp("keys")
         keys.activate_key(
             directory=directory, kid=keys.generate_key(directory=directory, algorithm=algorithm), algorithm=algorithm
         )
-        return start_server(JWT_ALGORITHM=algorithm, JWT_KEYS_DIR=str(directory)), directory
+        return start_server(JWT_ALGORITHM=algorithm, JWT_KEYS_DIR=str(directory), **overrides), directory
 
     return _start
 

@@ -37,12 +37,12 @@ def main() -> None:
     try:
         config = Config.from_env()
         keyset = KeySet(url=config.jwks_url, algorithms=config.algorithms, cooldown=config.cooldown,
-                        timeout=config.timeout)  # fmt: skip
+                        timeout=config.timeout, max_stale=config.jwks_max_stale)  # fmt: skip
         keyset.refresh()
     except (ConfigError, FetchError) as exc:
         sys.exit(f"verifier: {exc}")
     feed = RevocationFeed(url=config.revocation_url, keyset=keyset, issuer=config.issuer, poll=config.poll,
-                          timeout=config.timeout)  # fmt: skip
+                          timeout=config.timeout, max_stale=config.feed_max_stale)  # fmt: skip
     options = {
         "bind": f"127.0.0.1:{config.port}", "workers": 1, "worker_class": "gthread", "threads": 4,
         "keepalive": 30, "accesslog": "-", "errorlog": "-",

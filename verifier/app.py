@@ -13,7 +13,7 @@ import falcon
 import jwt
 
 from verifier.config import Config
-from verifier.keyset import KeySet
+from verifier.keyset import KeySet, Unavailable
 from verifier.revocations import RevocationFeed
 
 MAX_TOKEN_BYTES = 4096
@@ -53,12 +53,13 @@ class Verifier:
                 raise Refused("Token is invalid.", "token_not_valid")  # kid required; allowlisted alg only
             if any(name in header for name in FOREIGN_KEY_HEADERS):
                 raise Refused("Token is invalid.", "token_not_valid")
+            self.feed.check()  # fail closed: no verdict without a recent enough feed
             key = self.keyset.get(kid)
-            if key is None or key.algorithm_name != alg:
+            if key is None or key.algorithm_name != alg or not self.feed.still_verifies(kid):
                 raise Refused("Token is invalid.", "token_not_valid")
             claims = jwt.decode(
                 token, key, algorithms=[alg], audience=self.config.audience, issuer=self.config.issuer,
-                leeway=self.config.leeway, options={"require": ["exp", "iat", "iss", "aud"]},
+                leeway=self.leeway(), options={"require": ["exp", "iat", "iss", "aud"]},
             )  # fmt: skip
         except jwt.ExpiredSignatureError:
             raise Refused("Token has expired.", "token_expired") from None
@@ -66,6 +67,10 @@ class Verifier:
             raise Refused("Token is invalid.", "token_not_valid") from None
         self.check_claims(claims)
         return claims
+
+    def leeway(self) -> float:
+        """Our JWT_LEEWAY, never more than authdemo's (which the feed carries)."""
+        return self.config.leeway if self.feed.leeway is None else min(self.config.leeway, self.feed.leeway)
 
     def check_claims(self, claims: dict) -> None:
         iat, user_id = claims.get("iat"), claims.get("user_id")
@@ -99,8 +104,12 @@ class Health:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         now = time.time()
         age = lambda at: None if at is None else round(now - at, 3)  # noqa: E731
+        problems = [what for what, ok in (("key set too old", self.keyset.usable()),
+                                          ("revocation feed too old", self.feed.usable())) if not ok]  # fmt: skip
+        if problems:
+            resp.status = falcon.HTTP_503
         resp.media = {
-            "status": "ok",
+            "status": "refusing every token: " + ", ".join(problems) if problems else "ok",
             "keys": sorted(self.keyset.keys),
             "key_set_age": age(self.keyset.fetched_at),
             "key_set_fetches": self.keyset.fetches,
@@ -115,6 +124,12 @@ def refused(req, resp, exc: Refused, params) -> None:
     resp.status = falcon.HTTP_401
     resp.media = {"detail": exc.detail, "code": exc.code}
     resp.set_header("WWW-Authenticate", CHALLENGE)
+
+
+def unavailable(req, resp, exc: Unavailable, params) -> None:
+    resp.status = falcon.HTTP_503
+    resp.media = {"detail": f"Tokens cannot be checked now: {exc}.", "code": "verifier_unavailable"}
+    resp.set_header("Retry-After", "5")
 
 
 def http_error(req, resp, exc: falcon.HTTPError, params) -> None:
@@ -137,4 +152,5 @@ def create_app(config: Config, keyset: KeySet, feed: RevocationFeed) -> falcon.A
     app.add_error_handler(Exception, server_error)
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(Refused, refused)
+    app.add_error_handler(Unavailable, unavailable)
     return app

@@ -41,7 +41,9 @@ class Config:
     algorithms: tuple[str, ...]
     cooldown: float  # seconds between key-set fetches caused by unknown kids
     poll: float  # seconds between revocation feed fetches
-    leeway: float
+    leeway: float  # never more than authdemo's, which its revocation feed carries
+    jwks_max_stale: float  # seconds the last good key set is used past its max-age; then 503
+    feed_max_stale: float  # seconds without a new revocation feed before every token is refused
     timeout: float  # for each HTTP request to authdemo
 
     @classmethod
@@ -68,5 +70,7 @@ class Config:
             cooldown=_number("JWKS_COOLDOWN", 30),
             poll=_number("REVOCATION_POLL", 1, minimum=0.05),
             leeway=_number("JWT_LEEWAY", 10),
+            jwks_max_stale=_number("JWKS_MAX_STALE", 600),
+            feed_max_stale=_number("REVOCATION_MAX_STALE", 30, minimum=0.1),
             timeout=_number("FETCH_TIMEOUT", 2, minimum=0.1),
         )

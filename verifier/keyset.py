@@ -79,12 +79,19 @@ def parse_key_set(body: bytes, *, url: str, algorithms: tuple[str, ...]) -> dict
     return keys
 
 
-class KeySet:
-    """The cached key set: fresh within max-age, refetched on an unknown kid at most once per
-    cooldown, and kept (the last good set) while authdemo cannot be reached."""
+class Unavailable(Exception):
+    """The last good key set or feed is too old to be trusted: refuse (503), fail closed."""
 
-    def __init__(self, *, url: str, algorithms: tuple[str, ...], cooldown: float, timeout: float):
+
+class KeySet:
+    """The cached key set: fresh within max-age and refetched once stale, refetched on an
+    unknown kid at most once per cooldown, and kept (the last good set) while authdemo cannot
+    be reached, for at most `max_stale` seconds after its max-age: then nothing verifies."""
+
+    def __init__(self, *, url: str, algorithms: tuple[str, ...], cooldown: float, timeout: float,
+                 max_stale: float = float("inf")):  # fmt: skip
         self.url, self.algorithms, self.cooldown, self.timeout = url, algorithms, cooldown, timeout
+        self.max_stale = max_stale
         self.keys: dict[str, jwt.PyJWK] = {}
         self.etag: str | None = None
         self.fresh_until = 0.0
@@ -110,16 +117,26 @@ class KeySet:
         self.fetched_at = time.time()
         self.fresh_until = time.monotonic() + (got.max_age if got.max_age is not None else DEFAULT_MAX_AGE)
 
+    def usable(self, now: float | None = None) -> bool:
+        """False once the last good set is more than `max_stale` seconds past its max-age."""
+        return (time.monotonic() if now is None else now) < self.fresh_until + self.max_stale
+
     def get(self, kid: str) -> jwt.PyJWK | None:
-        """The key named `kid`, fetching only when the set is stale or the kid is new and the
-        cooldown has passed."""
+        """The key named `kid`, fetching when the set is stale (a failed fetch is retried once
+        per cooldown) or when the kid is new and the cooldown has passed; Unavailable once the
+        last good set is too old."""
         now = time.monotonic()
         if now < self.fresh_until and kid in self.keys:
             return self.keys[kid]
         with self._lock:
             now = time.monotonic()
             stale = now >= self.fresh_until
-            if (stale or kid not in self.keys) and now - self.last_attempt >= self.cooldown:
+            # A stale set is refetched at once (the rotation runbook counts on max-age alone);
+            # only an unknown kid in a fresh set, or a retry after a failure, waits for the cooldown.
+            wait = self.cooldown if (self.last_error or not stale) else 0
+            if (stale or kid not in self.keys) and now - self.last_attempt >= wait:
                 with suppress(FetchError):  # serve with the last good set; the next try waits for the cooldown
                     self.refresh()
+            if not self.usable():
+                raise Unavailable(f"the key set could not be refreshed from {self.url} for too long")
         return self.keys.get(kid)

@@ -170,14 +170,69 @@ def test_verifier_refuses_a_revoked_token_once_the_feed_says_so(site, verifier, 
     assert refused(dashboard(verifier, token), "token_revoked")
 
 
-def test_verifier_survives_a_key_rotation_without_restart(start_keyed_site, start_verifier, bob):
-    server, directory = start_keyed_site("EdDSA")
-    verifier = start_verifier(server, JWKS_COOLDOWN="0")
+def test_verifier_refuses_a_deleted_users_token_once_the_feed_says_so(site, verifier, bob):
+    token = obtain(site[0], bob)["access"]
+    assert dashboard(verifier, token).status_code == 200
+    bob.delete()  # authdemo logs a deleted user out everywhere
+    deleted_at = time.time()
+    wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > deleted_at)
+    assert refused(dashboard(verifier, token), "token_revoked")
+
+
+def test_verifier_survives_the_rotation_runbook_with_the_default_cooldown(start_keyed_site, start_verifier, bob):
+    """README's runbook: publish the next key, let verifiers refetch within max-age, activate.
+    The verifier keeps its default unknown-kid cooldown (30 s): a stale set alone makes it refetch."""
+    server, directory = start_keyed_site("EdDSA", JWKS_MAX_AGE="1")
+    verifier = start_verifier(server)
     old_token = obtain(server, bob)["access"]
-    keys.activate_key(directory=directory, kid=keys.generate_key(directory=directory, algorithm="EdDSA"))
+    kid = keys.generate_key(directory=directory, algorithm="EdDSA")  # 1. publish
+    wait_for(lambda: dashboard(verifier, old_token).status_code == 200 and kid in verifier.health()["keys"])  # 2.
+    keys.activate_key(directory=directory, kid=kid, algorithm="EdDSA")  # 3. activate
     new_token = obtain(server, bob)["access"]
-    assert dashboard(verifier, new_token).status_code == 200  # unknown kid: the set is fetched again
+    assert dashboard(verifier, new_token).status_code == 200
     assert dashboard(verifier, old_token).status_code == 200  # the retired key is still published
+
+
+def test_verifier_drops_a_removed_key_at_the_feeds_pace(start_keyed_site, start_verifier, bob):
+    server, directory = start_keyed_site("ES256")
+    verifier = start_verifier(server, REVOCATION_POLL="0.2")
+    old_kid, old_token = keys.load_ring(directory).active.kid, obtain(server, bob)["access"]
+    assert dashboard(verifier, old_token).status_code == 200  # the key set (max-age 300 s) holds the old key
+    keys.activate_key(directory=directory, kid=keys.generate_key(directory=directory, algorithm="ES256"),
+                      algorithm="ES256")  # fmt: skip
+    keys.remove_key(directory=directory, kid=old_kid, force=True)  # leaked: remove it at once
+    removed_at = time.time()
+    wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > removed_at)
+    assert refused(dashboard(verifier, old_token))
+
+
+def test_verifier_never_uses_a_larger_leeway_than_authdemo(site, start_verifier, bob):
+    verifier = start_verifier(site[0], JWT_LEEWAY="600")  # authdemo's is 10 s
+    wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > 0)
+    now = int(time.time())
+    token = sign(site[1], claims_of(obtain(site[0], bob)["access"], iat=now - 400, exp=now - 60))
+    assert refused(dashboard(verifier, token), "token_expired")
+
+
+def test_verifier_refuses_every_token_once_its_feed_is_too_old(start_keyed_site, start_verifier, bob):
+    server, directory = start_keyed_site("ES256")
+    verifier = start_verifier(server, REVOCATION_POLL="0.2", REVOCATION_MAX_STALE="1")
+    token = obtain(server, bob)["access"]
+    server.stop()
+    wait_for(lambda: verifier.health()["status"] != "ok")
+    response = dashboard(verifier, token)
+    assert (response.status_code, response.json()["code"]) == (503, "verifier_unavailable")
+
+
+def test_verifier_refuses_every_token_once_its_key_set_is_too_old(start_keyed_site, start_verifier, bob):
+    server, directory = start_keyed_site("ES256", JWKS_MAX_AGE="1")
+    verifier = start_verifier(server, REVOCATION_URL="off", JWKS_MAX_STALE="1")
+    token = obtain(server, bob)["access"]
+    server.stop()
+    wait_for(lambda: verifier.health()["status"] != "ok")
+    response = dashboard(verifier, token)
+    assert (response.status_code, response.json()["code"]) == (503, "verifier_unavailable")
+    assert requests.get(f"{verifier.url}/healthz", timeout=10).status_code == 503
 
 
 def test_verifier_keeps_verifying_while_authdemo_is_down(start_keyed_site, start_verifier, bob):
