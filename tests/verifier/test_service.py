@@ -214,25 +214,31 @@ def test_verifier_never_uses_a_larger_leeway_than_authdemo(site, start_verifier,
     assert refused(dashboard(verifier, token), "token_expired")
 
 
-def test_verifier_refuses_every_token_once_its_feed_is_too_old(start_keyed_site, start_verifier, bob):
-    server, directory = start_keyed_site("ES256")
-    verifier = start_verifier(server, REVOCATION_POLL="0.2", REVOCATION_MAX_STALE="1")
+def answer_once_authdemo_is_gone(start_keyed_site, start_verifier, bob, site_env: dict, verifier_env: dict):
+    """Stop authdemo under a verifier; return its answer to a good token once /healthz says it
+    no longer trusts what it has, and that /healthz answer."""
+    server, _ = start_keyed_site("ES256", **site_env)
+    verifier = start_verifier(server, **verifier_env)
     token = obtain(server, bob)["access"]
     server.stop()
     wait_for(lambda: verifier.health()["status"] != "ok")
-    response = dashboard(verifier, token)
+    return dashboard(verifier, token), requests.get(f"{verifier.url}/healthz", timeout=10)
+
+
+def test_verifier_refuses_every_token_once_its_feed_is_too_old(start_keyed_site, start_verifier, bob):
+    response, health = answer_once_authdemo_is_gone(
+        start_keyed_site, start_verifier, bob, {}, {"REVOCATION_POLL": "0.2", "REVOCATION_MAX_STALE": "1"}
+    )
     assert (response.status_code, response.json()["code"]) == (503, "verifier_unavailable")
+    assert (health.status_code, health.json()["status"]) == (503, "refusing every token: revocation feed too old")
 
 
 def test_verifier_refuses_every_token_once_its_key_set_is_too_old(start_keyed_site, start_verifier, bob):
-    server, directory = start_keyed_site("ES256", JWKS_MAX_AGE="1")
-    verifier = start_verifier(server, REVOCATION_URL="off", JWKS_MAX_STALE="1")
-    token = obtain(server, bob)["access"]
-    server.stop()
-    wait_for(lambda: verifier.health()["status"] != "ok")
-    response = dashboard(verifier, token)
+    response, health = answer_once_authdemo_is_gone(
+        start_keyed_site, start_verifier, bob, {"JWKS_MAX_AGE": "1"}, {"REVOCATION_URL": "off", "JWKS_MAX_STALE": "1"}
+    )
     assert (response.status_code, response.json()["code"]) == (503, "verifier_unavailable")
-    assert requests.get(f"{verifier.url}/healthz", timeout=10).status_code == 503
+    assert (health.status_code, health.json()["status"]) == (503, "refusing every token: key set too old")
 
 
 def test_verifier_keeps_verifying_while_authdemo_is_down(start_keyed_site, start_verifier, bob):
