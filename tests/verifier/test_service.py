@@ -186,7 +186,8 @@ def test_verifier_survives_the_rotation_runbook_with_the_default_cooldown(start_
     verifier = start_verifier(server)
     old_token = obtain(server, bob)["access"]
     kid = keys.generate_key(directory=directory, algorithm="EdDSA")  # 1. publish
-    wait_for(lambda: dashboard(verifier, old_token).status_code == 200 and kid in verifier.health()["keys"])  # 2.
+    # 2. within max-age (1 s), well before the 30 s cooldown: the stale set alone makes it refetch
+    wait_for(lambda: dashboard(verifier, old_token).status_code == 200 and kid in verifier.health()["keys"], 15)
     keys.activate_key(directory=directory, kid=kid, algorithm="EdDSA")  # 3. activate
     new_token = obtain(server, bob)["access"]
     assert dashboard(verifier, new_token).status_code == 200
