@@ -534,14 +534,32 @@ def page(new_context):
 
 @pytest.fixture
 def browser_login():
-    """Log `page` in through the real login form; it lands on the profile."""
+    """Log `page` in through a real login form, the one browser login of the suite.
 
-    def _login(page, user, password: str = PASSWORD) -> None:
-        page.goto("/accounts/login/")
+    The site's form (`remember` ticks or unticks "Remember me") lands on the profile; with
+    `spa=True`, the single-page client's form (POST /api/cookie/login/) shows the user as
+    logged in. With `succeeds=False` (a wrong password) it only submits: the test checks
+    the answer.
+    """
+
+    def _login(page, user, password: str = PASSWORD, *, remember=None, spa=False, succeeds=True) -> None:
+        page.goto("/spa/" if spa else "/accounts/login/")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password", exact=True).fill(password)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/accounts/profile/")
+        if remember is not None:
+            page.get_by_label("Remember me").set_checked(remember)
+        if not spa:
+            page.get_by_role("button", name="Log in").click()
+            if succeeds:
+                page.wait_for_url("**/accounts/profile/")
+            return
+        with page.expect_response("**/api/cookie/login/") as login:
+            page.get_by_role("button", name="Log in with tokens").click()
+        if succeeds:
+            from playwright.sync_api import expect
+
+            assert login.value.status == 200
+            expect(page.locator("#spa-state")).to_have_text(f"yes, as {user.username}")
 
     return _login
 

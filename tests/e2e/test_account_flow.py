@@ -34,11 +34,8 @@ def test_login_shows_profile_and_session_header(page, alice, browser_login):
     expect(page.locator(".facts")).to_contain_text("_auth_user_id")
 
 
-def test_wrong_password_shows_an_error(page, alice):
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password", exact=True).fill("not-the-password")
-    page.get_by_role("button", name="Log in").click()
+def test_wrong_password_shows_an_error(page, alice, browser_login):
+    browser_login(page, alice, "not-the-password", succeeds=False)
 
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")
     expect(page.locator(".auth-status")).to_have_attribute("data-auth-via", "anonymous")
@@ -58,22 +55,18 @@ def test_logout_then_back_button_does_not_resume_session(page, alice, browser_lo
     expect(page.get_by_text("Signed in as")).to_have_count(0)
 
 
-def _session_cookie_after_login(page, *, remember: bool) -> dict:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Remember me").set_checked(remember)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/accounts/profile/")
+def _session_cookie(page) -> dict:
     return next(c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
 
 
-def test_login_without_remember_me_gives_a_cookie_that_ends_with_the_browser(page, alice):
-    assert _session_cookie_after_login(page, remember=False)["expires"] == -1  # a browser-session cookie
+def test_login_without_remember_me_gives_a_cookie_that_ends_with_the_browser(page, alice, browser_login):
+    browser_login(page, alice, remember=False)
+    assert _session_cookie(page)["expires"] == -1  # a browser-session cookie
 
 
-def test_login_with_remember_me_gives_a_cookie_that_lasts_a_week(page, alice):
-    expires = _session_cookie_after_login(page, remember=True)["expires"]
+def test_login_with_remember_me_gives_a_cookie_that_lasts_a_week(page, alice, browser_login):
+    browser_login(page, alice, remember=True)
+    expires = _session_cookie(page)["expires"]
     assert expires > time.time() + settings.SESSION_COOKIE_AGE - 3600
 
 

@@ -116,10 +116,7 @@ def test_page_is_accessible_and_reads_well_at_desktop_and_phone(visit, axe, scre
 
 
 def test_messages_screenshots(page, alice, browser_login, screenshot_dir):
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password", exact=True).fill("wrong")
-    page.get_by_role("button", name="Log in").click()
+    browser_login(page, alice, "wrong", succeeds=False)
     expect(page.get_by_role("alert")).to_be_visible()
     page.screenshot(path=screenshot_dir / "message-error-desktop.png", full_page=True)
     page.set_viewport_size(PHONE)

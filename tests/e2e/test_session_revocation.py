@@ -3,8 +3,6 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD
-
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
@@ -58,11 +56,7 @@ def test_admin_revoke_action_logs_alice_out(new_context, admin_page, alice, brow
 def test_admin_log_out_everywhere_ends_alices_session_and_spa_login(new_context, admin_page, alice, browser_login):
     web, spa = new_context().new_page(), new_context().new_page()
     browser_login(web, alice)
-    spa.goto("/spa/")
-    spa.get_by_label("Username").fill("alice")
-    spa.get_by_label("Password").fill(PASSWORD)
-    spa.get_by_role("button", name="Log in with tokens").click()
-    expect(spa.locator("#spa-state")).to_have_text("yes, as alice")
+    browser_login(spa, alice, spa=True)
     spa.get_by_role("button", name="Call the dashboard").click()
     expect(spa.locator("#spa-status")).to_have_text("200: access granted.")
     admin_page.goto("/admin/accounts/user/")

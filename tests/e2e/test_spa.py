@@ -6,21 +6,14 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import TokenFamily
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
 @pytest.fixture
-def spa(page, bob):
+def spa(page, bob, browser_login):
     """The SPA, logged in as bob through POST /api/cookie/login/."""
-    page.goto("/spa/")
-    page.get_by_label("Username").fill("bob")
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_response("**/api/cookie/login/") as login:
-        page.get_by_role("button", name="Log in with tokens").click()
-    assert login.value.status == 200
-    expect(page.locator("#spa-state")).to_have_text("yes, as bob")
+    browser_login(page, bob, spa=True)
     return page
 
 
