@@ -216,8 +216,12 @@ class LocalTier:
             connection = None
             try:
                 connection = listener_connection(self.alias)
+                # connect() before the first command: a Sentinel-managed connection asks the
+                # Sentinels for the primary only there (redis-py 8's send_command connects to
+                # the URL's host, the service name, when it is not connected yet).
+                connection.connect()
                 self._listen(connection, prefixes, stop)
-            except (RedisError, OSError, ChannelLost) as exc:
+            except (RedisError, OSError, ChannelLost, NotImplementedError) as exc:  # the last: no longer a Redis cache
                 if not stop.is_set():
                     self._lost(str(exc) or type(exc).__name__)
             finally:
