@@ -6,8 +6,9 @@ import hmac
 import json
 
 import factory
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -27,6 +28,15 @@ class UserFactory(factory.django.DjangoModelFactory):
         self.set_password(extracted or PASSWORD)
         if create:
             self.save(update_fields=["password"])
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEvent
+
+    kind = AuditEvent.Kind.LOGIN
+    at = factory.LazyFunction(timezone.now)
+    user = factory.SubFactory(UserFactory)
 
 
 def _segment(data: dict) -> bytes:

@@ -9,7 +9,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts.housekeeping import delete_in_batches
 from accounts.models import AuditEvent, TokenFamily, UserSession
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, AuditEventFactory
 
 
 def test_prune_removes_expired_and_keeps_live(client, alice, bob, api_login, login):
@@ -32,7 +32,6 @@ def test_prune_removes_expired_and_keeps_live(client, alice, bob, api_login, log
 
 
 def test_delete_in_batches_deletes_everything_asked(alice):
-    for _ in range(7):
-        AuditEvent.objects.create(kind="login", at=timezone.now(), user=alice)
+    AuditEventFactory.create_batch(7, user=alice)
     assert delete_in_batches(AuditEvent.objects.filter(user=alice), batch_size=3) == 7
     assert not AuditEvent.objects.exists()

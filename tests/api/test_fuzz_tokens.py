@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from api.tokens import parse_refresh_token, validate_access_token
+from tests.factories import UserFactory
 
 CANARY = "Zq8canaryX3"  # marks garbage tokens: no answer may contain it
 PAGES = ["/api/me/", "/api/dashboard/", "/", "/cookies/"]
@@ -118,8 +119,8 @@ def marked_garbage() -> st.SearchStrategy[str]:
 
 
 @pytest.fixture
-def fuzz_user(django_user_model):
-    return django_user_model.objects.create(username="fuzzed")
+def fuzz_user(db):
+    return UserFactory(username="fuzzed")
 
 
 PARSERS = pytest.mark.parametrize("parse", [validate_access_token, parse_refresh_token], ids=["access", "refresh"])
