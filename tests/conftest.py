@@ -269,6 +269,16 @@ def api_login(client):
     return _obtain
 
 
+def client_logged_in_as(user, password: str = PASSWORD, **extra):
+    """Another browser: a fresh test Client logged in as `user` through the real login form."""
+    from django.test import Client
+
+    other = Client(**extra)
+    response = other.post("/accounts/login/", {"username": user.username, "password": password})
+    assert response.status_code == 302, response.content
+    return other
+
+
 # -- real server processes ------------------------------------------------------------------
 
 

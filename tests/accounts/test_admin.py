@@ -4,13 +4,8 @@ from django.test import Client
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import AuditEvent, User, UserSession
+from tests.conftest import client_logged_in_as
 from tests.factories import PASSWORD, UserFactory
-
-
-def browser_for(user) -> Client:
-    browser = Client()
-    browser.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
-    return browser
 
 
 def admin_client(staff) -> Client:
@@ -24,7 +19,7 @@ def run_action(admin, url, action, pks):
 
 
 def test_admin_action_logs_the_user_out_on_every_engine(alice, staff, revocable_engine):
-    alices = browser_for(alice)
+    alices = client_logged_in_as(alice)
     admin = admin_client(staff)
     sessions = UserSession.objects.filter(user=alice).values_list("pk", flat=True)
     response = run_action(admin, "/admin/accounts/usersession/", "revoke_selected", sessions)
@@ -35,8 +30,8 @@ def test_admin_action_logs_the_user_out_on_every_engine(alice, staff, revocable_
 
 
 def test_sessions_admin_lists_searches_and_filters(alice, bob, staff):
-    browser_for(alice)
-    browser_for(bob)
+    client_logged_in_as(alice)
+    client_logged_in_as(bob)
     admin = admin_client(staff)
     assert "alice" in admin.get("/admin/accounts/usersession/?q=alice").content.decode()
     assert "bob" not in admin.get("/admin/accounts/usersession/?q=alice").content.decode()
@@ -46,7 +41,7 @@ def test_sessions_admin_lists_searches_and_filters(alice, bob, staff):
 
 def test_user_admin_log_out_everywhere_ends_sessions_and_tokens(client, alice, staff, api_login):
     pair = api_login(alice)
-    alices = browser_for(alice)
+    alices = client_logged_in_as(alice)
     admin = admin_client(staff)
     response = run_action(admin, "/admin/accounts/user/", "log_out_everywhere", [alice.pk])
     assert "Logged out 1 user(s) everywhere" in response.content.decode()
@@ -56,7 +51,7 @@ def test_user_admin_log_out_everywhere_ends_sessions_and_tokens(client, alice, s
 
 
 def test_user_admin_shows_sessions_inline(alice, staff):
-    browser_for(alice)
+    client_logged_in_as(alice)
     body = admin_client(staff).get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
     assert "Unknown client" in body  # the test client sends no User-Agent
     assert "All sessions of this user" in body
@@ -73,7 +68,7 @@ def test_outstanding_token_action_blacklists(client, alice, staff, api_login):
 
 
 def test_audit_log_admin_is_read_only(alice, staff):
-    browser_for(alice)
+    client_logged_in_as(alice)
     admin = admin_client(staff)
     event = AuditEvent.objects.first()
     assert admin.get("/admin/accounts/auditevent/").status_code == 200
@@ -82,15 +77,15 @@ def test_audit_log_admin_is_read_only(alice, staff):
 
 
 def test_registry_rows_cannot_be_deleted_from_admin(alice, staff):
-    browser_for(alice)
+    client_logged_in_as(alice)
     admin = admin_client(staff)
     entry = UserSession.objects.get(user=alice)
     assert admin.post(f"/admin/accounts/usersession/{entry.pk}/delete/").status_code == 403
 
 
 def test_non_staff_cannot_use_admin_actions(alice, bob):
-    browser_for(alice)
-    bobs = browser_for(bob)
+    client_logged_in_as(alice)
+    bobs = client_logged_in_as(bob)
     pk = UserSession.objects.get(user=alice).pk
     response = bobs.post("/admin/accounts/usersession/", {"action": "revoke_selected", "_selected_action": [pk]})
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
@@ -98,7 +93,7 @@ def test_non_staff_cannot_use_admin_actions(alice, bob):
 
 
 def test_staff_without_delete_permission_cannot_revoke(alice, db):
-    browser_for(alice)
+    client_logged_in_as(alice)
     viewer = UserFactory(username="viewer", is_staff=True)
     from django.contrib.auth.models import Permission
 
@@ -110,7 +105,7 @@ def test_staff_without_delete_permission_cannot_revoke(alice, db):
 
 
 def test_admin_action_needs_csrf(alice, staff):
-    browser_for(alice)
+    client_logged_in_as(alice)
     admin = Client(enforce_csrf_checks=True)
     admin.force_login(staff)
     pk = UserSession.objects.get(user=alice).pk

@@ -11,13 +11,7 @@ from accounts import services
 from accounts.authentication import REGISTRY_KEY
 from accounts.models import AuditEvent, UserSession
 from accounts.vocabulary import CACHED_DB, SIGNED_COOKIES
-from tests.factories import PASSWORD
-
-
-def second_browser(user, **extra) -> Client:
-    other = Client(**extra)
-    other.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
-    return other
+from tests.conftest import client_logged_in_as
 
 
 def test_login_registers_the_session(client, alice, login, session_engine):
@@ -49,7 +43,7 @@ def test_last_seen_is_written_at_most_once_a_minute(client, alice, login, sessio
 
 
 def test_revoking_another_session_logs_it_out(client, alice, login, revocable_engine):
-    other = second_browser(alice)
+    other = client_logged_in_as(alice)
     login(alice)
     target = UserSession.objects.exclude(pk=client.session[REGISTRY_KEY]).get(user=alice)
     response = client.post("/accounts/sessions/revoke/", {"id": target.pk}, follow=True)
@@ -59,7 +53,7 @@ def test_revoking_another_session_logs_it_out(client, alice, login, revocable_en
 
 
 def test_revoke_all_others_keeps_this_one(client, alice, login, revocable_engine):
-    others = [second_browser(alice) for _ in range(2)]
+    others = [client_logged_in_as(alice) for _ in range(2)]
     login(alice)
     response = client.post("/accounts/sessions/revoke-others/", follow=True)
     assert "Ended 2 other sessions" in response.content.decode()
@@ -70,7 +64,7 @@ def test_revoke_all_others_keeps_this_one(client, alice, login, revocable_engine
 def test_cached_db_revocation_also_clears_the_cache(client, alice, login, use_engine):
     """Deleting the Session row alone would leave cached_db's cached copy alive."""
     use_engine(CACHED_DB)
-    other = second_browser(alice)
+    other = client_logged_in_as(alice)
     other.get("/accounts/profile/")  # now cached
     services.revoke_session(session=UserSession.objects.get(user=alice), actor=None, request=None)
     assert other.get("/accounts/profile/").status_code == 302
@@ -78,7 +72,7 @@ def test_cached_db_revocation_also_clears_the_cache(client, alice, login, use_en
 
 def test_signed_cookie_sessions_cannot_be_revoked_and_say_so(client, alice, login, use_engine):
     use_engine(SIGNED_COOKIES)
-    other = second_browser(alice)
+    other = client_logged_in_as(alice)
     login(alice)
     body = client.get("/accounts/sessions/").content.decode()
     assert "cannot end one of them early" in body
@@ -89,7 +83,7 @@ def test_signed_cookie_sessions_cannot_be_revoked_and_say_so(client, alice, logi
 
 
 def test_revoking_someone_elses_session_changes_nothing(client, alice, bob, login):
-    bobs = second_browser(bob)
+    bobs = client_logged_in_as(bob)
     login(alice)
     target = UserSession.objects.get(user=bob)
     response = client.post("/accounts/sessions/revoke/", {"id": target.pk}, follow=True)
@@ -115,14 +109,14 @@ def test_revoke_urls_refuse_get(client, alice, login, url):
 
 
 def test_sessions_page_never_lists_other_users(client, alice, bob, login):
-    second_browser(bob, HTTP_USER_AGENT="BobBrowser/1.0")
+    client_logged_in_as(bob, HTTP_USER_AGENT="BobBrowser/1.0")
     login(alice)
     assert "BobBrowser" not in client.get("/accounts/sessions/").content.decode()
 
 
 def test_log_out_everywhere_ends_sessions_and_tokens(client, alice, login, api_login, revocable_engine):
     pair = api_login(alice)
-    other = second_browser(alice)
+    other = client_logged_in_as(alice)
     login(alice)
     response = client.post("/accounts/sessions/everywhere/", follow=True)
     assert "Logged out everywhere" in response.content.decode()
@@ -147,7 +141,7 @@ def test_api_logins_are_listed_and_revocable(client, alice, login, api_login):
 
 def test_deactivating_a_user_ends_everything(client, alice, api_login, revocable_engine):
     pair = api_login(alice)
-    browser = second_browser(alice)
+    browser = client_logged_in_as(alice)
     alice.is_active = False
     alice.save()
     assert browser.get("/accounts/profile/").status_code == 302
