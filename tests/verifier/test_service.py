@@ -196,11 +196,11 @@ def test_verifier_survives_the_rotation_runbook_with_the_default_cooldown(start_
 
 def test_verifier_drops_a_removed_key_at_the_feeds_pace(start_keyed_site, start_verifier, bob):
     server, directory = start_keyed_site("ES256")
-    verifier = start_verifier(server, REVOCATION_POLL="0.2")
     old_kid, old_token = keys.load_ring(directory).active.kid, obtain(server, bob)["access"]
-    assert dashboard(verifier, old_token).status_code == 200  # the key set (max-age 300 s) holds the old key
     keys.activate_key(directory=directory, kid=keys.generate_key(directory=directory, algorithm="ES256"),
                       algorithm="ES256")  # fmt: skip
+    verifier = start_verifier(server, REVOCATION_POLL="0.2")  # its key set (max-age 300 s) holds both keys
+    assert dashboard(verifier, old_token).status_code == 200
     keys.remove_key(directory=directory, kid=old_kid, force=True)  # leaked: remove it at once
     removed_at = time.time()
     wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > removed_at)
