@@ -25,7 +25,7 @@ import requests
 from django.conf import settings as django_settings
 
 from accounts import vocabulary
-from bench.stack import NO_ADDRESS_LIMITS, Server, VerifierServer, free_port
+from bench.stack import NO_ADDRESS_LIMITS, Server, VerifierServer, free_port, log_in
 from tests.factories import PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -283,17 +283,8 @@ def client_logged_in_as(user, password: str = PASSWORD, **extra):
 
 
 def form_login(base: str, username: str) -> requests.Session:
-    """Log in through a server's real login form, as a browser would."""
-    browser = requests.Session()
-    browser.get(f"{base}/accounts/login/", timeout=10)
-    response = browser.post(
-        f"{base}/accounts/login/",
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": f"{base}/accounts/login/"},
-        timeout=10,
-    )
-    assert response.url.endswith("/accounts/profile/"), response.status_code
-    return browser
+    """Log in through a server's real login form, as a browser would (bench.stack.log_in)."""
+    return log_in(base, username, PASSWORD)
 
 
 def log_out_everywhere(browser: requests.Session, base: str) -> None:

@@ -4,7 +4,8 @@ import pytest
 import requests
 
 from bench.cluster import SERVICE
-from tests.factories import PASSWORD, UserFactory
+from tests.conftest import form_login
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
 TIMEOUT = 10  # a bound on a hung request, not a speed assertion
@@ -17,13 +18,7 @@ def sentinel_env(stores) -> dict[str, str]:
 def test_server_keeps_redis_sessions_on_the_primary_sentinel_names(start_server, sentinel_stores, transactional_db):
     UserFactory(username="alice")
     server = start_server(**sentinel_env(sentinel_stores), SESSION_BACKEND="redis")
-    browser = requests.Session()
-    browser.get(f"{server.url}/accounts/login/", timeout=TIMEOUT)
-    browser.post(
-        f"{server.url}/accounts/login/",
-        data={"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": f"{server.url}/accounts/login/"}, timeout=TIMEOUT,
-    )  # fmt: skip
+    browser = form_login(server.url, "alice")
     assert browser.get(f"{server.url}/accounts/profile/", allow_redirects=False, timeout=TIMEOUT).status_code == 200
     primary = sentinel_stores.client(sentinel_stores.primary())
     assert any(b"session" in key for key in primary.keys("*"))
