@@ -40,7 +40,6 @@ from collections.abc import Iterable
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.cache import KEY_PREFIX as SESSION_KEY_PREFIX
-from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -57,15 +56,14 @@ class ChannelLost(Exception):
     """The invalidation channel answered nothing within the bound."""
 
 
-def listener_connection(alias: str):
-    """Open a new RESP2 connection to the Redis that cache `alias` uses, outside its pool.
+def listener_connection(pool):
+    """Open a new RESP2 connection to the Redis that connection pool `pool` serves, outside it.
 
     The only place the listener gets a connection: it is built from the cache's own pool
     (connection class and arguments), so a pool that follows Redis Sentinel gives one to
     the current master. RESP2, because redis-py's RESP3 parser consumes invalidation pushes
     for its own client-side cache.
     """
-    pool = get_redis_connection(alias).connection_pool
     return pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
 
 
@@ -194,9 +192,11 @@ class LocalTier:
         if owner != self._owner:
             with self._lock:
                 if owner != self._owner:  # a new process (fork) or a new cache configuration
-                    self._restart(owner, cache.make_key(""))
+                    # The pool is taken from the cache in hand, now: the thread must not look
+                    # the alias up again later, when the configuration may be another one.
+                    self._restart(owner, cache.make_key(""), cache.client.get_client(write=True).connection_pool)
 
-    def _restart(self, owner: tuple, redis_prefix: str) -> None:
+    def _restart(self, owner: tuple, redis_prefix: str, pool) -> None:
         """Start a listener for this process and cache; entries are keyed by cache key,
         Redis names them with the cache's prefix (`redis_prefix`) in front."""
         self._stop.set()
@@ -207,15 +207,15 @@ class LocalTier:
         self._entries.clear()
         prefixes = [redis_prefix + prefix for prefix in TRACKED_PREFIXES]
         thread = threading.Thread(
-            target=self._run, args=(prefixes, self._stop), name=f"local-tier-{self.alias}", daemon=True
+            target=self._run, args=(pool, prefixes, self._stop), name=f"local-tier-{self.alias}", daemon=True
         )
         thread.start()
 
-    def _run(self, prefixes: list[str], stop: threading.Event) -> None:
+    def _run(self, pool, prefixes: list[str], stop: threading.Event) -> None:
         while not stop.is_set():
             connection = None
             try:
-                connection = listener_connection(self.alias)
+                connection = listener_connection(pool)
                 # connect() before the first command: a Sentinel-managed connection asks the
                 # Sentinels for the primary only there (redis-py 8's send_command connects to
                 # the URL's host, the service name, when it is not connected yet).
