@@ -221,7 +221,7 @@ class LocalTier:
                 # the URL's host, the service name, when it is not connected yet).
                 connection.connect()
                 self._listen(connection, prefixes, stop)
-            except (RedisError, OSError, ChannelLost, NotImplementedError) as exc:  # the last: no longer a Redis cache
+            except (RedisError, OSError, ChannelLost) as exc:
                 if not stop.is_set():
                     self._lost(str(exc) or type(exc).__name__)
             finally:
