@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -48,6 +49,32 @@ def need(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
     pytest.skip(reason)
+
+
+README = ROOT / "README.md"
+
+
+def readme_script(after: str) -> str:
+    """Return the first ```sh block of README.md that follows the text `after`."""
+    section = README.read_text().split(after, 1)[1]
+    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+
+
+def run_readme_script(script: str, *, cwd: Path, **env: str) -> None:
+    """Run a README curl walkthrough as written (bash -euo pipefail, real curl) and check that
+    it prints exactly one line per `# => ` comment, each containing what the comment says."""
+    if shutil.which("curl") is None:
+        need("curl is not installed")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    output = result.stdout.splitlines()
+    expected = [line.removeprefix("# => ") for line in script.splitlines() if line.startswith("# => ")]
+    assert len(output) == len(expected), result.stdout
+    for got, want in zip(output, expected, strict=True):
+        assert want in got
 
 
 # -- services ---------------------------------------------------------------------------

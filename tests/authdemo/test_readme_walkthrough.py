@@ -1,21 +1,13 @@
 """The README's curl walkthrough, run as written with real curl against a real server."""
 
-import re
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import need
+from tests.conftest import readme_script, run_readme_script
 from tests.factories import UserFactory
-
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def walkthrough() -> str:
-    section = README.read_text().split("## The API walkthrough", 1)[1]
-    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return readme_script("## The API walkthrough")
 
 
 def test_walkthrough_states_what_it_expects():
@@ -25,18 +17,5 @@ def test_walkthrough_states_what_it_expects():
 
 @pytest.mark.server
 def test_readme_curl_walkthrough_runs_as_written(app_server, transactional_db, tmp_path):
-    if shutil.which("curl") is None:
-        need("curl is not installed")
     UserFactory(username="bob", password="bob-demo-pass")
-    script = walkthrough()
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path, env={"BASE": app_server.url, "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    output = result.stdout.splitlines()
-    expected = [line.removeprefix("# => ") for line in script.splitlines() if line.startswith("# => ")]
-    assert len(output) == len(expected), result.stdout
-    for got, want in zip(output, expected, strict=True):
-        assert want in got
+    run_readme_script(walkthrough(), cwd=tmp_path, BASE=app_server.url)
