@@ -33,9 +33,13 @@ def client_ip(request: HttpRequest | None) -> str | None:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
         address = forwarded or address
     try:
-        return str(ip_address(address))
+        ip = ip_address(address)
     except ValueError:
         return None
+    # A dual-stack listener ([::]) reports an IPv4 client as ::ffff:a.b.c.d. Unwrapped, it is
+    # that client's own address; left wrapped, every IPv4 client would share the /64 `::` that
+    # the per-address limits key IPv6 clients by (one attacker would lock out all of IPv4).
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
 def user_agent(request: HttpRequest | None) -> str:

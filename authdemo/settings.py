@@ -308,8 +308,9 @@ if JWT_ALGORITHM != "HS256" and not JWT_KEYS_DIR:
     raise ConfigError(f"JWT_ALGORITHM={JWT_ALGORITHM} needs JWT_KEYS_DIR (a directory for `manage.py jwt_keys`).")
 JWKS_MAX_AGE = env.int("JWKS_MAX_AGE", default=300)  # how long verifiers may cache the key set
 # The signed revocation feed is re-signed at most once per this many seconds per process, whatever
-# the request rate; keep it at most half the verifiers' REVOCATION_POLL (default 1 s).
-REVOCATION_FEED_CACHE = env.float("REVOCATION_FEED_CACHE", default=0.5)
+# the request rate; keep it at most half the verifiers' REVOCATION_POLL (default 1 s). Capped at 5 s:
+# it adds to every verifier's revocation bound, and a copy must never outlive the feed's own exp.
+REVOCATION_FEED_CACHE = seconds("REVOCATION_FEED_CACHE", default=0.5, low=0, high=5)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),

@@ -45,6 +45,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"AUTH_LOGIN_RATE": "lots"}, "AUTH_LOGIN_RATE='lots' is not valid; write count/period"),
         ({**PRODUCTION, "EMAIL_URL": ""}, "EMAIL_URL must be set when DJANGO_DEBUG is off"),
         ({"EMAIL_URL": "pigeon://coop"}, "EMAIL_URL has an unknown scheme; choose one of: smtp, smtps"),
+        ({"REVOCATION_FEED_CACHE": "120"}, "REVOCATION_FEED_CACHE='120' is not valid; give seconds above 0 and at"),
     ],
 )
 def test_bad_configuration_stops_startup_in_one_line(env, message):

@@ -106,6 +106,18 @@ def test_ipv6_clients_share_a_limit_per_64(client, db, tight):
     assert html_login(client, "user9", "wrong", ip="2001:db8:1:3::1").status_code != 429
 
 
+def test_ipv4_mapped_clients_do_not_share_a_limit(client, db, tight):
+    for n in range(3):
+        html_login(client, f"user{n}", "wrong", ip="::ffff:198.51.100.1")
+    assert html_login(client, "user9", "wrong", ip="::ffff:198.51.100.1").status_code == 429
+    assert html_login(client, "user9", "wrong", ip="::ffff:198.51.100.2").status_code != 429
+
+
+def test_ipv4_mapped_client_is_recorded_by_its_ipv4_address(client, db, tight):
+    html_login(client, "nobody", "wrong", ip="::ffff:198.51.100.3")
+    assert AuditEvent.objects.get(kind=AuditEvent.Kind.LOGIN_FAILED).ip == "198.51.100.3"
+
+
 def test_login_page_get_is_not_counted(client, db, tight):
     for _ in range(5):
         assert client.get("/accounts/login/").status_code == 200
