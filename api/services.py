@@ -84,7 +84,13 @@ def rotate_refresh_token(*, raw: str, request: HttpRequest) -> TokenPair:
         raise invalid("Login has reached its absolute lifetime; log in again.", "token_expired")
     if family.current_jti != token["jti"]:
         return _replayed(family, token, request=request)
-    _refuse_blacklisted(token)
+    if _blacklisted(token):
+        # A concurrent rotation that committed after `family` was read has blacklisted this
+        # token: that is a replay (perhaps within the reuse interval), not a revoked token.
+        family = _family(token)
+        if family.current_jti != token["jti"]:
+            return _replayed(family, token, request=request)
+        raise invalid("Token has been revoked.", "token_revoked")
     new = mint_refresh_token(user=family.user, family_id=str(family.pk), auth_time=token["auth_time"])
     with transaction.atomic():
         won = TokenFamily.objects.filter(pk=family.pk, current_jti=token["jti"], revoked_at__isnull=True).update(
@@ -160,8 +166,12 @@ def _family(token) -> TokenFamily:
     return family
 
 
+def _blacklisted(token) -> bool:
+    return BlacklistedToken.objects.filter(token__jti=token["jti"]).exists()
+
+
 def _refuse_blacklisted(token) -> None:
-    if BlacklistedToken.objects.filter(token__jti=token["jti"]).exists():
+    if _blacklisted(token):
         raise invalid("Token has been revoked.", "token_revoked")
 
 
