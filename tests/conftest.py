@@ -361,22 +361,31 @@ def server_env(django_db_setup, django_db_blocker) -> dict[str, str]:
     return env
 
 
+def _launcher(tmp_path_factory, kind: str, build):
+    """Yield a function that builds a process of one kind (`build(name, log, ...)`), starts it
+    and waits until it is ready; every process it started is stopped at the end of the run."""
+    started = []
+    logs = tmp_path_factory.mktemp(f"{kind}-logs")
+
+    def _start(*args, **kwargs):
+        name = f"{kind}-{len(started)}"
+        process = build(name, logs / f"{name}.log", *args, **kwargs)
+        started.append(process)
+        return process.start().wait_ready()
+
+    yield _start
+    for process in started:
+        process.stop()
+
+
 @pytest.fixture(scope="session")
 def start_server(server_env, tmp_path_factory):
     """Start gunicorn processes on free ports; all are stopped at the end of the run."""
-    started: list[Server] = []
-    logs = tmp_path_factory.mktemp("server-logs")
 
-    def _start(workers: int = 1, **overrides: str) -> Server:
-        name = f"server-{len(started)}"
-        env = {**server_env, **overrides}
-        server = Server(name, env, logs / f"{name}.log", app="authdemo.wsgi", workers=workers, access_log=True)
-        started.append(server)
-        return server.start().wait_ready()
+    def build(name: str, log: Path, workers: int = 1, **overrides: str) -> Server:
+        return Server(name, {**server_env, **overrides}, log, app="authdemo.wsgi", workers=workers, access_log=True)
 
-    yield _start
-    for server in started:
-        server.stop()
+    yield from _launcher(tmp_path_factory, "server", build)
 
 
 @pytest.fixture(scope="session")
@@ -399,19 +408,12 @@ def start_keyed_site(start_server, tmp_path_factory):
 def start_verifier(tmp_path_factory):
     """Start the verifier service (`python -m verifier`) for an authdemo server; it gets no
     secret, no database and no Redis: only the key-set URL."""
-    started: list[VerifierServer] = []
-    logs = tmp_path_factory.mktemp("verifier-logs")
 
-    def _start(site: Server, **overrides: str) -> VerifierServer:
+    def build(name: str, log: Path, site: Server, **overrides: str) -> VerifierServer:
         env = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1", "JWKS_URL": f"{site.url}/.well-known/jwks.json"}
-        name = f"verifier-{len(started)}"
-        server = VerifierServer(name, {**env, **overrides}, logs / f"{name}.log")
-        started.append(server)
-        return server.start().wait_ready()
+        return VerifierServer(name, {**env, **overrides}, log)
 
-    yield _start
-    for server in started:
-        server.stop()
+    yield from _launcher(tmp_path_factory, "verifier", build)
 
 
 @pytest.fixture(scope="session")
