@@ -6,6 +6,8 @@ keys that accounts.services.record_session writes live beside the code that read
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY, get_user
 from django.contrib.auth.models import AnonymousUser
@@ -17,6 +19,7 @@ from accounts.models import User
 
 REGISTRY_KEY = "_registry_id"  # the UserSession id, kept in the session itself
 SEEN_KEY = "_registry_seen"  # epoch seconds of the last registry touch
+CREATED_KEY = "_registry_created"  # epoch seconds of the login, as the registry row has it
 SNAPSHOT_KEY = "_user_snapshot"  # the user's display fields, written at login
 # is_active is True for every live session: deactivation ends them all (accounts.signals).
 SNAPSHOT_FIELDS = ("username", "display_name", "is_active")
@@ -49,3 +52,9 @@ def get_session_user(request: HttpRequest):
 
 def current_registry_id(*, request: HttpRequest) -> str | None:
     return request.session.get(REGISTRY_KEY)
+
+
+def session_created_at(*, request: HttpRequest) -> datetime | None:
+    """When this session's login happened, from the session itself (None: not recorded)."""
+    created = request.session.get(CREATED_KEY)
+    return None if created is None else datetime.fromtimestamp(created, tz=UTC)

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import vocabulary
-from accounts.authentication import current_registry_id
+from accounts.authentication import current_registry_id, session_created_at
 from accounts.http import CACHE_ERRORS
 from accounts.local_tier import CUTOFF_KEY_PREFIX, tier
 from accounts.local_tier import enabled as local_tier_enabled
@@ -85,12 +85,15 @@ def describe_session(*, request: HttpRequest) -> dict:
     """What the server keeps for this session; a key prefix only, never the whole key."""
     session = request.session
     key = session.session_key if vocabulary.session_engine(settings.SESSION_BACKEND).revocable else None
-    entry = UserSession.objects.filter(pk=current_registry_id(request=request)).first()
+    created_at = session_created_at(request=request)
+    if created_at is None:  # a session from before the login time was kept in it
+        entry = UserSession.objects.filter(pk=current_registry_id(request=request)).first()
+        created_at = entry.created_at if entry else None
     return {
         "engine": settings.SESSION_BACKEND,
         "engine_path": settings.SESSION_ENGINE,
         "key_prefix": f"{key[:8]}…" if key else None,
-        "created_at": entry.created_at if entry else None,
+        "created_at": created_at,
         "expires_at": session.get_expiry_date(),
         "at_browser_close": session.get_expire_at_browser_close(),
         "data_keys": sorted(session.keys()),

@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import vocabulary
-from accounts.authentication import REGISTRY_KEY, SEEN_KEY, SNAPSHOT_FIELDS, SNAPSHOT_KEY
+from accounts.authentication import CREATED_KEY, REGISTRY_KEY, SEEN_KEY, SNAPSHOT_FIELDS, SNAPSHOT_KEY
 from accounts.http import client_ip, user_agent
 from accounts.local_tier import enabled as local_tier_enabled
 from accounts.local_tier import tier
@@ -68,6 +68,7 @@ def record_session(*, request: HttpRequest, user: AbstractBaseUser) -> UserSessi
     )
     request.session[REGISTRY_KEY] = str(entry.pk)
     request.session[SEEN_KEY] = int(now.timestamp())
+    request.session[CREATED_KEY] = now.timestamp()  # the profile page shows it without a query
     request.session[SNAPSHOT_KEY] = {field: getattr(user, field) for field in SNAPSHOT_FIELDS}
     return entry
 

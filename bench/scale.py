@@ -37,9 +37,9 @@ FROM generate_series(1, {rows}) g JOIN load_users u ON u.n = g % {users};
 INSERT INTO token_blacklist_outstandingtoken (jti, token, created_at, expires_at, user_id)
 SELECT md5('t' || g), repeat(md5('k' || g), 10), now(), now() + interval '1 day', u.id
 FROM generate_series(1, {rows}) g JOIN load_users u ON u.n = g % {users};
-INSERT INTO accounts_tokenfamily (id, current_jti, transport, created_at, last_used_at, expires_at, revoked_reason,
-                                  user_agent, user_id)
-SELECT gen_random_uuid(), jti, 'bearer', now(), now(), expires_at, '', 'bench', user_id
+INSERT INTO accounts_tokenfamily (id, current_jti, previous_jti, transport, created_at, last_used_at, expires_at,
+                                  revoked_reason, user_agent, user_id)
+SELECT gen_random_uuid(), jti, '', 'bearer', now(), now(), expires_at, '', 'bench', user_id
 FROM token_blacklist_outstandingtoken WHERE user_id IN (SELECT id FROM load_users);
 INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at)
 SELECT id, now() FROM token_blacklist_outstandingtoken WHERE id % 10 = 0 AND user_id IN (SELECT id FROM load_users);

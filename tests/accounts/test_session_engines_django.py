@@ -26,6 +26,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from accounts.session_engines import cached_db
+from accounts.session_engines import db as db_engine
 from accounts.session_engines import redis as redis_engine
 from tests.conftest import REQUIRE_SERVICES
 
@@ -83,6 +84,14 @@ except (OSError, subprocess.SubprocessError, KeyError) as exc:
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
     pytest.skip(reason, allow_module_level=True)
+
+
+class TestDbEngineKeepsDjangosContract(django_tests.DatabaseSessionTests):
+    backend = db_engine.SessionStore
+
+
+class TestDbEngineKeepsDjangosContractWithTimeZones(django_tests.DatabaseSessionWithTimeZoneTests):
+    backend = db_engine.SessionStore
 
 
 @pytest.mark.usefixtures("redis_cache")

@@ -35,7 +35,7 @@ def test_targets_name_each_issue_target():
     names = [t["target"] for t in sample_results()["targets"]]
     assert len(names) == 8
     assert names[0].startswith("/healthz <= 1.3x the bare Django ping")
-    assert names[-1].startswith("1M stored")
+    assert names[-1].startswith("1,000,000 stored")
 
 
 def test_targets_are_judged_against_their_limit():
