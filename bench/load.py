@@ -63,6 +63,7 @@ class Target:
     server: Server
     path: str
     headers: dict[str, str]
+    credential: str = ""  # the session cookie's value or the token, for its size
 
 
 def run_wrk(target: Target, *, seconds: float, connections: int) -> dict:

@@ -76,6 +76,16 @@ def session_cookie(server: Server) -> tuple[str, str]:
     return "sessionid", log_in(server.url, USERNAME, PASSWORD).cookies["sessionid"]
 
 
+def browser_cookies(server: Server) -> dict[str, str]:
+    """Log in through the real login form; return every cookie the browser then holds.
+
+    The CSRF cookie too: a browser sends it back with every request, so a page that shows
+    a form only masks the secret it carries, instead of making a new one (and a
+    Set-Cookie) on every request as it must for a client without it.
+    """
+    return dict(log_in(server.url, USERNAME, PASSWORD).cookies.items())
+
+
 def access_token(server: Server) -> str:
     body = {"username": USERNAME, "password": PASSWORD}
     response = requests.post(f"{server.url}/api/token/", json=body, timeout=10)
@@ -83,18 +93,18 @@ def access_token(server: Server) -> str:
     return response.json()["access"]
 
 
-def session_cookies(schemes, servers: dict[str, Server]) -> dict[str, tuple[str, str]]:
+def session_cookies(schemes, servers: dict[str, Server]) -> dict[str, dict[str, str]]:
     """A fresh session for every session scheme: authdemo's login form, or the peer's login."""
     return {
-        scheme.key: peers.session_cookie(servers[scheme.server], scheme.login_path)
+        scheme.key: dict([peers.session_cookie(servers[scheme.server], scheme.login_path)])
         if scheme.peer
-        else session_cookie(servers[scheme.server])
+        else browser_cookies(servers[scheme.server])
         for scheme in schemes
         if scheme.credential == "session"
     }
 
 
-def credentials(schemes, servers: dict[str, Server], sessions: dict[str, tuple[str, str]]) -> dict[str, Target]:
+def credentials(schemes, servers: dict[str, Server], sessions: dict[str, dict[str, str]]) -> dict[str, Target]:
     """Build every scheme's request, with access tokens fresh from each token server."""
     token_servers = {scheme.server for scheme in schemes if scheme.credential in ("bearer", "cookie", "raw")}
     tokens = {
@@ -103,17 +113,20 @@ def credentials(schemes, servers: dict[str, Server], sessions: dict[str, tuple[s
     }
     targets = {}
     for scheme in schemes:
-        headers = {}
+        headers, credential = {}, ""
         if scheme.credential == "session":
-            name, value = sessions[scheme.key]
-            headers["Cookie"] = f"{name}={value}"
-        elif scheme.credential == "bearer":
-            headers["Authorization"] = f"Bearer {tokens[scheme.server]}"
-        elif scheme.credential == "raw":
-            headers["Authorization"] = tokens[scheme.server]
-        elif scheme.credential == "cookie":
-            headers["Cookie"] = f"access={tokens[scheme.server]}"
-        targets[scheme.key] = Target(servers[scheme.server], scheme.path, headers)
+            cookies = sessions[scheme.key]
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
+            credential = next(value for name, value in cookies.items() if name in peers.SESSION_COOKIES)
+        elif scheme.credential in ("bearer", "raw", "cookie"):
+            credential = tokens[scheme.server]
+            if scheme.credential == "bearer":
+                headers["Authorization"] = f"Bearer {credential}"
+            elif scheme.credential == "raw":
+                headers["Authorization"] = credential
+            else:
+                headers["Cookie"] = f"access={credential}"
+        targets[scheme.key] = Target(servers[scheme.server], scheme.path, headers, credential)
     return targets
 
 
@@ -129,9 +142,5 @@ def check(scheme: Scheme, target: Target) -> None:
 
 
 def credential_bytes(target: Target) -> int:
-    """Bytes of the credential itself: the cookie value or the token."""
-    if "Cookie" in target.headers:
-        return len(target.headers["Cookie"].split("=", 1)[1])
-    if "Authorization" in target.headers:
-        return len(target.headers["Authorization"].removeprefix("Bearer "))
-    return 0
+    """Bytes of the credential itself: the session cookie's value or the token."""
+    return len(target.credential)
