@@ -94,6 +94,7 @@ BASELINE = "healthz"
 SESSION_DB, SESSION_REDIS = session_scheme_key(DB), session_scheme_key(REDIS)
 JWT_STATELESS, JWT_DB_USER, JWT_CUTOFF, JWT_COOKIE = "jwt_stateless", "jwt_db_user", "jwt_cutoff", "jwt_cookie"
 PAGE_PROFILE = "page_profile"
+PAGE_PROFILE_REDIS = "page_profile_redis"
 SCHEMES = (
     Scheme(BASELINE, "/healthz (no auth)", Via.ANONYMOUS),
     *(Scheme(session_scheme_key(key), f"session: {key}", Via.SESSION) for key in ENGINE_KEYS),
@@ -102,6 +103,7 @@ SCHEMES = (
     Scheme(JWT_CUTOFF, "JWT: cut-off check", Via.JWT_BEARER),
     Scheme(JWT_COOKIE, "JWT: in a cookie", Via.JWT_COOKIE),
     Scheme(PAGE_PROFILE, "page: /accounts/profile/ (session: db)", Via.SESSION),
+    Scheme(PAGE_PROFILE_REDIS, "page: /accounts/profile/ (session: redis)", Via.SESSION),
 )
 SCHEME_KEYS = tuple(scheme.key for scheme in SCHEMES)  # display order
 

@@ -28,6 +28,7 @@ MEASURED_BY = {
     vocabulary.JWT_CUTOFF: ("jwt-cutoff", "/api/dashboard/", "bearer"),
     vocabulary.JWT_COOKIE: ("jwt-off", "/api/dashboard/", "cookie"),
     vocabulary.PAGE_PROFILE: ("session-db", "/accounts/profile/", "session"),
+    vocabulary.PAGE_PROFILE_REDIS: ("session-redis", "/accounts/profile/", "session"),  # the local tier's copy
     # The peers: (server, path, credential, where a session starts).
     "peer_django_ping": ("peer-django", "/ping", "none"),
     "peer_django_jwt": ("peer-django", "/api/dashboard/", "bearer"),

@@ -15,6 +15,7 @@ RATES = {
     "jwt_cutoff": 780,
     "jwt_cookie": 790,
     "page_profile": 300,
+    "page_profile_redis": 420,
     "peer_django_ping": 1200,
     "peer_django_jwt": 900,
     "peer_django_session": 700,

@@ -68,7 +68,7 @@ def test_chart_is_well_formed_svg_with_escaped_text():
     root = ET.fromstring(svg)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     assert "Test CPU &lt;2&gt;" in svg
-    assert len(root.findall("{http://www.w3.org/2000/svg}rect")) == 10 * 2 + 2  # a bar per phase, a legend each
+    assert len(root.findall("{http://www.w3.org/2000/svg}rect")) == 11 * 2 + 2  # a bar per phase, a legend each
 
 
 def test_chart_and_vocabulary_import_without_django():
