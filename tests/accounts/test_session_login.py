@@ -112,3 +112,24 @@ def test_every_response_names_the_scheme_in_server_timing(client, alice, login):
     assert 'desc="anonymous"' in client.get("/").headers["Server-Timing"]
     login(alice)
     assert 'desc="session"' in client.get("/accounts/profile/").headers["Server-Timing"]
+
+
+# The profile page reads nothing but the session: the user comes from the login's snapshot
+# (where the server can end sessions) and the login time from the session itself.
+PROFILE_QUERIES = {"db": 1, "redis": 0, "cached_db": 0, "signed_cookies": 1}  # the row; the user (Django's check)
+
+
+def test_profile_reads_nothing_beyond_the_session(client, alice, login, session_engine, django_assert_num_queries):
+    login(alice)
+    client.get("/accounts/profile/")  # the first request after login may move the registry's last-seen time
+    with django_assert_num_queries(PROFILE_QUERIES[session_engine]):
+        assert client.get("/accounts/profile/").status_code == 200
+
+
+def test_profile_shows_when_the_session_logged_in(client, alice, login, session_engine):
+    from accounts.models import UserSession
+
+    login(alice)
+    created = UserSession.objects.get(user=alice).created_at
+    body = client.get("/accounts/profile/").content.decode()
+    assert f">{created:%Y-%m-%d %H:%M:%S} UTC</time>" in body
