@@ -97,7 +97,7 @@ def access_token(server: Server) -> str:
 def session_cookies(schemes, servers: dict[str, Server]) -> dict[str, dict[str, str]]:
     """A fresh session for every session scheme: authdemo's login form, or the peer's login."""
     return {
-        scheme.key: dict([peers.session_cookie(servers[scheme.server], scheme.login_path)])
+        scheme.key: peers.browser_cookies(servers[scheme.server], scheme.login_path)
         if scheme.peer
         else browser_cookies(servers[scheme.server])
         for scheme in schemes

@@ -76,15 +76,19 @@ def peer_servers(env: dict[str, str], stores: Stores, logs: Path) -> dict[str, S
     }  # fmt: skip
 
 
-def session_cookie(server: Server, login_path: str) -> tuple[str, str]:
-    """Log in to a peer; return its session cookie's name and value."""
+def browser_cookies(server: Server, login_path: str) -> dict[str, str]:
+    """Log in to a peer; return every cookie it left in the browser (its session cookie among them).
+
+    All of them, as for authdemo (bench.schemes.browser_cookies): the bare Django peer's
+    login also sets the CSRF cookie, which a browser sends back with every request.
+    """
     client = requests.Session()
     if server.name == "peer-django":
         body = {"username": USERNAME, "password": PASSWORD}
         client.post(f"{server.url}{login_path}", json=body, timeout=10).raise_for_status()
     else:
         client.get(f"{server.url}{login_path}", timeout=10).raise_for_status()
-    return next((name, value) for name, value in client.cookies.items() if name in SESSION_COOKIES)
+    return dict(client.cookies.items())
 
 
 def access_token(server: Server) -> str:
