@@ -4,8 +4,9 @@ Builds Django's WSGI handler with the first k entries of MIDDLEWARE, for every k
 the same GET through each (production settings, debug off, no network): the difference
 between consecutive stacks is the cost of the middleware added. CPU time of this thread, so
 that waiting for a busy machine does not count. Every middleware only
-depends on those before it, so each prefix is a working stack. The best of several
-repeats is kept, so that other work on the machine shows less.
+depends on those before it, so each prefix is a working stack. The stacks are timed in
+interleaved rounds and the best of all repeats is kept, so that other work on the machine
+shows less; differences of a few microseconds are still within its noise.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import time
 from io import BytesIO
 
-REPEATS, CALLS = 7, 300
+REPEATS, CALLS, ROUNDS = 3, 300, 5
 
 
 def _environ(path: str) -> dict:
@@ -53,15 +54,19 @@ def main(path: str = "/healthz") -> list[tuple[str, float]]:
 
     django.setup()
     stack = list(settings.MIDDLEWARE)
-    costs, previous = [], None
+    handlers = []
     for count in range(len(stack) + 1):
         with override_settings(MIDDLEWARE=stack[:count]):
-            spent = _time(WSGIHandler(), path)
-        if previous is not None:
-            costs.append((stack[count - 1], spent - previous))
-        else:
-            costs.append(("(no middleware: URL resolution, view, response)", spent))
-        previous = spent
+            handlers.append(WSGIHandler())  # the middleware chain is built here, once
+    # Interleaved: every stack is timed once per round, so drift of a busy machine spreads
+    # over all of them instead of landing on whichever stacks ran during it.
+    best = [float("inf")] * len(handlers)
+    for _ in range(ROUNDS):
+        for index, handler in enumerate(handlers):
+            best[index] = min(best[index], _time(handler, path))
+    costs = [("(no middleware: URL resolution, view, response)", best[0])]
+    costs += [(stack[count - 1], best[count] - best[count - 1]) for count in range(1, len(best))]
+    previous = best[-1]
     for name, microseconds in costs:
         print(f"{microseconds:8.1f} µs  {name}")
     print(f"{previous:8.1f} µs  total for GET {path}")
