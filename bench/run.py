@@ -2,7 +2,7 @@
 
 Full: rounds of every scheme in a rotating order on empty stores, then with 1,000,000
 stored sessions and tokens, plus login, refresh and revocation times and two app
-processes sharing the stores; results go to bench/results/. Quick (CI, about a minute): one
+processes sharing the stores; results go to bench/results/. Quick (CI, about two minutes): one
 short round, and one after storing 1,000 rows (so the fill stays in step with the models),
 written to a git-ignored directory.
 """
