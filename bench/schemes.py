@@ -74,7 +74,7 @@ def server_settings() -> dict[str, dict[str, str]]:
 
 def session_cookie(server: Server) -> tuple[str, str]:
     """Log in through the real login form; return the session cookie's name and value."""
-    return "sessionid", log_in(server.url, USERNAME, PASSWORD).cookies["sessionid"]
+    return "sessionid", browser_cookies(server)["sessionid"]
 
 
 def browser_cookies(server: Server) -> dict[str, str]:

@@ -22,9 +22,10 @@ class SessionStore(db.SessionStore):
     """
 
     def load(self):
-        if not self._reads_directly():
+        connection = connections[router.db_for_read(self.model)]
+        if not self._reads_directly(connection):
             return super().load()
-        data = self._read_session_data()
+        data = self._read_session_data(connection)
         if data is None:
             self._session_key = None  # as Django's: a missing or expired session gets a new key
             return {}
@@ -33,21 +34,19 @@ class SessionStore(db.SessionStore):
     async def aload(self):
         return await sync_to_async(self.load)()
 
-    def _reads_directly(self) -> bool:
+    def _reads_directly(self, connection) -> bool:
         """Only Django's own Session model, on a database whose text columns come back as str.
 
         A custom session model may have its own manager or converting fields (which this
         read would bypass), and Oracle returns a text column as a LOB: those keep Django's
         query.
         """
-        connection = connections[router.db_for_read(self.model)]
         return self.model._meta.label == "sessions.Session" and connection.vendor in DIRECT_VENDORS
 
-    def _read_session_data(self) -> str | None:
+    def _read_session_data(self, connection) -> str | None:
         """The stored data of this session if it exists and has not expired, else None."""
         if self.session_key is None:
             return None
-        connection = connections[router.db_for_read(self.model)]
         now = self.model._meta.get_field("expire_date").get_db_prep_value(timezone.now(), connection)
         with connection.cursor() as cursor:
             cursor.execute(_select_statement(self.model, connection), [self.session_key, now])
@@ -56,6 +55,7 @@ class SessionStore(db.SessionStore):
 
 
 DIRECT_VENDORS = frozenset({"postgresql", "sqlite", "mysql"})
+SELECTED = ("session_data", "session_key", "expire_date")
 _statements: dict[tuple[type, str], str] = {}
 
 
@@ -72,6 +72,3 @@ def _select_statement(model, connection) -> str:
         table = quote(meta.db_table)
         _statements[key] = f"SELECT {data} FROM {table} WHERE {session_key} = %s AND {expire_date} > %s"  # noqa: S608
     return _statements[key]
-
-
-SELECTED = ("session_data", "session_key", "expire_date")
