@@ -18,7 +18,7 @@ from bench import environment, peers, scale, verifier
 from bench.load import ensure_wrk, measure
 from bench.report import check_targets, summarize, write
 from bench.schemes import ALL_SCHEMES, SCHEMES, check, credential_bytes, credentials, server_settings, session_cookies
-from bench.stack import ROOT, Server, Stores, base_env, prepare_site, recreate_database, start_all
+from bench.stack import BENCH_WORKER_CLASS, ROOT, Server, Stores, base_env, prepare_site, recreate_database, start_all
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> Path:
     prepare_site(env)
     peers.prepare_bare(env, plan.stores)
     logs = Path(tempfile.mkdtemp(prefix="authdemo-bench-"))
-    servers = {name: Server(name, {**env, **extra}, logs / f"{name}.log") for name, extra in server_settings().items()}
+    servers = {
+        name: Server(name, {**env, **extra}, logs / f"{name}.log", worker_class=BENCH_WORKER_CLASS)
+        for name, extra in server_settings().items()
+    }
     servers.update(peers.peer_servers(env, plan.stores, logs))
     try:
         start_all(list(servers.values()))
@@ -126,7 +129,7 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
         "mode": plan.mode,
         "measured_at": environment.now(),
         "machine": environment.machine(),
-        "settings": f"1 gunicorn gthread worker x 4 threads per process (the Express peer: one node process); "
+        "settings": f"1 gunicorn {BENCH_WORKER_CLASS} worker per process (the Express peer: one node process); "
         f"wrk -t1 -c{plan.connections}, "
         f"{plan.seconds:g} s per run, {plan.rounds} interleaved rounds (medians)",
         "empty": empty,

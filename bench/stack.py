@@ -24,6 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_HOST_URL = PG_ADMIN_URL.rsplit("/", 1)[0]
 REDIS_HOST_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+# The benchmark's servers, authdemo's and the bare Django peer's: gunicorn's default sync
+# worker, as `make serve` runs and as the issue measured a new user's setup. One request at a
+# time per process, so nothing is spent handing the GIL between threads (with gthread x 4 a
+# request that waits on the database or Redis waited again for the GIL: a 200 µs read cost
+# about 1 ms). A sync worker does not keep connections alive, so every request in a run
+# also pays its own TCP connection, as the Express peer's do not.
+BENCH_WORKER_CLASS = "sync"
 LOG_PROBLEMS = re.compile(r"IntegrityError|duplicate key|Traceback|\bERROR\b|\bCRITICAL\b")
 
 
@@ -127,15 +134,21 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """One gunicorn master with gthread workers on 127.0.0.1; the bench, the load test and
-    the test suite all start the site this way."""
+    """One gunicorn master on 127.0.0.1; the bench, the load test and the test suite all
+    start the site this way.
+
+    gthread workers by default (a test or a load test holds several connections at once);
+    the benchmark measures with `worker_class="sync"`, one request at a time per process
+    (BENCH_WORKER_CLASS).
+    """
 
     name: str
     env: dict[str, str]
     log: Path
     app: str = "bench.wsgi:application"
     workers: int = 1
-    threads: int = 4
+    threads: int = 4  # gthread only
+    worker_class: str = "gthread"
     ready_path: str = "/healthz"
     access_log: bool = False  # off where it would be measured; on where a test reads it
     # Load the app before binding the port: a restarted instance then refuses connections while
@@ -151,7 +164,8 @@ class Server:
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
+            "--workers", str(self.workers), "--worker-class", self.worker_class,
+            *(["--threads", str(self.threads)] if self.worker_class == "gthread" else []),
             "--keep-alive", "30", "--error-logfile", "-", *(["--access-logfile", "-"] if self.access_log else []),
             *(["--preload"] if self.preload else []),
         ]  # fmt: skip

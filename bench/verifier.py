@@ -16,7 +16,7 @@ import requests
 
 from bench.load import Target, cpu_seconds, run_wrk
 from bench.schemes import access_token, session_cookie
-from bench.stack import ROOT, Server, VerifierServer
+from bench.stack import BENCH_WORKER_CLASS, ROOT, Server, VerifierServer
 
 ALGORITHMS = ("RS256", "ES256", "EdDSA")
 
@@ -28,7 +28,7 @@ def keyed_site(env: dict[str, str], logs: Path, algorithm: str) -> Server:
                 "AUTH_THROTTLE_RATE": "100000/minute"}  # fmt: skip
     command = [sys.executable, "manage.py", "jwt_keys", "generate", "--activate"]
     subprocess.run(command, cwd=ROOT, env=site_env, check=True, capture_output=True)  # noqa: S603
-    return Server(f"site-{algorithm}", site_env, logs / f"site-{algorithm}.log")
+    return Server(f"site-{algorithm}", site_env, logs / f"site-{algorithm}.log", worker_class=BENCH_WORKER_CLASS)
 
 
 def verify_cost_us(token: str, site: Server, algorithm: str, *, rounds: int) -> float:
@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> Path:
     env = base_env(stores)
     prepare_site(env)
     logs = Path(tempfile.mkdtemp(prefix="authdemo-bench-verifier-"))
-    site = Server("jwt-off", {**env, "JWT_REVOCATION": "off"}, logs / "jwt-off.log").start().wait_ready()
+    site = Server("jwt-off", {**env, "JWT_REVOCATION": "off"}, logs / "jwt-off.log", worker_class=BENCH_WORKER_CLASS)
+    site = site.start().wait_ready()
     try:
         target = Target(site, "/api/dashboard/", {"Authorization": f"Bearer {access_token(site)}"})
         stateless = measure(target, stores, seconds=args.seconds, connections=4)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from bench.stack import ROOT, Server, Stores, recreate_database
+from bench.stack import BENCH_WORKER_CLASS, ROOT, Server, Stores, recreate_database
 
 USERNAME, PASSWORD = "bob", "bob-demo-pass"
 EXPRESS = ROOT / "bench" / "peers" / "express" / "server.cjs"
@@ -63,14 +63,14 @@ class NodeServer(Server):
 def peer_servers(env: dict[str, str], stores: Stores, logs: Path) -> dict[str, Server]:
     """The two peers, configured as PEERS.md says, not yet started.
 
-    The bare project runs under the same gunicorn settings as authdemo's servers (one worker),
+    The bare project runs under the same gunicorn settings as authdemo's servers (one sync worker),
     so that the ratio between them is the code's, not the worker class's.
     """
     express_env = {**env, "SESSION_SECRET": env["DJANGO_SECRET_KEY"], "JWT_SECRET": env["JWT_SIGNING_KEY"]}
     return {
         "peer-django": Server(
             "peer-django", bare_env(env, stores), logs / "peer-django.log", app="bench.peers.bare.wsgi:application",
-            ready_path="/ping",
+            ready_path="/ping", worker_class=BENCH_WORKER_CLASS,
         ),
         "peer-express": NodeServer("peer-express", express_env, logs / "peer-express.log"),
     }  # fmt: skip
