@@ -63,19 +63,29 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "authdemo.urls"
 WSGI_APPLICATION = "authdemo.wsgi.application"
+# The site's pages (templates/) are Jinja2 (authdemo.templating says why); the admin, DRF's
+# browsable API and the API docs keep the Django templates their apps ship.
+_CONTEXT_PROCESSORS = [
+    "django.template.context_processors.request",
+    "django.contrib.auth.context_processors.auth",
+    "django.contrib.messages.context_processors.messages",
+    "authdemo.context_processors.auth_scheme",
+]
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
+        "APP_DIRS": False,
         "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-                "authdemo.context_processors.auth_scheme",
-            ],
+            "environment": "authdemo.templating.environment",
+            # csrf: one masked token per page for csrf_field() (authdemo.templating)
+            "context_processors": ["django.template.context_processors.csrf", *_CONTEXT_PROCESSORS],
         },
+    },
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": _CONTEXT_PROCESSORS},
     },
 ]
 

@@ -66,7 +66,7 @@ def test_compare_inlines_the_chart(client, db, results_file):
 def test_compare_states_where_evidence_contradicts_the_claim(client, db, results_file):
     results_file()
     body = client.get("/compare/").content.decode()
-    assert "SimpleJWT&#x27;s default JWTAuthentication loads the user from the database" in body
+    assert "SimpleJWT&#39;s default JWTAuthentication loads the user from the database" in body
     assert "needs CSRF protection" in body
 
 
