@@ -33,7 +33,7 @@ def test_summarize_reports_store_calls_per_request():
 
 def test_targets_name_each_issue_target():
     names = [t["target"] for t in sample_results()["targets"]]
-    assert len(names) == 8
+    assert len(names) == 9
     assert names[0].startswith("/healthz <= 1.3x the bare Django ping")
     assert names[-1].startswith("1,000,000 stored")
 
@@ -45,6 +45,8 @@ def test_targets_are_judged_against_their_limit():
     assert targets["JWT cut-off <= 1.05x stateless JWT"]["met"] is True
     assert targets["/healthz <= 1.3x the bare Django ping"]["met"] is True
     assert targets["stateless JWT costs <= 1/1.2 of the Express JWT example"]["met"] is True
+    assert targets["/accounts/profile/ on db sessions <= 2.5x /healthz"]["met"] is False  # 1000 / 300 req/s
+    assert targets["/accounts/profile/ on Redis sessions (local tier) <= 2.5x /healthz"]["met"] is True  # 1000 / 420
 
 
 def test_markdown_lists_the_microseconds_each_scheme_adds():
