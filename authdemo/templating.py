@@ -10,8 +10,10 @@ browsable API and form widgets keep their own Django templates (the second engin
 What the pages use from Django is here: `url()`, `static()` and `csrf_field()`, and Django's
 own `date`, `timeuntil` and `floatformat` filters, so that a value reads the same as in the
 admin.
-Undefined names render as nothing, and an attribute of one is undefined too, as in
-Django's template language (a page drawn without a request, or with no benchmark results).
+Undefined names render as nothing, an attribute of one is undefined too, and the filters
+here give "" for one, as in Django's template language (a page drawn without a request,
+or with no benchmark results). A method called on an undefined name still raises: guard it
+with `{% if %}`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from django.template import defaultfilters
 from django.templatetags.static import static as static_url
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
@@ -107,19 +110,43 @@ def ago(moment) -> str:
     return f"{timesince(moment)} ago"
 
 
+def _blank_if_undefined(function):
+    """A filter that gives "" for an undefined value, as Django's filters do for a missing name."""
+
+    @functools.wraps(function)
+    def filter_(value, *args):
+        return "" if isinstance(value, jinja2.Undefined) else function(value, *args)
+
+    return filter_
+
+
+def _resolve_lazy(value):
+    """Output a lazy string (a form's help text, a lazily translated message) as what it is.
+
+    Django's templates turn it into its str before escaping, so a lazy SafeString (Django's
+    password help text, a <ul>) stays markup; markupsafe would escape the lazy object itself.
+    """
+    return str(value) if isinstance(value, Promise) else value
+
+
 def environment(**options) -> jinja2.Environment:
     # Always escaped (Django's backend defaults to it too). Django's backend passes Undefined
     # (DebugUndefined with debug on, which prints the name); the pages rely on an undefined
     # value rendering as nothing, with debug on too.
-    options = {**options, "undefined": jinja2.ChainableUndefined}
+    options = {**options, "undefined": jinja2.ChainableUndefined, "finalize": _resolve_lazy}
     options.pop("autoescape", None)
     env = jinja2.Environment(autoescape=True, **options)
     env.globals.update(url=url, static=static, csrf_field=csrf_field)
     env.filters.update(
-        date=date,
-        timeuntil=defaultfilters.timeuntil_filter,
-        floatformat=defaultfilters.floatformat,
-        client_name=client_name,
-        ago=ago,
+        {
+            name: _blank_if_undefined(function)
+            for name, function in {
+                "date": date,
+                "timeuntil": defaultfilters.timeuntil_filter,
+                "floatformat": defaultfilters.floatformat,
+                "client_name": client_name,
+                "ago": ago,
+            }.items()
+        }
     )
     return env

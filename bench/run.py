@@ -129,7 +129,8 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
         "mode": plan.mode,
         "measured_at": environment.now(),
         "machine": environment.machine(),
-        "settings": f"1 gunicorn {BENCH_WORKER_CLASS} worker per process (the Express peer: one node process); "
+        "settings": f"1 gunicorn {BENCH_WORKER_CLASS} worker per process, no keep-alive (the Express peer: one node "
+        f"process, keep-alive); "
         f"wrk -t1 -c{plan.connections}, "
         f"{plan.seconds:g} s per run, {plan.rounds} interleaved rounds (medians)",
         "empty": empty,

@@ -1,7 +1,8 @@
 """Read what a page shows, as a visitor would: the errors that templates/includes/form.html draws.
 
 The site's pages are Jinja2 templates, which Django's test client does not instrument:
-`response.context` is None for them, so tests read the HTML.
+`response.context` holds no page context (at most the form widgets' own Django-template
+contexts), so tests read the HTML.
 """
 
 import re

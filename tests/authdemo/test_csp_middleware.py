@@ -1,7 +1,7 @@
 """The site's CSP middleware builds the site-wide policy once; it stays django-csp's policy.
 
-(django-csp's own middleware tests need a Jinja2 template engine at import time, which
-this project does not configure, so the contract is checked here.)"""
+(django-csp's own middleware tests run under their own settings, csp.tests.settings, with
+a Jinja2 environment of theirs, so the contract is checked here.)"""
 
 import pytest
 from csp.constants import HEADER, NONCE, SELF
