@@ -75,6 +75,8 @@ def reconnect_delay(failures: int) -> float:
 class LocalTier:
     """The copies of one cache's tracked keys in this process, and their listener thread."""
 
+    store = "Redis"  # where reads go while the channel is down, for the log
+
     def __init__(self, alias: str = "default"):
         self.alias = alias
         self.failures = 0  # consecutive failed connections of the current outage
@@ -85,6 +87,7 @@ class LocalTier:
         self._owner: tuple | None = None  # (pid, cache key prefix, version): the listener's identity
         self._redis_prefix = ""
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self.connection_id: int | None = None
 
     def close(self) -> None:
@@ -177,7 +180,10 @@ class LocalTier:
         self.failures += 1
         if self.failures == 1:  # once per outage, not once per reconnect attempt
             logger.warning(
-                "local tier %s: invalidation channel lost (%s); reading Redis until it is back", self.alias, reason
+                "local tier %s: invalidation channel lost (%s); reading %s until it is back",
+                self.alias,
+                reason,
+                self.store,
             )
 
     def _restored(self) -> None:
@@ -187,29 +193,37 @@ class LocalTier:
 
     # -- the listener ----------------------------------------------------------------------
 
-    def _ensure_listener(self, cache) -> None:
-        owner = (os.getpid(), cache.key_prefix, cache.version)
+    def _ensure_listener(self, source) -> None:
+        """Start the listener of `source` (here a cache) in this process, once."""
+        owner = self._owner_of(source)
         if owner != self._owner:
             with self._lock:
-                if owner != self._owner:  # a new process (fork) or a new cache configuration
-                    # The pool is taken from the cache in hand, now: the thread must not look
-                    # the alias up again later, when the configuration may be another one.
-                    self._restart(owner, cache.make_key(""), cache.client.get_client(write=True).connection_pool)
+                if owner != self._owner:  # a new process (fork) or a new configuration
+                    self._restart(owner, *self._listener_arguments(source))
 
-    def _restart(self, owner: tuple, redis_prefix: str, pool) -> None:
-        """Start a listener for this process and cache; entries are keyed by cache key,
-        Redis names them with the cache's prefix (`redis_prefix`) in front."""
+    @staticmethod
+    def _owner_of(cache) -> tuple:
+        return (os.getpid(), cache.key_prefix, cache.version)
+
+    def _listener_arguments(self, cache) -> tuple:
+        """What the listener thread gets, taken from the cache in hand now: the thread must
+        not look the alias up again later, when the configuration may be another one.
+        Entries are keyed by cache key; Redis names them with the cache's prefix in front."""
+        self._redis_prefix = cache.make_key("")
+        prefixes = [self._redis_prefix + prefix for prefix in TRACKED_PREFIXES]
+        return cache.client.get_client(write=True).connection_pool, prefixes
+
+    def _restart(self, owner: tuple, *arguments) -> None:
+        """Forget every copy and start a listener thread: `_run(*arguments, stop)`."""
         self._stop.set()
         self._stop = threading.Event()
         self._owner, self._fresh_until, self.connection_id = owner, 0.0, None
-        self._redis_prefix = redis_prefix
         self._generation += 1
         self._entries.clear()
-        prefixes = [redis_prefix + prefix for prefix in TRACKED_PREFIXES]
-        thread = threading.Thread(
-            target=self._run, args=(pool, prefixes, self._stop), name=f"local-tier-{self.alias}", daemon=True
+        self._thread = threading.Thread(
+            target=self._run, args=(*arguments, self._stop), name=f"local-tier-{self.alias}", daemon=True
         )
-        thread.start()
+        self._thread.start()
 
     def _run(self, pool, prefixes: list[str], stop: threading.Event) -> None:
         while not stop.is_set():
@@ -273,14 +287,26 @@ def enabled(cache) -> bool:
     return settings.LOCAL_TIER == "on" and type(cache).__module__.startswith("django_redis")
 
 
-_tiers: dict[str, LocalTier] = {}
+_tiers: dict[tuple[type, str], LocalTier] = {}
 _tiers_lock = threading.Lock()
 
 
-def tier(alias: str) -> LocalTier:
-    """This process's tier for cache `alias` (one listener per alias, on that alias's Redis)."""
-    found = _tiers.get(alias)
+def tier(alias: str, kind: type[LocalTier] = LocalTier) -> LocalTier:
+    """This process's tier of `kind` for `alias` (one listener each: for a LocalTier, on the
+    Redis of cache `alias`; for accounts.database_tier, on database `alias`)."""
+    key = (kind, alias)
+    found = _tiers.get(key)
     if found is None:
         with _tiers_lock:
-            found = _tiers.setdefault(alias, LocalTier(alias))
+            found = _tiers.setdefault(key, kind(alias))
     return found
+
+
+def close_all(kind: type[LocalTier]) -> None:
+    """Stop every listener of `kind` in this process, forget its copies, and wait until each
+    listener has closed its connection."""
+    for (found_kind, _alias), found in list(_tiers.items()):
+        if found_kind is kind:
+            found.close()
+            if found._thread is not None:
+                found._thread.join(timeout=settings.LOCAL_TIER_BOUND + 5)

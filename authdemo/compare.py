@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user
 from django.contrib.auth import login as auth_login
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect
@@ -29,7 +29,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from accounts import vocabulary
+from accounts import database_tier, vocabulary
 from accounts.forms import LoginForm
 from accounts.services import revoke_everything
 from accounts.vocabulary import JWT_CUTOFF, JWT_DB_USER, JWT_STATELESS, PEER_KEYS, SESSION_REDIS, session_engine
@@ -142,6 +142,7 @@ class CompareView(TemplateView):
 
     def get_context_data(self, **kwargs):
         results = load_results()
+        database_sessions_copied = settings.SESSION_BACKEND == vocabulary.DB and database_tier.enabled(DEFAULT_DB_ALIAS)
         return {
             **super().get_context_data(**kwargs),
             "results": results,
@@ -149,7 +150,8 @@ class CompareView(TemplateView):
             "full_rows": scheme_rows(results, "full"),
             "peer_rows": scheme_rows(results, order=PEER_KEYS),
             "local_tier": {
-                "on": settings.LOCAL_TIER == "on" and bool(settings.REDIS_URL),
+                "on": settings.LOCAL_TIER == "on" and (bool(settings.REDIS_URL) or database_sessions_copied),
+                "database": database_sessions_copied,
                 "bound": settings.LOCAL_TIER_BOUND,
                 "max_age": settings.LOCAL_TIER_MAX_AGE,
             },

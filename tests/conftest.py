@@ -25,7 +25,7 @@ import redis
 import requests
 from django.conf import settings as django_settings
 
-from accounts import vocabulary
+from accounts import database_tier, vocabulary
 from bench.stack import NO_ADDRESS_LIMITS, Server, VerifierServer, free_port, log_in
 from tests.factories import PASSWORD, UserFactory
 
@@ -420,6 +420,14 @@ def start_verifier(tmp_path_factory):
 def app_server(start_server) -> Server:
     """One shared server process on the suite's database (use with `transactional_db`)."""
     return start_server()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, and before it drops the test database: stop this process's session
+    listeners (accounts.database_tier), whose connections would keep the database in use."""
+    yield
+    database_tier.close_all()
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,14 @@
-"""Django's database sessions, with the read that every request makes kept lean."""
+"""Django's database sessions, with the read that every request makes kept lean, and on
+PostgreSQL served from this process's copy (accounts.database_tier)."""
+
+from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import db
 from django.db import connections, router
 from django.utils import timezone
+
+from accounts import database_tier
 
 
 class SessionStore(db.SessionStore):
@@ -16,20 +21,36 @@ class SessionStore(db.SessionStore):
     names, and the time is adapted by the model's own field, so it means exactly what
     `objects.get(session_key=..., expire_date__gt=now)` means. Only for Django's own Session
     model on PostgreSQL, SQLite and MySQL (`_reads_directly`); elsewhere it is Django's
-    load(). Everything else (create, save, delete, exists, clear_expired) is Django's;
-    Django's own session tests run against this class
+    load().
+
+    On PostgreSQL with LOCAL_TIER=on, load() serves this process's copy of the row while
+    PostgreSQL's notifications can say it changed (accounts.database_tier); save() and
+    delete() drop this process's copy at once. Everything else (create, exists,
+    clear_expired) is Django's. Django's own session tests run against this class
     (tests/accounts/test_session_engines_django.py).
     """
 
     def load(self):
-        connection = connections[router.db_for_read(self.model)]
+        alias = router.db_for_read(self.model)
+        connection = connections[alias]
         if not self._reads_directly(connection):
             return super().load()
-        data = self._read_session_data(connection)
+        if self.session_key is not None and self._tier_serves(alias):
+            data = database_tier.tier(alias).read_session(
+                alias, self.session_key, lambda: _with_lifetime(*self._read_session_row(connection))
+            )
+        else:
+            data = self._read_session_row(connection)[0]
         if data is None:
             self._session_key = None  # as Django's: a missing or expired session gets a new key
             return {}
         return self.decode(data)
+
+    def _tier_serves(self, alias: str) -> bool:
+        """Whether reads come from this process's copy while PostgreSQL can say it changed
+        (accounts.database_tier): on the database sessions are also written to, since a
+        standby can neither LISTEN nor see a write before its primary has it."""
+        return database_tier.enabled(alias) and router.db_for_write(self.model) == alias
 
     async def aload(self):
         return await sync_to_async(self.load)()
@@ -43,24 +64,53 @@ class SessionStore(db.SessionStore):
         """
         return self.model._meta.label == "sessions.Session" and connection.vendor in DIRECT_VENDORS
 
-    def _read_session_data(self, connection) -> str | None:
-        """The stored data of this session if it exists and has not expired, else None."""
+    def _read_session_row(self, connection) -> tuple[str | None, object]:
+        """The stored data of this session and its expiry as the database driver returns
+        it, if it exists and has not expired; else (None, None)."""
         if self.session_key is None:
-            return None
+            return None, None
         now = self.model._meta.get_field("expire_date").get_db_prep_value(timezone.now(), connection)
         with connection.cursor() as cursor:
             cursor.execute(_select_statement(self.model, connection), [self.session_key, now])
             row = cursor.fetchone()
-        return None if row is None else row[0]
+        return (None, None) if row is None else row
+
+    # Writes: this process forgets its copy at once; PostgreSQL tells the others (and this
+    # one again) when the transaction commits.
+    def save(self, must_create=False):
+        super().save(must_create)
+        self._forget_local_copy(self.session_key)
+
+    async def asave(self, must_create=False):
+        await super().asave(must_create)
+        self._forget_local_copy(self.session_key)
+
+    def delete(self, session_key=None):
+        key = session_key if session_key is not None else self.session_key
+        super().delete(session_key)
+        self._forget_local_copy(key)
+
+    async def adelete(self, session_key=None):
+        key = session_key if session_key is not None else self.session_key
+        await super().adelete(session_key)
+        self._forget_local_copy(key)
+
+    def _forget_local_copy(self, session_key) -> None:
+        if session_key is not None:
+            database_tier.forget(router.db_for_write(self.model), session_key)
+
+
+def _with_lifetime(data: str | None, expire_date: datetime | None) -> tuple[str | None, float | None]:
+    """(data, seconds until it expires), for the local tier: PostgreSQL gives an aware datetime."""
+    return data, None if expire_date is None else (expire_date - timezone.now()).total_seconds()
 
 
 DIRECT_VENDORS = frozenset({"postgresql", "sqlite", "mysql"})
-SELECTED = ("session_data", "session_key", "expire_date")
 _statements: dict[tuple[type, str], str] = {}
 
 
 def _select_statement(model, connection) -> str:
-    """SELECT session_data of one unexpired session, quoted for `connection`'s database.
+    """SELECT session_data, expire_date of one unexpired session, quoted for `connection`'s database.
 
     Only the model's own table and column names are put in the text, quoted by the
     backend; the key and the time are always parameters.
@@ -68,7 +118,9 @@ def _select_statement(model, connection) -> str:
     key = (model, connection.alias)
     if key not in _statements:
         meta, quote = model._meta, connection.ops.quote_name
-        data, session_key, expire_date = (quote(meta.get_field(name).column) for name in SELECTED)
+        data, session_key, expire_date = (
+            quote(meta.get_field(name).column) for name in ("session_data", "session_key", "expire_date")
+        )
         table = quote(meta.db_table)
-        _statements[key] = f"SELECT {data} FROM {table} WHERE {session_key} = %s AND {expire_date} > %s"  # noqa: S608
+        _statements[key] = f"SELECT {data}, {expire_date} FROM {table} WHERE {session_key} = %s AND {expire_date} > %s"  # noqa: S608
     return _statements[key]

@@ -207,3 +207,10 @@ def test_compare_shows_the_peers_from_the_run(client, db, results_file):
     row = '<th scope="row">Express: JWT, string secret (the example)</th><td data-label="req/s">570</td>'
     assert row in body  # the median of the rounds
     assert '<th scope="row">bare Django: JSON ping</th>' in body
+
+
+def test_compare_says_database_sessions_are_copied_on_postgresql(client, postgres, settings):
+    settings.LOCAL_TIER, settings.SESSION_BACKEND = "on", "db"
+    assert "On here, for database sessions too." in client.get("/compare/").content.decode()
+    settings.LOCAL_TIER = "off"
+    assert "Off here" in client.get("/compare/").content.decode()

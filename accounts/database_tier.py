@@ -1,0 +1,134 @@
+"""A per-process copy of database sessions, invalidated by PostgreSQL itself.
+
+The same local tier as accounts.local_tier (the copies, their bound and lifetime, the
+generation counter that keeps an old read from overwriting the news of a change), with
+PostgreSQL's LISTEN/NOTIFY as the channel instead of Redis's key tracking:
+
+- A trigger on Django's session table (migration accounts.0006) sends a notification on
+  channel `authdemo_session_changed` for every session row that is updated or deleted,
+  by anyone (this site, the admin, `clearsessions`, psql), and "*" when the table is
+  truncated. PostgreSQL delivers a notification when its transaction commits, and in
+  commit order. The payload is the SHA-256 of the session key, never the key: any role
+  that can connect to the database may LISTEN.
+- One listener connection per process LISTENs on that channel. Every quarter of
+  LOCAL_TIER_BOUND it sends itself a heartbeat on a channel of its own; a copy is served
+  only until LOCAL_TIER_BOUND after the last heartbeat that came back. A heartbeat comes
+  back after every notification committed before it, so no copy is served more than
+  LOCAL_TIER_BOUND seconds after a change, even when the connection hangs silently. A lost
+  connection drops every copy at once; reads go to the database until it is back.
+- Every copy lives at most LOCAL_TIER_MAX_AGE, and never past the session's expiry.
+- Only on PostgreSQL (`enabled`): SQLite has no notifications.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+
+import psycopg
+from django.conf import settings
+from django.db import connections
+
+from accounts import local_tier
+from accounts.local_tier import MISSING, ChannelLost, LocalTier, reconnect_delay
+
+CHANNEL = "authdemo_session_changed"
+EVERYTHING = "*"
+
+
+def digest(session_key: str) -> str:
+    """The name a session has on the channel: the hex SHA-256 of its key (the trigger's)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+class DatabaseTier(LocalTier):
+    """The copies of one database's session rows in this process, and their listener."""
+
+    store = "the database"
+
+    def read_session(self, alias: str, session_key: str, fetch) -> str | None:
+        """The stored data of a session: the local copy, or `fetch()`, which returns
+        (data, seconds until the session expires) or (None, None) from the database."""
+        name = digest(session_key)
+        value = self.get(alias, name)
+        if value is not MISSING:
+            return value
+        generation = self._generation
+        value, ttl = fetch()
+        if value is not None:
+            self._put(name, value, generation, ttl)
+        return value
+
+    def forget(self, session_key: str) -> None:
+        """Drop this process's copy of a session now (after writing it), not when told."""
+        self._invalidate([digest(session_key)])
+
+    @staticmethod
+    def _owner_of(alias: str) -> tuple:
+        settings_dict = connections[alias].settings_dict
+        return (os.getpid(), alias, settings_dict["NAME"], settings_dict["HOST"], settings_dict["PORT"])
+
+    def _listener_arguments(self, alias: str) -> tuple:
+        # The parameters Django itself would connect with, taken now, as for Redis's pool.
+        return (connections[alias].get_connection_params(),)
+
+    def _run(self, parameters: dict, stop: threading.Event) -> None:
+        while not stop.is_set():
+            connection = None
+            try:
+                connection = psycopg.connect(**{**parameters, "autocommit": True})
+                self._listen(connection, stop)
+            except (psycopg.Error, OSError, ChannelLost) as exc:
+                if not stop.is_set():
+                    self._lost(str(exc).strip() or type(exc).__name__)
+            finally:
+                if connection is not None:
+                    connection.close()
+            stop.wait(reconnect_delay(self.failures))
+
+    def _listen(self, connection, stop: threading.Event) -> None:
+        heartbeat = f"authdemo_tier_{connection.info.backend_pid}"  # this listener's own channel
+        connection.execute(f"LISTEN {CHANNEL}")
+        connection.execute(f"LISTEN {heartbeat}")
+        self._invalidate(None)  # nothing read before listening began may be kept
+        self.connection_id = connection.info.backend_pid
+        self._restored()
+        bound = settings.LOCAL_TIER_BOUND
+        sent_at, answered = 0.0, True
+        while not stop.is_set():
+            now = time.monotonic()
+            if answered and now - sent_at >= bound / 4:
+                connection.execute("SELECT pg_notify(%s, '')", [heartbeat])
+                sent_at, answered = now, False
+            elif not answered and now - sent_at > bound:
+                raise ChannelLost(f"no heartbeat back within {bound} s")
+            for notify in connection.notifies(timeout=bound / 8):
+                if stop.is_set():
+                    return
+                if notify.channel == heartbeat:
+                    self._fresh_until, answered = sent_at + bound, True
+                else:
+                    self._invalidate(None if notify.payload == EVERYTHING else [notify.payload])
+
+
+def enabled(alias: str) -> bool:
+    """Whether session reads of database `alias` go through the tier (LOCAL_TIER=on, PostgreSQL)."""
+    return settings.LOCAL_TIER == "on" and connections[alias].vendor == "postgresql"
+
+
+def forget(alias: str, session_key: str) -> None:
+    """Drop this process's copy of a session of database `alias`, if it keeps one."""
+    if enabled(alias):
+        tier(alias).forget(session_key)
+
+
+def tier(alias: str) -> DatabaseTier:
+    """This process's tier for database `alias`."""
+    return local_tier.tier(alias, DatabaseTier)
+
+
+def close_all() -> None:
+    """Stop every database listener of this process (a test run does, before it drops its database)."""
+    local_tier.close_all(DatabaseTier)

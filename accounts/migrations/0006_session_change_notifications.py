@@ -1,0 +1,46 @@
+"""On PostgreSQL, Django's session table tells every listener which session changed.
+
+accounts.database_tier keeps a per-process copy of database sessions; this trigger is how
+PostgreSQL says that a copy is wrong. A notification on `authdemo_session_changed` for
+every session row updated or deleted (by anyone: the site, the admin, `clearsessions`,
+psql), with the SHA-256 of the session key as payload, and "*" for a TRUNCATE. Nothing on
+other databases (SQLite has no notifications; the tier is off there).
+"""
+
+from django.db import migrations
+
+CREATE = """
+CREATE FUNCTION authdemo_session_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('authdemo_session_changed', '*');
+    ELSE
+        PERFORM pg_notify('authdemo_session_changed', encode(sha256(convert_to(OLD.session_key, 'UTF8')), 'hex'));
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER authdemo_session_changed AFTER UPDATE OR DELETE ON django_session
+    FOR EACH ROW EXECUTE FUNCTION authdemo_session_changed();
+CREATE TRIGGER authdemo_sessions_truncated AFTER TRUNCATE ON django_session
+    FOR EACH STATEMENT EXECUTE FUNCTION authdemo_session_changed();
+"""
+DROP = """
+DROP TRIGGER IF EXISTS authdemo_sessions_truncated ON django_session;
+DROP TRIGGER IF EXISTS authdemo_session_changed ON django_session;
+DROP FUNCTION IF EXISTS authdemo_session_changed();
+"""
+
+
+def _on_postgresql(sql: str):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(sql)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [("accounts", "0005_access_cutoff"), ("sessions", "0001_initial")]
+
+    operations = [migrations.RunPython(_on_postgresql(CREATE), _on_postgresql(DROP), elidable=False)]

@@ -1,0 +1,138 @@
+"""The in-process copy of database sessions, invalidated by PostgreSQL (accounts.database_tier).
+
+Real PostgreSQL: changes are made and committed on connections of their own (psql's way,
+not the site's), so only the trigger and LISTEN/NOTIFY can tell this process. Where a copy
+must go away, the test waits for it with `eventually`: the guarantee is "within
+LOCAL_TIER_BOUND"; speed is measured by `make bench`. Two gunicorn processes sharing
+database sessions: tests/accounts/test_two_instances.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import psycopg
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connection
+
+from accounts import database_tier
+from accounts.local_tier import MISSING
+from accounts.session_engines.db import SessionStore
+from tests.conftest import eventually
+
+pytestmark = [pytest.mark.postgres]
+
+
+@pytest.fixture
+def tier(postgres, transactional_db, settings):
+    settings.LOCAL_TIER = "on"
+    settings.LOCAL_TIER_BOUND = 0.5
+    found = database_tier.tier(DEFAULT_DB_ALIAS)
+    yield found
+    database_tier.close_all()
+
+
+def sql(statement: str, *params) -> list[tuple]:
+    """Run one statement on a connection of its own, committed, as another client would."""
+    parameters = connection.get_connection_params()
+    with psycopg.connect(**{**parameters, "autocommit": True}) as other:
+        cursor = other.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def saved_session(**data) -> SessionStore:
+    store = SessionStore()
+    store.update(data)
+    store.save(must_create=True)
+    return store
+
+
+def copied(tier, store: SessionStore) -> bool:
+    """Read through the store until this process serves its own copy."""
+    SessionStore(store.session_key).load()
+    return tier.get(DEFAULT_DB_ALIAS, database_tier.digest(store.session_key)) is not MISSING
+
+
+def test_a_read_session_is_served_without_a_query(tier, django_assert_num_queries):
+    store = saved_session(colour="blue")
+    eventually(lambda: copied(tier, store), what="a local copy")
+    with django_assert_num_queries(0):
+        assert SessionStore(store.session_key).load() == {"colour": "blue"}
+
+
+def test_a_change_committed_elsewhere_reaches_the_copy(tier):
+    store = saved_session(colour="blue")
+    eventually(lambda: copied(tier, store), what="a local copy")
+    changed = SessionStore().encode({"colour": "red"})
+    sql("UPDATE django_session SET session_data = %s WHERE session_key = %s", changed, store.session_key)
+    eventually(lambda: SessionStore(store.session_key).load() == {"colour": "red"}, what="the change")
+
+
+def test_a_session_deleted_elsewhere_is_not_served(tier):
+    store = saved_session(colour="blue")
+    eventually(lambda: copied(tier, store), what="a local copy")
+    sql("DELETE FROM django_session WHERE session_key = %s", store.session_key)
+    eventually(lambda: SessionStore(store.session_key).load() == {}, what="the deletion")
+
+
+def test_a_truncate_drops_every_copy(tier):
+    stores = [saved_session(n=n) for n in range(3)]
+    eventually(lambda: all(copied(tier, store) for store in stores), what="local copies")
+    sql("TRUNCATE django_session")
+    eventually(lambda: all(SessionStore(s.session_key).load() == {} for s in stores), what="the truncate")
+
+
+def test_this_process_forgets_its_own_writes_at_once(tier):
+    """No waiting for the notification: the store drops its copy when it writes."""
+    store = saved_session(colour="blue")
+    eventually(lambda: copied(tier, store), what="a local copy")
+    store["colour"] = "green"
+    store.save()
+    assert SessionStore(store.session_key).load() == {"colour": "green"}
+    store.delete()
+    assert SessionStore(store.session_key).load() == {}
+
+
+def test_a_lost_channel_drops_every_copy_and_reads_go_to_the_database(tier, django_assert_num_queries):
+    store = saved_session(colour="blue")
+    eventually(lambda: copied(tier, store), what="a local copy")
+    listener = tier.connection_id
+    sql("SELECT pg_terminate_backend(%s)", listener)
+    eventually(lambda: tier.get(DEFAULT_DB_ALIAS, database_tier.digest(store.session_key)) is MISSING, what="drop")
+    # Changed while this process has no channel: it must read the database, not a copy.
+    sql(
+        "UPDATE django_session SET session_data = %s WHERE session_key = %s",
+        SessionStore().encode({"c": 1}),
+        store.session_key,
+    )
+    assert SessionStore(store.session_key).load() == {"c": 1}
+    eventually(lambda: tier.connection_id not in (None, listener), what="a new listener")
+    eventually(lambda: copied(tier, store), what="copies served again")
+
+
+def test_a_copy_lives_no_longer_than_the_session_or_the_maximum_age(tier, settings):
+    settings.LOCAL_TIER_MAX_AGE = 30
+    short, long = saved_session(n=1), saved_session(n=2)
+    short.set_expiry(5)
+    short.save()
+    eventually(lambda: copied(tier, short) and copied(tier, long), what="local copies")
+    now = time.time()
+    entries = tier._entries
+    assert entries[database_tier.digest(short.session_key)][1] <= now + 5
+    assert entries[database_tier.digest(long.session_key)][1] <= now + 30
+
+
+def test_the_channel_names_a_session_by_its_digest_never_its_key(tier):
+    store = saved_session(colour="blue")
+    parameters = connection.get_connection_params()
+    with psycopg.connect(**{**parameters, "autocommit": True}) as listener:
+        listener.execute(f"LISTEN {database_tier.CHANNEL}")
+        sql("DELETE FROM django_session WHERE session_key = %s", store.session_key)
+        payloads = [notify.payload for notify in listener.notifies(timeout=5, stop_after=1)]
+    assert payloads == [hashlib.sha256(store.session_key.encode()).hexdigest()]
+
+
+def test_the_tier_is_off_with_local_tier_off(postgres, settings):
+    settings.LOCAL_TIER = "off"
+    assert not database_tier.enabled(DEFAULT_DB_ALIAS)
