@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
 
 import psycopg
 from django.conf import settings
@@ -92,25 +91,22 @@ class DatabaseTier(LocalTier):
         heartbeat = f"authdemo_tier_{connection.info.backend_pid}"  # this listener's own channel
         connection.execute(f"LISTEN {CHANNEL}")
         connection.execute(f"LISTEN {heartbeat}")
-        self._invalidate(None)  # nothing read before listening began may be kept
-        self.connection_id = connection.info.backend_pid
-        self._restored()
-        bound = settings.LOCAL_TIER_BOUND
-        sent_at, answered = 0.0, True
-        while not stop.is_set():
-            now = time.monotonic()
-            if answered and now - sent_at >= bound / 4:
-                connection.execute("SELECT pg_notify(%s, '')", [heartbeat])
-                sent_at, answered = now, False
-            elif not answered and now - sent_at > bound:
-                raise ChannelLost(f"no heartbeat back within {bound} s")
-            for notify in connection.notifies(timeout=bound / 8):
+
+        def receive(timeout: float) -> bool:
+            answered = False
+            for notify in connection.notifies(timeout=timeout):
                 if stop.is_set():
-                    return
+                    break
                 if notify.channel == heartbeat:
-                    self._fresh_until, answered = sent_at + bound, True
+                    answered = True
                 else:
                     self._invalidate(None if notify.payload == EVERYTHING else [notify.payload])
+            return answered
+
+        def send_heartbeat() -> None:
+            connection.execute("SELECT pg_notify(%s, '')", [heartbeat])
+
+        self._keep_alive(connection.info.backend_pid, stop, send_heartbeat, receive)
 
 
 def enabled(alias: str) -> bool:

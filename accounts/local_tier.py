@@ -251,22 +251,37 @@ class LocalTier:
         connection.read_response()
         connection.send_command("SUBSCRIBE", INVALIDATE_CHANNEL)
         connection.read_response()
-        self._invalidate(None)  # nothing read before tracking began may be kept
+
+        def receive(timeout: float) -> bool:
+            if connection.can_read(timeout=timeout) and not stop.is_set():
+                return self._handle(connection.read_response())
+            return False
+
+        self._keep_alive(connection_id, stop, lambda: connection.send_command("PING"), receive)
+
+    def _keep_alive(self, connection_id, stop: threading.Event, send_heartbeat, receive) -> None:
+        """Once the channel listens: forget every copy read before, then keep the heartbeat.
+
+        `send_heartbeat()` sends one; `receive(timeout)` applies what arrives within `timeout`
+        seconds and says whether it was the heartbeat's answer. Copies are served until
+        LOCAL_TIER_BOUND after the last heartbeat that was answered.
+        """
+        self._invalidate(None)  # nothing read before listening began may be kept
         self.connection_id = connection_id
         self._restored()
         bound = settings.LOCAL_TIER_BOUND
-        pinged_at, answered = 0.0, True
+        sent_at, answered = 0.0, True
         while not stop.is_set():
             now = time.monotonic()
-            if answered and now - pinged_at >= bound / 4:
-                connection.send_command("PING")
-                pinged_at, answered = now, False
-            elif not answered and now - pinged_at > bound:
+            if answered and now - sent_at >= bound / 4:
+                send_heartbeat()
+                sent_at, answered = now, False
+            elif not answered and now - sent_at > bound:
                 raise ChannelLost(f"no answer to a heartbeat within {bound} s")
-            if connection.can_read(timeout=bound / 8) and not stop.is_set():
-                answered = self._handle(connection.read_response(), pinged_at) or answered
+            if receive(bound / 8):
+                self._fresh_until, answered = sent_at + bound, True
 
-    def _handle(self, message, pinged_at: float) -> bool:
+    def _handle(self, message) -> bool:
         """Apply one message; True when it answers the heartbeat."""
         kind = message[0]
         if kind == b"message":
@@ -274,10 +289,7 @@ class LocalTier:
             start = len(self._redis_prefix)
             self._invalidate(None if keys is None else [key.decode()[start:] for key in keys])
             return False
-        if kind == b"pong":
-            self._fresh_until = pinged_at + settings.LOCAL_TIER_BOUND
-            return True
-        return False
+        return kind == b"pong"
 
 
 def enabled(cache) -> bool:
