@@ -47,9 +47,9 @@ class DatabaseTier(LocalTier):
 
     store = "the database"
 
-    def read_session(self, alias: str, session_key: str, fetch) -> str | None:
-        """The stored data of a session: the local copy, or `fetch()`, which returns
-        (data, seconds until the session expires) or (None, None) from the database."""
+    def read_session(self, alias: str, session_key: str, fetch) -> object:
+        """A session: the local copy, or `fetch()`, which returns (the session, seconds until
+        it expires) or (None, None) from the database. The copy is shared: do not change it."""
         name = digest(session_key)
         value = self.get(alias, name)
         if value is not MISSING:

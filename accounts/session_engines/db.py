@@ -1,8 +1,6 @@
 """Django's database sessions, with the read that every request makes kept lean, and on
 PostgreSQL served from this process's copy (accounts.database_tier)."""
 
-from datetime import datetime
-
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import db
 from django.db import connections, router
@@ -36,15 +34,17 @@ class SessionStore(db.SessionStore):
         if not self._reads_directly(connection):
             return super().load()
         if self.session_key is not None and self._tier_serves(alias):
-            data = database_tier.tier(alias).read_session(
-                alias, self.session_key, lambda: _with_lifetime(*self._read_session_row(connection))
-            )
+            # The copy is the decoded session (decoding checks a signature: the larger part of
+            # a read served locally), shared by the requests of this process: each gets its own dict.
+            session = database_tier.tier(alias).read_session(alias, self.session_key, lambda: self._decoded(connection))
+            session = None if session is None else dict(session)
         else:
             data = self._read_session_row(connection)[0]
-        if data is None:
+            session = None if data is None else self.decode(data)
+        if session is None:
             self._session_key = None  # as Django's: a missing or expired session gets a new key
             return {}
-        return self.decode(data)
+        return session
 
     def _tier_serves(self, alias: str) -> bool:
         """Whether reads come from this process's copy while PostgreSQL can say it changed
@@ -63,6 +63,14 @@ class SessionStore(db.SessionStore):
         query.
         """
         return self.model._meta.label == "sessions.Session" and connection.vendor in DIRECT_VENDORS
+
+    def _decoded(self, connection) -> tuple[dict | None, float | None]:
+        """For the local tier: the decoded session and the seconds until it expires (PostgreSQL
+        gives an aware datetime), or (None, None)."""
+        data, expire_date = self._read_session_row(connection)
+        if data is None:
+            return None, None
+        return self.decode(data), (expire_date - timezone.now()).total_seconds()
 
     def _read_session_row(self, connection) -> tuple[str | None, object]:
         """The stored data of this session and its expiry as the database driver returns
@@ -98,11 +106,6 @@ class SessionStore(db.SessionStore):
     def _forget_local_copy(self, session_key) -> None:
         if session_key is not None:
             database_tier.forget(router.db_for_write(self.model), session_key)
-
-
-def _with_lifetime(data: str | None, expire_date: datetime | None) -> tuple[str | None, float | None]:
-    """(data, seconds until it expires), for the local tier: PostgreSQL gives an aware datetime."""
-    return data, None if expire_date is None else (expire_date - timezone.now()).total_seconds()
 
 
 DIRECT_VENDORS = frozenset({"postgresql", "sqlite", "mysql"})
