@@ -1,7 +1,10 @@
 """The pages' Jinja2 environment keeps what Django's templates did for a value."""
 
+from datetime import UTC, datetime
+
 from django.template import engines
 from django.urls import reverse, set_script_prefix
+from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.safestring import mark_safe
 
@@ -33,3 +36,11 @@ def test_url_follows_the_script_prefix_it_is_called_under():
     finally:
         set_script_prefix("/")
     assert render("{{ url('sessions') }}") == "/accounts/sessions/"
+
+
+def test_strftime_shows_a_moment_in_the_current_time_zone():
+    moment = datetime(2026, 12, 2, 10, 30, 5, tzinfo=UTC)
+    assert render("{{ m|strftime('%Y-%m-%d %H:%M:%S %Z') }}", m=moment) == "2026-12-02 10:30:05 UTC"
+    with timezone.override("Europe/Berlin"):
+        assert render("{{ m|strftime('%H:%M %Z') }}", m=moment) == "11:30 CET"
+    assert render("[{{ none|strftime('%Y') }}{{ missing|strftime('%Y') }}]", none=None) == "[]"
