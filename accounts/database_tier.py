@@ -4,12 +4,13 @@ The same local tier as accounts.local_tier (the copies, their bound and lifetime
 generation counter that keeps an old read from overwriting the news of a change), with
 PostgreSQL's LISTEN/NOTIFY as the channel instead of Redis's key tracking:
 
-- A trigger on Django's session table (migration accounts.0006) sends a notification on
+- Triggers on Django's session table (migration accounts.0006) send a notification on
   channel `authdemo_session_changed` for every session row that is updated or deleted,
-  by anyone (this site, the admin, `clearsessions`, psql), and "*" when the table is
-  truncated. PostgreSQL delivers a notification when its transaction commits, and in
-  commit order. The payload is the SHA-256 of the session key, never the key: any role
-  that can connect to the database may LISTEN.
+  by anyone (this site, the admin, `clearsessions`, psql), and "*" (every copy) when the
+  table is truncated or one statement changes more than 100 rows (a bulk delete).
+  PostgreSQL delivers a notification when its transaction commits, and in commit order.
+  The payload is the SHA-256 of the session key, never the key: any role that can connect
+  to the database may LISTEN.
 - One listener connection per process LISTENs on that channel. Every quarter of
   LOCAL_TIER_BOUND it sends itself a heartbeat on a channel of its own; a copy is served
   only until LOCAL_TIER_BOUND after the last heartbeat that came back. A heartbeat comes

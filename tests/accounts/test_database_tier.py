@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from importlib import import_module
 
 import psycopg
 import pytest
@@ -20,6 +21,8 @@ from accounts import database_tier
 from accounts.local_tier import MISSING
 from accounts.session_engines.db import SessionStore
 from tests.conftest import eventually
+
+MANY = import_module("accounts.migrations.0006_session_change_notifications").MANY
 
 pytestmark = [pytest.mark.postgres]
 
@@ -131,6 +134,18 @@ def test_the_channel_names_a_session_by_its_digest_never_its_key(tier):
         sql("DELETE FROM django_session WHERE session_key = %s", store.session_key)
         payloads = [notify.payload for notify in listener.notifies(timeout=5, stop_after=1)]
     assert payloads == [hashlib.sha256(store.session_key.encode()).hexdigest()]
+
+
+def test_a_bulk_change_sends_one_notification_for_every_copy(tier):
+    stores = [saved_session(n=n) for n in range(MANY + 1)]
+    keys = [store.session_key for store in stores]
+    parameters = connection.get_connection_params()
+    with psycopg.connect(**{**parameters, "autocommit": True}) as listener:
+        listener.execute(f"LISTEN {database_tier.CHANNEL}")
+        sql("DELETE FROM django_session WHERE session_key = ANY(%s)", keys)
+        sql("DELETE FROM django_session WHERE session_key = %s", keys[0])  # nothing left: no notification
+        payloads = [notify.payload for notify in listener.notifies(timeout=1)]
+    assert payloads == [database_tier.EVERYTHING]
 
 
 def test_the_tier_is_off_with_local_tier_off(postgres, settings):
