@@ -32,7 +32,15 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from accounts import database_tier, vocabulary
 from accounts.forms import LoginForm
 from accounts.services import revoke_everything
-from accounts.vocabulary import JWT_CUTOFF, JWT_DB_USER, JWT_STATELESS, PEER_KEYS, SESSION_REDIS, session_engine
+from accounts.vocabulary import (
+    JWT_CUTOFF,
+    JWT_DB_USER,
+    JWT_STATELESS,
+    PEER_KEYS,
+    SESSION_DB,
+    SESSION_REDIS,
+    session_engine,
+)
 from api.services import issue_token_pair
 from api.tokens import validate_access_token
 from api.views import TimedAPIView
@@ -116,6 +124,14 @@ def findings(results: dict | None) -> list[str]:
             f"A JWT can be revoked: the cut-off check makes {rows[JWT_CUTOFF]['redis_per_request']:.2f} "
             f"Redis calls per request (the process keeps a copy that Redis invalidates) and costs "
             f"{rows[JWT_CUTOFF]['ratio']:.2f}x /healthz, versus {rows[JWT_STATELESS]['ratio']:.2f}x without it."
+        )
+    if SESSION_DB in rows:
+        stored = rows[SESSION_DB]
+        copied = stored["sql_per_request"] < 0.5
+        said.append(
+            f"A session in the database made {stored['sql_per_request']:.2f} SQL queries per request and cost "
+            f"{stored['ratio']:.2f}x /healthz"
+            + (": each process keeps a copy that PostgreSQL's notifications invalidate." if copied else ".")
         )
     if rows.get(SESSION_REDIS, {}).get("sql_per_request", 0) >= 1:
         said.append(
