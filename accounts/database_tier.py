@@ -36,6 +36,13 @@ from accounts.local_tier import MISSING, ChannelLost, LocalTier, reconnect_delay
 
 CHANNEL = "authdemo_session_changed"
 EVERYTHING = "*"
+TABLE = "django_session"
+TRIGGERS = ("authdemo_sessions_updated", "authdemo_sessions_deleted", "authdemo_sessions_truncated")  # accounts.0006
+HEARTBEAT = """
+SELECT pg_notify(%s, '') WHERE (
+    SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = ANY(%s) AND tgenabled <> 'D'
+) = %s
+"""
 
 
 def digest(session_key: str) -> str:
@@ -48,18 +55,27 @@ class DatabaseTier(LocalTier):
 
     store = "the database"
 
-    def read_session(self, alias: str, session_key: str, fetch) -> object:
+    def read_session(self, alias: str, session_key: str, fetch, *, keep: bool) -> object:
         """A session: the local copy, or `fetch()`, which returns (the session, seconds until
-        it expires) or (None, None) from the database. The copy is shared: do not change it."""
+        it expires) or (None, None) from the database, kept as the copy only if `keep`.
+
+        The caller keeps nothing read inside a transaction: it may see its own uncommitted
+        writes (a rollback sends no notification) or an older snapshot than a notification
+        already applied.
+        """
         name = digest(session_key)
         value = self.get(alias, name)
         if value is not MISSING:
             return value
         generation = self._generation
         value, ttl = fetch()
-        if value is not None:
+        if value is not None and keep:
             self._put(name, value, generation, ttl)
         return value
+
+    @staticmethod
+    def _thaw(alias: str, payload: bytes) -> bytes:  # noqa: ARG004  (the store parses the payload itself)
+        return payload
 
     def forget(self, session_key: str) -> None:
         """Drop this process's copy of a session now (after writing it), not when told."""
@@ -71,16 +87,26 @@ class DatabaseTier(LocalTier):
         return (os.getpid(), alias, settings_dict["NAME"], settings_dict["HOST"], settings_dict["PORT"])
 
     def _listener_arguments(self, alias: str) -> tuple:
-        # The parameters Django itself would connect with, taken now, as for Redis's pool.
-        return (connections[alias].get_connection_params(),)
+        """The parameters Django itself would connect with, taken now (as Redis's pool is),
+        for a connection of the listener's own:
+
+        - `synchronous_commit=off`: a heartbeat is a transaction (NOTIFY), which need not wait
+          for a disk flush; notifications are ordered by the queue, not by durability;
+        - `tcp_user_timeout`: a heartbeat sent into a silently dead connection fails within
+          seconds instead of TCP's quarter of an hour, so the listener reconnects.
+        """
+        parameters = dict(connections[alias].get_connection_params())
+        options = f"{parameters.get('options', '')} -c synchronous_commit=off".strip()
+        timeout_ms = int(max(4 * settings.LOCAL_TIER_BOUND, 2) * 1000)
+        return ({**parameters, "options": options, "tcp_user_timeout": timeout_ms, "autocommit": True},)
 
     def _run(self, parameters: dict, stop: threading.Event) -> None:
         while not stop.is_set():
             connection = None
             try:
-                connection = psycopg.connect(**{**parameters, "autocommit": True})
+                connection = psycopg.connect(**parameters)
                 self._listen(connection, stop)
-            except (psycopg.Error, OSError, ChannelLost) as exc:
+            except Exception as exc:  # noqa: BLE001  (whatever it was, the copies go and the listener comes back)
                 if not stop.is_set():
                     self._lost(str(exc).strip() or type(exc).__name__)
             finally:
@@ -89,7 +115,12 @@ class DatabaseTier(LocalTier):
             stop.wait(reconnect_delay(self.failures))
 
     def _listen(self, connection, stop: threading.Event) -> None:
-        heartbeat = f"authdemo_tier_{connection.info.backend_pid}"  # this listener's own channel
+        backend = connection.info.backend_pid
+        if connection.execute("SELECT pg_backend_pid()").fetchone()[0] != backend:
+            # A transaction- or statement-mode pooler (PgBouncer) answers with its own pid and
+            # may route LISTEN, NOTIFY and the heartbeat to different servers' sessions.
+            raise ChannelLost("the listener is not connected to PostgreSQL directly (a pooler?)")
+        heartbeat = f"authdemo_tier_{backend}"  # this listener's own channel
         connection.execute(f"LISTEN {CHANNEL}")
         connection.execute(f"LISTEN {heartbeat}")
 
@@ -99,15 +130,17 @@ class DatabaseTier(LocalTier):
                 if stop.is_set():
                     break
                 if notify.channel == heartbeat:
-                    answered = True
+                    answered = answered or notify.pid == backend  # only our own, not a forged one
                 else:
                     self._invalidate(None if notify.payload == EVERYTHING else [notify.payload])
             return answered
 
         def send_heartbeat() -> None:
-            connection.execute("SELECT pg_notify(%s, '')", [heartbeat])
+            # Sent only while the triggers that report changes exist and are enabled: without
+            # them (not migrated, DISABLE TRIGGER) no heartbeat comes back, and no copy is served.
+            connection.execute(HEARTBEAT, [heartbeat, TABLE, list(TRIGGERS), len(TRIGGERS)])
 
-        self._keep_alive(connection.info.backend_pid, stop, send_heartbeat, receive)
+        self._keep_alive(backend, stop, send_heartbeat, receive)
 
 
 def enabled(alias: str) -> bool:

@@ -108,7 +108,13 @@ class LocalTier:
         entry = self._entries.get(key)
         if entry is None or entry[1] <= time.time():
             return MISSING
-        return entry[0]
+        return self._thaw(cache, entry[0])
+
+    @staticmethod
+    def _thaw(cache, raw: bytes) -> object:
+        """The value of a copy: each read unpickles its own, so that no request can change
+        (a nested dict of a session, say) what another one reads."""
+        return cache.client.decode(raw)
 
     def read(self, cache, key: str) -> object:
         """Return `cache.get(key)`, from the local copy when there is a fresh one.
@@ -120,10 +126,8 @@ class LocalTier:
         if value is not MISSING:
             return value
         generation = self._generation
-        value, ttl = self._fetch(cache, key)
-        if value is not None:
-            self._put(key, value, generation, ttl)
-        return value
+        raw, ttl = self._fetch(cache, key)
+        return self._kept(cache, key, raw, generation, ttl)
 
     async def aread(self, cache, key: str) -> object:
         """read(), for async code: the copy, or `await cache.aget(key)`."""
@@ -131,15 +135,20 @@ class LocalTier:
         if value is not MISSING:
             return value
         generation = self._generation
-        value, ttl = await sync_to_async(self._fetch)(cache, key)  # as django-redis's own aget() does
-        if value is not None:
-            self._put(key, value, generation, ttl)
-        return value
+        raw, ttl = await sync_to_async(self._fetch)(cache, key)  # as django-redis's own aget() does
+        return self._kept(cache, key, raw, generation, ttl)
+
+    def _kept(self, cache, key: str, raw: bytes | None, generation: int, ttl: float | None) -> object:
+        """Keep what was read as the copy (if it exists) and return its value."""
+        if raw is None:
+            return None
+        self._put(key, raw, generation, ttl)
+        return self._thaw(cache, raw)
 
     @staticmethod
-    def _fetch(cache, key: str) -> tuple[object, float | None]:
-        """Return the value of cache key `key` and its remaining lifetime in seconds (None:
-        no expiry), in one round trip (GET and PTTL in one MULTI)."""
+    def _fetch(cache, key: str) -> tuple[bytes | None, float | None]:
+        """Return the stored bytes of cache key `key` and its remaining lifetime in seconds
+        (None: no expiry), in one round trip (GET and PTTL in one MULTI)."""
         client = cache.client
         pipe = client.get_client(write=False).pipeline(transaction=True)
         redis_key = client.make_key(key)
@@ -148,7 +157,7 @@ class LocalTier:
         raw, pttl = pipe.execute()
         if raw is None:
             return None, None
-        return client.decode(raw), (pttl / 1000 if pttl >= 0 else None)
+        return raw, (pttl / 1000 if pttl >= 0 else None)
 
     def discard(self, cache, key: str) -> None:
         """Drop this process's copy of `key` now (after writing it), not when Redis says so."""

@@ -170,9 +170,10 @@ def _cache(prefix: str) -> dict:
 
 CACHES = {"default": _cache("authdemo"), "throttle": _cache("authdemo-throttle")}
 # The in-process copy of the cut-off and of Redis sessions (accounts.local_tier), invalidated
-# by Redis (client-side caching). BOUND: the longest a copy can be served after a change when
-# the invalidation channel hangs silently (heartbeat every BOUND/4 s); MAX_AGE: any copy's
-# lifetime. Without REDIS_URL there is nothing to copy.
+# by Redis (client-side caching), and of database sessions on PostgreSQL
+# (accounts.database_tier), invalidated by PostgreSQL (LISTEN/NOTIFY). BOUND: the longest a
+# copy can be served after a change when the invalidation channel hangs silently (heartbeat
+# every BOUND/4 s); MAX_AGE: any copy's lifetime.
 LOCAL_TIER = choice("LOCAL_TIER", choices=("on", "off"), default="on")
 LOCAL_TIER_MAX_AGE = seconds("LOCAL_TIER_MAX_AGE", default=60.0, low=0, high=24 * 3600)
 LOCAL_TIER_BOUND = seconds("LOCAL_TIER_BOUND", default=1.0, low=0, high=LOCAL_TIER_MAX_AGE)

@@ -34,10 +34,14 @@ class SessionStore(db.SessionStore):
         if not self._reads_directly(connection):
             return super().load()
         if self.session_key is not None and self._tier_serves(alias):
-            # The copy is the decoded session (decoding checks a signature: the larger part of
-            # a read served locally), shared by the requests of this process: each gets its own dict.
-            session = database_tier.tier(alias).read_session(alias, self.session_key, lambda: self._decoded(connection))
-            session = None if session is None else dict(session)
+            # The copy is the session as checked, serialized data: checking the signature is most
+            # of a read served locally, and each request parses its own objects from the copy,
+            # so no request can change what another one reads. Nothing read inside a
+            # transaction is kept (accounts.database_tier.DatabaseTier.read_session).
+            payload = database_tier.tier(alias).read_session(
+                alias, self.session_key, lambda: self._checked(connection), keep=connection.get_autocommit()
+            )
+            session = None if payload is None else self.serializer().loads(payload)
         else:
             data = self._read_session_row(connection)[0]
             session = None if data is None else self.decode(data)
@@ -64,13 +68,14 @@ class SessionStore(db.SessionStore):
         """
         return self.model._meta.label == "sessions.Session" and connection.vendor in DIRECT_VENDORS
 
-    def _decoded(self, connection) -> tuple[dict | None, float | None]:
-        """For the local tier: the decoded session and the seconds until it expires (PostgreSQL
-        gives an aware datetime), or (None, None)."""
+    def _checked(self, connection) -> tuple[bytes | None, float | None]:
+        """For the local tier: the session, decoded (its signature checked) and serialized
+        again, and the seconds until it expires (PostgreSQL gives an aware datetime); or
+        (None, None)."""
         data, expire_date = self._read_session_row(connection)
         if data is None:
             return None, None
-        return self.decode(data), (expire_date - timezone.now()).total_seconds()
+        return self.serializer().dumps(self.decode(data)), (expire_date - timezone.now()).total_seconds()
 
     def _read_session_row(self, connection) -> tuple[str | None, object]:
         """The stored data of this session and its expiry as the database driver returns

@@ -50,7 +50,7 @@ class SessionStore(cache.SessionStore):
 
     def _loaded(self, session_data):
         if session_data is not None:
-            return dict(session_data)  # the copy is shared: a request changes its own dict
+            return session_data  # each read has its own, even from the local tier
         self._session_key = None
         return {}
 

@@ -15,7 +15,7 @@ from importlib import import_module
 
 import psycopg
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 
 from accounts import database_tier
 from accounts.local_tier import MISSING
@@ -146,6 +146,43 @@ def test_a_bulk_change_sends_one_notification_for_every_copy(tier):
         sql("DELETE FROM django_session WHERE session_key = %s", keys[0])  # nothing left: no notification
         payloads = [notify.payload for notify in listener.notifies(timeout=1)]
     assert payloads == [database_tier.EVERYTHING]
+
+
+def test_nothing_read_inside_a_transaction_is_kept(tier):
+    """It may be this transaction's own write, which a rollback would never report."""
+    store = saved_session(colour="blue")
+    eventually(lambda: copied(tier, store), what="the listener")  # the channel is up
+    with transaction.atomic():
+        inner = SessionStore(store.session_key)
+        inner["colour"] = "green"
+        inner.save()
+        assert SessionStore(store.session_key).load() == {"colour": "green"}
+        transaction.set_rollback(True)
+    assert tier.get(DEFAULT_DB_ALIAS, database_tier.digest(store.session_key)) is MISSING
+    assert SessionStore(store.session_key).load() == {"colour": "blue"}
+
+
+def test_a_request_cannot_change_what_another_one_reads(tier):
+    store = saved_session(cart={"items": ["book"]})
+    eventually(lambda: copied(tier, store), what="a local copy")
+    first = SessionStore(store.session_key)
+    first["cart"]["items"].append("lamp")  # changed in place, never saved
+    assert SessionStore(store.session_key).load() == {"cart": {"items": ["book"]}}
+
+
+def test_no_copy_is_served_while_the_triggers_are_disabled(tier):
+    """Without the triggers nothing would report a change: the heartbeat stops, and so do the copies."""
+    store = saved_session(colour="blue")
+    eventually(lambda: copied(tier, store), what="a local copy")
+    sql("ALTER TABLE django_session DISABLE TRIGGER authdemo_sessions_updated")
+    try:
+        eventually(lambda: not copied(tier, store), what="copies stopped")
+        changed = SessionStore().encode({"colour": "red"})
+        sql("UPDATE django_session SET session_data = %s WHERE session_key = %s", changed, store.session_key)
+        assert SessionStore(store.session_key).load() == {"colour": "red"}
+    finally:
+        sql("ALTER TABLE django_session ENABLE TRIGGER authdemo_sessions_updated")
+    eventually(lambda: copied(tier, store), what="copies served again")
 
 
 def test_the_tier_is_off_with_local_tier_off(postgres, settings):

@@ -184,6 +184,21 @@ def test_local_tier_drops_a_session_deleted_on_the_sessions_redis(sessions_on_ow
     eventually(lambda: SessionStore(store.session_key).load() == {}, what="the deleted session refused")
 
 
+def test_a_request_cannot_change_the_session_another_one_reads(sessions_on_own_redis):
+    store = SessionStore()
+    store["cart"] = {"items": ["book"]}
+    store.save()
+
+    def copied() -> bool:
+        SessionStore(store.session_key).load()
+        return store._tier().get(store._cache, store.cache_key) is not MISSING
+
+    eventually(copied, what="a local copy of the session")
+    SessionStore(store.session_key)["cart"]["items"].append("lamp")  # changed in place, never saved
+    assert SessionStore(store.session_key).load() == {"cart": {"items": ["book"]}}
+    assert store._tier().get(store._cache, store.cache_key) is not MISSING  # it was served from the copy
+
+
 def test_local_tier_keeps_one_listener_per_cache_when_both_are_read(sessions_on_own_redis, db):
     user = UserFactory()
     store = saved_session()
