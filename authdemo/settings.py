@@ -78,8 +78,12 @@ TEMPLATES = [
         "APP_DIRS": False,
         "OPTIONS": {
             "environment": "authdemo.templating.environment",
-            # csrf: one masked token per page for csrf_field() (authdemo.templating)
-            "context_processors": ["django.template.context_processors.csrf", *_CONTEXT_PROCESSORS],
+            # csrf: one masked token per page for csrf_field(); page_urls: url() (authdemo.templating)
+            "context_processors": [
+                "django.template.context_processors.csrf",
+                "authdemo.templating.page_urls",
+                *_CONTEXT_PROCESSORS,
+            ],
         },
     },
     {

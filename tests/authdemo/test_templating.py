@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from django.template import engines
+from django.test.utils import override_script_prefix
 from django.urls import reverse, set_script_prefix
 from django.utils import timezone
 from django.utils.functional import lazy
@@ -44,3 +45,11 @@ def test_strftime_shows_a_moment_in_the_current_time_zone():
     with timezone.override("Europe/Berlin"):
         assert render("{{ m|strftime('%H:%M %Z') }}", m=moment) == "11:30 CET"
     assert render("[{{ none|strftime('%Y') }}{{ missing|strftime('%Y') }}]", none=None) == "[]"
+
+
+def test_a_page_links_under_the_script_prefix_it_is_served_at(client, db):
+    """As gunicorn sets it from SCRIPT_NAME (Django's test client does not)."""
+    with override_script_prefix("/mounted/"):
+        mounted = client.get("/").content.decode()
+    assert 'href="/mounted/accounts/sessions/"' in mounted
+    assert 'href="/accounts/sessions/"' in client.get("/").content.decode()
