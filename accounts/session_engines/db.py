@@ -3,6 +3,7 @@ PostgreSQL served from this process's copy (accounts.database_tier)."""
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import db
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.db import connections, router
 from django.utils import timezone
 
@@ -28,6 +29,12 @@ class SessionStore(db.SessionStore):
     (tests/accounts/test_session_engines_django.py).
     """
 
+    def _validate_session_key(self, key):
+        """Django's rule (at least 8 characters), and only the characters Django makes keys
+        of: a cookie can carry anything, and PostgreSQL refuses a NUL in a text parameter
+        (an error, where a key that matches nothing means "no session")."""
+        return super()._validate_session_key(key) and frozenset(key) <= KEY_CHARACTERS
+
     def load(self):
         alias = router.db_for_read(self.model)
         connection = connections[alias]
@@ -38,8 +45,11 @@ class SessionStore(db.SessionStore):
             # of a read served locally, and each request parses its own objects from the copy,
             # so no request can change what another one reads. Nothing read inside a
             # transaction is kept (accounts.database_tier.DatabaseTier.read_session).
+            # Nothing is kept inside a transaction; asked of the settings, as a copy served
+            # from memory needs no connection.
+            keep = connection.settings_dict["AUTOCOMMIT"] and not connection.in_atomic_block
             payload = database_tier.tier(alias).read_session(
-                alias, self.session_key, lambda: self._checked(connection), keep=connection.get_autocommit()
+                alias, self.session_key, lambda: self._checked(connection), keep=keep
             )
             session = None if payload is None else self.serializer().loads(payload)
         else:
@@ -113,6 +123,7 @@ class SessionStore(db.SessionStore):
             database_tier.forget(router.db_for_write(self.model), session_key)
 
 
+KEY_CHARACTERS = frozenset(VALID_KEY_CHARS)
 DIRECT_VENDORS = frozenset({"postgresql", "sqlite", "mysql"})
 _statements: dict[tuple[type, str], str] = {}
 

@@ -211,6 +211,7 @@ def test_compare_shows_the_peers_from_the_run(client, db, results_file):
     assert '<th scope="row">bare Django: JSON ping</th>' in body
 
 
+@pytest.mark.postgres
 def test_compare_says_database_sessions_are_copied_on_postgresql(client, postgres, settings):
     settings.LOCAL_TIER, settings.SESSION_BACKEND = "on", "db"
     assert "On here, for database sessions too." in client.get("/compare/").content.decode()

@@ -67,6 +67,15 @@ def test_logout_by_get_does_nothing(client, alice, login):
     assert client.get("/accounts/profile/").status_code == 200
 
 
+@pytest.mark.parametrize("key", ["\\000abcdefgh", "abcdefgh\\001ijk", "ABCDEFGHIJKL", "abc-def-ghi"])
+def test_a_session_cookie_of_other_characters_is_anonymous(client, db, key):
+    """A cookie can carry any byte (quoted, `\\000` is a NUL): a key Django never makes is no
+    session, not a database error (PostgreSQL refuses a NUL in a text parameter)."""
+    response = client.get("/accounts/profile/", HTTP_COOKIE=f'sessionid="{key}"')
+    assert response.status_code == 302
+    assert client.get("/", HTTP_COOKIE=f'sessionid="{key}"').status_code == 200
+
+
 def test_session_cookie_forged_with_another_secret_is_anonymous(client, alice, settings, use_engine):
     """OWASP Session Management: a signed-cookie session signed with any other key is void."""
     from django.core import signing
