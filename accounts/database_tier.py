@@ -38,11 +38,8 @@ CHANNEL = "authdemo_session_changed"
 EVERYTHING = "*"
 TABLE = "django_session"
 TRIGGERS = ("authdemo_sessions_updated", "authdemo_sessions_deleted", "authdemo_sessions_truncated")  # accounts.0006
-HEARTBEAT = """
-SELECT pg_notify(%s, '') WHERE (
-    SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = ANY(%s) AND tgenabled <> 'D'
-) = %s
-"""
+TRIGGERS_ON = "SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = ANY(%s) AND tgenabled <> 'D'"
+HEARTBEAT = f"SELECT pg_notify(%s, '') WHERE ({TRIGGERS_ON}) = %s"  # noqa: S608  (constants only)
 
 
 def digest(session_key: str) -> str:
@@ -53,6 +50,7 @@ def digest(session_key: str) -> str:
 class DatabaseTier(LocalTier):
     """The copies of one database's session rows in this process, and their listener."""
 
+    name = "database tier"
     store = "the database"
 
     def read_session(self, alias: str, session_key: str, fetch, *, keep: bool) -> object:
@@ -120,6 +118,8 @@ class DatabaseTier(LocalTier):
             # A transaction- or statement-mode pooler (PgBouncer) answers with its own pid and
             # may route LISTEN, NOTIFY and the heartbeat to different servers' sessions.
             raise ChannelLost("the listener is not connected to PostgreSQL directly (a pooler?)")
+        if connection.execute(TRIGGERS_ON, [TABLE, list(TRIGGERS)]).fetchone()[0] != len(TRIGGERS):
+            raise ChannelLost("the session triggers (migration accounts.0006) are missing or disabled")
         heartbeat = f"authdemo_tier_{backend}"  # this listener's own channel
         connection.execute(f"LISTEN {CHANNEL}")
         connection.execute(f"LISTEN {heartbeat}")

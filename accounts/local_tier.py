@@ -73,8 +73,12 @@ def reconnect_delay(failures: int) -> float:
 
 
 class LocalTier:
-    """The copies of one cache's tracked keys in this process, and their listener thread."""
+    """The copies of one cache's tracked keys in this process, and their listener thread.
 
+    The copies, their freshness, lifetime and generation, and the heartbeat loop are shared
+    with accounts.database_tier, whose channel is PostgreSQL's."""
+
+    name = "local tier"  # in the log and the listener thread's name
     store = "Redis"  # where reads go while the channel is down, for the log
 
     def __init__(self, alias: str = "default"):
@@ -84,7 +88,7 @@ class LocalTier:
         self._lock = threading.Lock()
         self._generation = 0
         self._fresh_until = 0.0  # time.monotonic() until which the channel is known alive
-        self._owner: tuple | None = None  # (pid, cache key prefix, version): the listener's identity
+        self._owner: tuple | None = None  # the listener's identity: its process and configuration (_owner_of)
         self._redis_prefix = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -189,7 +193,8 @@ class LocalTier:
         self.failures += 1
         if self.failures == 1:  # once per outage, not once per reconnect attempt
             logger.warning(
-                "local tier %s: invalidation channel lost (%s); reading %s until it is back",
+                "%s %s: invalidation channel lost (%s); reading %s until it is back",
+                self.name,
                 self.alias,
                 reason,
                 self.store,
@@ -197,13 +202,16 @@ class LocalTier:
 
     def _restored(self) -> None:
         if self.failures:
-            logger.info("local tier %s: invalidation channel back after %d failed attempts", self.alias, self.failures)
+            logger.info(
+                "%s %s: invalidation channel back after %d failed attempts", self.name, self.alias, self.failures
+            )
         self.failures = 0
 
     # -- the listener ----------------------------------------------------------------------
 
     def _ensure_listener(self, source) -> None:
-        """Start the listener of `source` (here a cache) in this process, once."""
+        """Start the listener of `source` (a cache here, a database alias for the database
+        tier) in this process, once."""
         owner = self._owner_of(source)
         if owner != self._owner:
             with self._lock:
@@ -230,7 +238,10 @@ class LocalTier:
         self._generation += 1
         self._entries.clear()
         self._thread = threading.Thread(
-            target=self._run, args=(*arguments, self._stop), name=f"local-tier-{self.alias}", daemon=True
+            target=self._run,
+            args=(*arguments, self._stop),
+            name=f"{self.name.replace(' ', '-')}-{self.alias}",
+            daemon=True,
         )
         self._thread.start()
 
@@ -277,7 +288,6 @@ class LocalTier:
         """
         self._invalidate(None)  # nothing read before listening began may be kept
         self.connection_id = connection_id
-        self._restored()
         bound = settings.LOCAL_TIER_BOUND
         sent_at, answered = 0.0, True
         while not stop.is_set():
@@ -288,6 +298,8 @@ class LocalTier:
             elif not answered and now - sent_at > bound:
                 raise ChannelLost(f"no answer to a heartbeat within {bound} s")
             if receive(bound / 8):
+                if not self._fresh_until:
+                    self._restored()  # back when a heartbeat is answered, not when connected
                 self._fresh_until, answered = sent_at + bound, True
 
     def _handle(self, message) -> bool:

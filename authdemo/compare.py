@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user
 from django.contrib.auth import login as auth_login
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect
@@ -29,9 +29,10 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from accounts import database_tier, vocabulary
+from accounts import vocabulary
 from accounts.forms import LoginForm
 from accounts.services import revoke_everything
+from accounts.session_engines import db as db_sessions
 from accounts.vocabulary import (
     JWT_CUTOFF,
     JWT_DB_USER,
@@ -158,7 +159,7 @@ class CompareView(TemplateView):
 
     def get_context_data(self, **kwargs):
         results = load_results()
-        database_sessions_copied = settings.SESSION_BACKEND == vocabulary.DB and database_tier.enabled(DEFAULT_DB_ALIAS)
+        database_sessions_copied = settings.SESSION_BACKEND == vocabulary.DB and db_sessions.serves_local_copies()
         return {
             **super().get_context_data(**kwargs),
             "results": results,

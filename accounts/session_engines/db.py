@@ -26,7 +26,8 @@ class SessionStore(db.SessionStore):
     PostgreSQL's notifications can say it changed (accounts.database_tier); save() and
     delete() drop this process's copy at once. Everything else (create, exists,
     clear_expired) is Django's. Django's own session tests run against this class
-    (tests/accounts/test_session_engines_django.py).
+    (tests/accounts/test_session_engines_django.py), inside transactions, where no copy is
+    kept; the copies are tested in tests/accounts/test_database_tier.py.
     """
 
     def _validate_session_key(self, key):
@@ -61,10 +62,7 @@ class SessionStore(db.SessionStore):
         return session
 
     def _tier_serves(self, alias: str) -> bool:
-        """Whether reads come from this process's copy while PostgreSQL can say it changed
-        (accounts.database_tier): on the database sessions are also written to, since a
-        standby can neither LISTEN nor see a write before its primary has it."""
-        return database_tier.enabled(alias) and router.db_for_write(self.model) == alias
+        return _copies_on(self.model, alias)
 
     async def aload(self):
         return await sync_to_async(self.load)()
@@ -121,6 +119,19 @@ class SessionStore(db.SessionStore):
     def _forget_local_copy(self, session_key) -> None:
         if session_key is not None:
             database_tier.forget(router.db_for_write(self.model), session_key)
+
+
+def serves_local_copies() -> bool:
+    """Whether database sessions are read from this process's copy (for /compare/)."""
+    model = SessionStore.get_model_class()
+    return _copies_on(model, router.db_for_read(model))
+
+
+def _copies_on(model, alias: str) -> bool:
+    """Whether reads of `alias` come from this process's copy while PostgreSQL can say it
+    changed (accounts.database_tier): only on the database sessions are also written to,
+    since a standby can neither LISTEN nor see a write before its primary has it."""
+    return database_tier.enabled(alias) and router.db_for_write(model) == alias
 
 
 KEY_CHARACTERS = frozenset(VALID_KEY_CHARS)
