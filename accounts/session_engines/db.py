@@ -45,9 +45,8 @@ class SessionStore(db.SessionStore):
             # The copy is the session as checked, serialized data: checking the signature is most
             # of a read served locally, and each request parses its own objects from the copy,
             # so no request can change what another one reads. Nothing read inside a
-            # transaction is kept (accounts.database_tier.DatabaseTier.read_session).
-            # Nothing is kept inside a transaction; asked of the settings, as a copy served
-            # from memory needs no connection.
+            # transaction is kept (DatabaseTier.read_session); that is asked of the settings,
+            # since a copy served from memory needs no connection.
             keep = connection.settings_dict["AUTOCOMMIT"] and not connection.in_atomic_block
             payload = database_tier.tier(alias).read_session(
                 alias, self.session_key, lambda: self._checked(connection), keep=keep
