@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import connections
 
 from accounts import local_tier
-from accounts.local_tier import MISSING, ChannelLost, LocalTier, reconnect_delay
+from accounts.local_tier import MISSING, ChannelLost, LocalTier
 
 CHANNEL = "authdemo_session_changed"
 EVERYTHING = "*"
@@ -98,21 +98,15 @@ class DatabaseTier(LocalTier):
         timeout_ms = int(max(4 * settings.LOCAL_TIER_BOUND, 2) * 1000)
         return ({**parameters, "options": options, "tcp_user_timeout": timeout_ms, "autocommit": True},)
 
-    def _run(self, parameters: dict, stop: threading.Event) -> None:
-        while not stop.is_set():
-            connection = None
-            try:
-                connection = psycopg.connect(**parameters)
-                self._listen(connection, stop)
-            except Exception as exc:  # noqa: BLE001  (whatever it was, the copies go and the listener comes back)
-                if not stop.is_set():
-                    self._lost(str(exc).strip() or type(exc).__name__)
-            finally:
-                if connection is not None:
-                    connection.close()
-            stop.wait(reconnect_delay(self.failures))
+    @staticmethod
+    def _open(parameters: dict):
+        return psycopg.connect(**parameters)
 
-    def _listen(self, connection, stop: threading.Event) -> None:
+    @staticmethod
+    def _close(connection) -> None:
+        connection.close()
+
+    def _listen(self, connection, stop: threading.Event, parameters: dict) -> None:  # noqa: ARG002
         backend = connection.info.backend_pid
         if connection.execute("SELECT pg_backend_pid()").fetchone()[0] != backend:
             # A transaction- or statement-mode pooler (PgBouncer) answers with its own pid and

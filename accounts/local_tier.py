@@ -40,7 +40,6 @@ from collections.abc import Iterable
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.cache import KEY_PREFIX as SESSION_KEY_PREFIX
-from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +230,7 @@ class LocalTier:
         return cache.client.get_client(write=True).connection_pool, prefixes
 
     def _restart(self, owner: tuple, *arguments) -> None:
-        """Forget every copy and start a listener thread: `_run(*arguments, stop)`."""
+        """Forget every copy and start a listener thread: `_run(arguments, stop)`."""
         self._stop.set()
         self._stop = threading.Event()
         self._owner, self._fresh_until, self.connection_id = owner, 0.0, None
@@ -239,31 +238,41 @@ class LocalTier:
         self._entries.clear()
         self._thread = threading.Thread(
             target=self._run,
-            args=(*arguments, self._stop),
+            args=(arguments, self._stop),
             name=f"{self.name.replace(' ', '-')}-{self.alias}",
             daemon=True,
         )
         self._thread.start()
 
-    def _run(self, pool, prefixes: list[str], stop: threading.Event) -> None:
+    def _run(self, arguments: tuple, stop: threading.Event) -> None:
+        """The listener thread: open the channel, listen until it fails, then reconnect."""
         while not stop.is_set():
             connection = None
             try:
-                connection = listener_connection(pool)
-                # connect() before the first command: a Sentinel-managed connection asks the
-                # Sentinels for the primary only there (redis-py 8's send_command connects to
-                # the URL's host, the service name, when it is not connected yet).
-                connection.connect()
-                self._listen(connection, prefixes, stop)
-            except (RedisError, OSError, ChannelLost) as exc:
+                connection = self._open(*arguments)
+                self._listen(connection, stop, *arguments)
+            except Exception as exc:  # noqa: BLE001  (whatever it was: the copies go, the listener comes back)
                 if not stop.is_set():
-                    self._lost(str(exc) or type(exc).__name__)
+                    self._lost(str(exc).strip() or type(exc).__name__)
             finally:
                 if connection is not None:
-                    connection.disconnect()
+                    self._close(connection)
             stop.wait(reconnect_delay(self.failures))  # then reconnect
 
-    def _listen(self, connection, prefixes: list[str], stop: threading.Event) -> None:
+    @staticmethod
+    def _open(pool, prefixes: list[str]):  # noqa: ARG004  (the listener's arguments, all of them)
+        connection = listener_connection(pool)
+        # connect() before the first command: a Sentinel-managed connection asks the
+        # Sentinels for the primary only there (redis-py 8's send_command connects to
+        # the URL's host, the service name, when it is not connected yet).
+        connection.connect()
+        return connection
+
+    @staticmethod
+    def _close(connection) -> None:
+        connection.disconnect()
+
+    def _listen(self, connection, stop: threading.Event, pool, prefixes: list[str]) -> None:  # noqa: ARG002
         connection.send_command("CLIENT", "ID")
         connection_id = connection.read_response()
         arguments = [part for prefix in prefixes for part in ("PREFIX", prefix)]
