@@ -67,9 +67,7 @@ class DatabaseTier(LocalTier):
             return value
         generation = self._generation
         value, ttl = fetch()
-        if value is not None and keep:
-            self._put(name, value, generation, ttl)
-        return value
+        return self._kept(alias, name, value, generation, ttl) if keep else value
 
     @staticmethod
     def _thaw(alias: str, payload: bytes) -> bytes:  # noqa: ARG004  (the store parses the payload itself)

@@ -66,7 +66,6 @@ WSGI_APPLICATION = "authdemo.wsgi.application"
 # The site's pages (templates/) are Jinja2 (authdemo.templating says why); the admin, DRF's
 # browsable API and the API docs keep the Django templates their apps ship.
 _CONTEXT_PROCESSORS = [
-    "django.template.context_processors.request",
     "django.contrib.auth.context_processors.auth",
     "django.contrib.messages.context_processors.messages",
     "authdemo.context_processors.auth_scheme",
@@ -78,7 +77,8 @@ TEMPLATES = [
         "APP_DIRS": False,
         "OPTIONS": {
             "environment": "authdemo.templating.environment",
-            # csrf: one masked token per page for csrf_field(); page_urls: url() (authdemo.templating)
+            # Jinja2's backend adds `request` itself. csrf: one masked token per page for
+            # csrf_field(); page_urls: url() (authdemo.templating).
             "context_processors": [
                 "django.template.context_processors.csrf",
                 "authdemo.templating.page_urls",
@@ -89,7 +89,7 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": _CONTEXT_PROCESSORS},
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request", *_CONTEXT_PROCESSORS]},
     },
 ]
 

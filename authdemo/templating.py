@@ -8,13 +8,12 @@ are, about 230 µs with the helpers below. The admin, DRF's browsable API and th
 keep their own Django templates (the second engine); form widgets render through Django's
 form renderer, as always.
 
-What the pages use from Django is here: `url()`, `static()` and `csrf_field()`, and Django's
-own `date`, `timeuntil` and `floatformat` filters, so that a value reads the same as in the
-admin.
-Undefined names render as nothing, an attribute of one is undefined too, and the filters
-here give "" for one, as in Django's template language (a page drawn without a request,
-or with no benchmark results). A method called on an undefined name still raises: guard it
-with `{% if %}`.
+What the pages use from Django is here: `url()`, `static()` and `csrf_field()`, Django's own
+`date`, `timeuntil` and `floatformat` filters, so that a value reads the same as in the
+admin, and `strftime` for the pages' own timestamps. Undefined names render as nothing, an
+attribute of one is undefined too, and the filters here give "" for one, as in Django's
+template language (a page drawn without a request, or with no benchmark results). A method
+called on an undefined name still raises: guard it with `{% if %}`.
 """
 
 from __future__ import annotations

@@ -66,10 +66,9 @@ def main(path: str = "/healthz") -> list[tuple[str, float]]:
             best[index] = min(best[index], _time(handler, path))
     costs = [("(no middleware: URL resolution, view, response)", best[0])]
     costs += [(stack[count - 1], best[count] - best[count - 1]) for count in range(1, len(best))]
-    previous = best[-1]
     for name, microseconds in costs:
         print(f"{microseconds:8.1f} µs  {name}")
-    print(f"{previous:8.1f} µs  total for GET {path}")
+    print(f"{best[-1]:8.1f} µs  total for GET {path}")
     return costs
 
 

@@ -41,7 +41,7 @@ class SessionStore(db.SessionStore):
         connection = connections[alias]
         if not self._reads_directly(connection):
             return super().load()
-        if self.session_key is not None and self._tier_serves(alias):
+        if self.session_key is not None and _copies_on(self.model, alias):
             # The copy is the session as checked, serialized data: checking the signature is most
             # of a read served locally, and each request parses its own objects from the copy,
             # so no request can change what another one reads. Nothing read inside a
@@ -59,9 +59,6 @@ class SessionStore(db.SessionStore):
             self._session_key = None  # as Django's: a missing or expired session gets a new key
             return {}
         return session
-
-    def _tier_serves(self, alias: str) -> bool:
-        return _copies_on(self.model, alias)
 
     async def aload(self):
         return await sync_to_async(self.load)()
@@ -95,8 +92,9 @@ class SessionStore(db.SessionStore):
             row = cursor.fetchone()
         return (None, None) if row is None else row
 
-    # Writes: this process forgets its copy at once; PostgreSQL tells the others (and this
-    # one again) when the transaction commits.
+    # Writes: this process forgets its copy at once, after Django's own transaction has
+    # committed (a model save also forgets through accounts.signals, before that commit);
+    # PostgreSQL tells the others, and this one again, when it commits.
     def save(self, must_create=False):
         super().save(must_create)
         self._forget_local_copy(self.session_key)
