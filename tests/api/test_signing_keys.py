@@ -246,6 +246,18 @@ def test_jwt_keys_command_generates_activates_and_lists(settings, tmp_path, caps
     assert capsys.readouterr().out.split()[:3] == [kid, "EdDSA", "active"]
 
 
+@pytest.mark.parametrize("kid", ["-" + "A" * 42, "--" + "f" * 41, "-h" + "x" * 41])
+@pytest.mark.parametrize(
+    "args", [("activate", "KID"), ("retire", "KID"), ("remove", "KID", "--force"), ("remove", "--force", "KID")]
+)
+def test_jwt_keys_command_takes_a_kid_that_begins_with_a_dash(settings, tmp_path, kid, args):
+    """A thumbprint is base64url: one in 64 begins with "-", which argparse reads as an option."""
+    settings.JWT_ALGORITHM, settings.JWT_KEYS_DIR = "EdDSA", tmp_path
+    call_command("jwt_keys", "generate")
+    with pytest.raises(CommandError, match=f"no key {kid} in"):
+        call_command("jwt_keys", *(kid if arg == "KID" else arg for arg in args))
+
+
 def test_private_key_file_is_readable_by_its_owner_only(es256, settings):
     path = settings.JWT_KEYS_DIR / f"{keys.load_ring().active.kid}.pem"
     assert path.stat().st_mode & 0o077 == 0

@@ -1,9 +1,10 @@
 """Manage the asymmetric signing keys in JWT_KEYS_DIR (see README "Rotating the signing key")."""
 
+import re
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api import keys
 
@@ -16,12 +17,27 @@ def _when(stamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(stamp))
 
 
+# An RFC 7638 thumbprint: a SHA-256 digest in base64url, 43 characters
+THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class KidParser(CommandParser):
+    """One kid in 64 begins with "-" (and one in 4,096 with "--"): argparse would take it for an
+    unknown option and report the kid missing. A thumbprint-shaped word is always the kid; no
+    option of these actions is 43 characters long."""
+
+    def _parse_optional(self, arg_string):
+        if THUMBPRINT.fullmatch(arg_string):
+            return None
+        return super()._parse_optional(arg_string)
+
+
 class Command(BaseCommand):
     requires_system_checks = []  # it must run to fix what the key checks report
     help = "generate | activate KID | retire KID | remove KID | list: the signing keys in JWT_KEYS_DIR."
 
     def add_arguments(self, parser):
-        actions = parser.add_subparsers(dest="action", required=True)
+        actions = parser.add_subparsers(dest="action", required=True, parser_class=KidParser)
         generate = actions.add_parser("generate", help="Create a key that is published but does not sign yet.")
         generate.add_argument("--algorithm", choices=tuple(keys.ALGORITHMS), help="Default: JWT_ALGORITHM.")
         generate.add_argument("--activate", action="store_true", help="Sign with it at once (a first key).")
