@@ -23,6 +23,7 @@ import psycopg
 import pytest
 import redis
 import requests
+import time_machine
 from django.conf import settings as django_settings
 
 from accounts import database_tier, vocabulary
@@ -42,6 +43,21 @@ def eventually(condition, *, within: float = 10.0, what: str = "the condition") 
         if time.monotonic() > deadline:
             pytest.fail(f"{what} did not hold within {within} s")
         time.sleep(0.01)
+
+
+def listener_log(tier, caplog) -> list[str]:
+    """The levels and messages logged by `tier`'s own listener thread: other tiers of the
+    same name and alias (this process's shared ones, say) log on threads of their own."""
+    ident = tier._thread.ident
+    return [f"{record.levelname} {record.getMessage()}" for record in caplog.records if record.thread == ident]
+
+
+@pytest.fixture
+def still_clock():
+    """Hold the clock: django-ratelimit counts in fixed windows (ending at a per-key offset),
+    so attempts that straddle a window's end on a slow machine would count in two windows."""
+    with time_machine.travel(time.time(), tick=False):
+        yield
 
 
 def need(reason: str) -> None:

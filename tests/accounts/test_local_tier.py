@@ -23,7 +23,7 @@ from accounts.local_tier import MISSING, RECONNECT_MAX_DELAY, LocalTier, reconne
 from accounts.models import User
 from accounts.selectors import cutoff_cache_key, get_access_cutoff
 from accounts.session_engines.redis import SessionStore
-from tests.conftest import _redis_cache, eventually, form_login, log_out_everywhere
+from tests.conftest import _redis_cache, eventually, form_login, listener_log, log_out_everywhere
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.redis]
@@ -132,7 +132,7 @@ def test_local_tier_logs_an_outage_when_it_starts_and_when_it_ends(own_tier, own
     eventually(lambda: own_tier.failures >= 3, what="three failed reconnects")
     own_redis_cache.start()
     warm(own_tier, 7.0)
-    assert [record.levelname for record in caplog.records] == ["WARNING", "INFO"]
+    assert [line.split()[0] for line in listener_log(own_tier, caplog)] == ["WARNING", "INFO"]
 
 
 def test_local_tier_reconnect_delay_doubles_up_to_a_bound(settings):

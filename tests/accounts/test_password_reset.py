@@ -86,6 +86,7 @@ def test_completed_reset_is_audited(client, alice):
 
 
 @pytest.mark.usefixtures("redis_throttle_cache")
+@pytest.mark.usefixtures("still_clock")
 def test_reset_requests_are_limited_per_account(client, alice, settings):
     settings.AUTH_RESET_ACCOUNT_RATE = "2/h"
     answers = [ask_reset(client, "Alice@example.com", ip=f"10.0.0.{n}").status_code for n in range(3)]
@@ -95,6 +96,7 @@ def test_reset_requests_are_limited_per_account(client, alice, settings):
 
 
 @pytest.mark.usefixtures("redis_throttle_cache")
+@pytest.mark.usefixtures("still_clock")
 def test_reset_requests_are_limited_per_address(client, db, settings):
     settings.AUTH_RESET_RATE = "2/h"
     answers = [ask_reset(client, f"user{n}@example.com").status_code for n in range(3)]

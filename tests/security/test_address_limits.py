@@ -4,10 +4,7 @@ Issue 12, bug 2: one address could try any number of usernames on the HTML login
 each attempt an Argon2 hash. References: OWASP ASVS 5.0 V6.3.1, OWASP Authentication cheat sheet.
 """
 
-import time
-
 import pytest
-import time_machine
 from django.test import Client
 
 from accounts.models import AuditEvent
@@ -31,14 +28,6 @@ def signup(client, n, ip="10.0.0.1"):
 
 
 LOGINS = {**PATHS, "compare": compare_login}
-
-
-@pytest.fixture
-def still_clock():
-    """Hold the clock: django-ratelimit counts in fixed windows (ending at a per-key offset),
-    so attempts that straddle a window's end on a slow machine would count in two windows."""
-    with time_machine.travel(time.time(), tick=False):
-        yield
 
 
 @pytest.fixture
