@@ -46,8 +46,8 @@ def eventually(condition, *, within: float = 10.0, what: str = "the condition") 
 
 
 def listener_log(tier, caplog) -> list[str]:
-    """The levels and messages logged by `tier`'s own listener thread: other tiers of the
-    same name and alias (this process's shared ones, say) log on threads of their own."""
+    """The levels and messages logged by `tier`'s own listener thread, not by the other
+    tiers this process may run (a test's own tier beside the shared one of the same alias)."""
     ident = tier._thread.ident
     return [f"{record.levelname} {record.getMessage()}" for record in caplog.records if record.thread == ident]
 

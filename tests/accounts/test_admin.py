@@ -35,7 +35,6 @@ def test_sessions_admin_lists_searches_and_filters(alice, bob, staff):
     admin = admin_client(staff)
     found = admin.get("/admin/accounts/usersession/?q=alice")
     assert {row.user.username for row in found.context["cl"].result_list} == {"alice"}
-    assert "alice" in found.content.decode()
     assert admin.get("/admin/accounts/usersession/?engine=db&activity=hour").status_code == 200
     assert admin.get("/admin/accounts/usersession/?q=127.0.0.1").status_code == 200
 

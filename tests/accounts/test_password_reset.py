@@ -85,8 +85,7 @@ def test_completed_reset_is_audited(client, alice):
     assert event.detail == {"via": "reset"}
 
 
-@pytest.mark.usefixtures("redis_throttle_cache")
-@pytest.mark.usefixtures("still_clock")
+@pytest.mark.usefixtures("redis_throttle_cache", "still_clock")
 def test_reset_requests_are_limited_per_account(client, alice, settings):
     settings.AUTH_RESET_ACCOUNT_RATE = "2/h"
     answers = [ask_reset(client, "Alice@example.com", ip=f"10.0.0.{n}").status_code for n in range(3)]
@@ -95,8 +94,7 @@ def test_reset_requests_are_limited_per_account(client, alice, settings):
     assert ask_reset(client, "bob@example.com", ip="10.0.0.9").status_code == 302
 
 
-@pytest.mark.usefixtures("redis_throttle_cache")
-@pytest.mark.usefixtures("still_clock")
+@pytest.mark.usefixtures("redis_throttle_cache", "still_clock")
 def test_reset_requests_are_limited_per_address(client, db, settings):
     settings.AUTH_RESET_RATE = "2/h"
     answers = [ask_reset(client, f"user{n}@example.com").status_code for n in range(3)]
