@@ -48,6 +48,22 @@ def summarize(rounds: list[dict[str, dict]]) -> dict[str, dict]:
     return summary
 
 
+STEADY_SPREAD = 1.25  # a quiet 2-core machine keeps the spread below it (1.07 in a calm full run)
+
+
+def spread(results: dict) -> float:
+    """How far the per-round ratios to /healthz moved: the median over schemes of max/min, the
+    larger of the two phases'. Interleaving cancels the slow drift of a busy machine, not bursts
+    of other work; those swing the ratios between rounds, and then no target can be read from
+    the run."""
+    phases = []
+    for phase in ("empty", "full"):
+        rows = [row for key, row in (results.get(phase) or {}).items() if key != BASELINE]
+        if rows:
+            phases.append(median(row["ratio_range"][1] / row["ratio_range"][0] for row in rows))
+    return max(phases, default=1.0)
+
+
 def check_targets(empty: dict, full: dict | None, pair: dict | None = None, *, rows: int = 1_000_000) -> list[dict]:
     """The issues' targets, each with the measured value and whether it is met.
 
@@ -97,7 +113,8 @@ def markdown(results: dict) -> str:
     lines += ["", "## Microseconds each scheme adds over /healthz (empty stores, median of rounds)", ""]
     lines += ["| scheme | µs added |", "|---|---|"]
     lines += [f"| {r['label']} | {r['added_us']:+.0f} |" for k, r in results["empty"].items() if "added_us" in r]
-    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    lines += ["", "## Targets", "", _steadiness(spread(results), results.get("rounds")), ""]
+    lines += ["| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['value']:.2f} | {'yes' if t['met'] else 'no'} |" for t in results["targets"]]
     for name, rows in results.get("operations", {}).items():
         lines += ["", f"## Operations, {name} stores (ms, median)", "", "| operation | ms |", "|---|---|"]
@@ -114,6 +131,21 @@ def markdown(results: dict) -> str:
     if results.get("verifier"):
         lines += ["", *verifier_table(results["verifier"])]
     return "\n".join(lines) + "\n"
+
+
+def _steadiness(moved: float, rounds: int | None) -> str:
+    if rounds == 1:
+        return "One round: this run cannot tell how steady the machine was."
+    if moved <= STEADY_SPREAD:
+        return (
+            f"Per-round ratios moved by a median of {moved:.2f}x between rounds (at most {STEADY_SPREAD}x): "
+            "a steady run."
+        )
+    return (
+        f"**Not a steady run**: per-round ratios moved by a median of {moved:.2f}x between rounds (a quiet "
+        f"machine stays under {STEADY_SPREAD}x). Other work on the machine decided these figures more than "
+        "the code did; measure again on a quiet machine before reading the targets."
+    )
 
 
 def verifier_table(service: dict) -> list[str]:

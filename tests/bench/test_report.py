@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from authdemo.chart import chart_svg
-from bench.report import markdown
+from bench.report import STEADY_SPREAD, markdown, spread
 from tests.bench.sample_results import sample_results
 from tests.conftest import ROOT
 
@@ -63,6 +63,22 @@ def test_markdown_has_a_row_per_scheme_and_the_targets():
     assert text.count("| session: db |") == 3  # empty and full stores, and the microseconds added
     assert "## Targets" in text
     assert "Test CPU <2>" in text
+
+
+def test_a_run_whose_drift_cancels_out_is_steady():
+    results = sample_results()
+    assert spread(results) == pytest.approx(1.0)  # the whole machine slowed: every ratio kept
+    assert "a steady run" in markdown(results)
+
+
+def test_a_run_whose_ratios_swing_between_rounds_is_not_steady():
+    results = sample_results(burst=2.0)
+    assert spread(results) == pytest.approx(2.0) and spread(results) > STEADY_SPREAD
+    assert "**Not a steady run**: per-round ratios moved by a median of 2.00x" in markdown(results)
+
+
+def test_one_round_cannot_tell_how_steady_the_machine_was():
+    assert "One round: this run cannot tell" in markdown({**sample_results(burst=2.0), "rounds": 1})
 
 
 def test_chart_is_well_formed_svg_with_escaped_text():
