@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench import environment, peers, scale, verifier
 from bench.load import ensure_wrk, measure
-from bench.report import STEADY_SPREAD, check_targets, spread, summarize, write
+from bench.report import check_targets, spread, steady, summarize, write
 from bench.schemes import ALL_SCHEMES, SCHEMES, check, credential_bytes, credentials, server_settings, session_cookies
 from bench.stack import BENCH_WORKER_CLASS, ROOT, Server, Stores, base_env, prepare_site, recreate_database, start_all
 
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> Path:
         plan.stores.redis().flushdb()  # a million keys in a shared Redis help no one after the run
     path = write(results, out_dir)
     print(f"bench: wrote {path} and .md/.svg beside it (server logs in {logs})")
-    if plan.rounds > 1 and (moved := spread(results)) > STEADY_SPREAD:
-        print(f"bench: NOT A STEADY RUN: per-round ratios moved by a median of {moved:.2f}x; measure again")
+    if steady(results) is False:
+        print(f"bench: NOT A STEADY RUN (ratios moved by up to {spread(results):.2f}x between rounds); measure again")
     return path
 
 

@@ -45,7 +45,7 @@ def test_revocation_on_one_takes_effect_on_the_other_within_the_bound(pair_of_se
 
     log_out_everywhere(browser_login(two.url, "carol"), two.url)
     eventually(lambda: victim.get(f"{one.url}/accounts/profile/", allow_redirects=False, timeout=10).status_code == 302)
-    # the cut-off's copy is dropped by Redis, the session's (db engine) by PostgreSQL: each in its own time
+    # the cut-off's copy is dropped through Redis, a db session's through PostgreSQL: each in its own time
     eventually(lambda: requests.get(f"{one.url}/api/dashboard/", headers=bearer, timeout=10).status_code == 401)
     refused = requests.get(f"{one.url}/api/dashboard/", headers=bearer, timeout=10)
     assert refused.json()["code"] == "token_revoked"

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from authdemo.chart import chart_svg
-from bench.report import STEADY_SPREAD, markdown, spread
+from bench.report import STEADY_SPREAD, markdown, spread, steady
 from tests.bench.sample_results import sample_results
 from tests.conftest import ROOT
 
@@ -68,17 +68,28 @@ def test_markdown_has_a_row_per_scheme_and_the_targets():
 def test_a_run_whose_drift_cancels_out_is_steady():
     results = sample_results()
     assert spread(results) == pytest.approx(1.0)  # the whole machine slowed: every ratio kept
-    assert "a steady run" in markdown(results)
+    text = markdown(results)
+    assert "a steady run." in text and "Not a steady run" not in text
 
 
-def test_a_run_whose_ratios_swing_between_rounds_is_not_steady():
-    results = sample_results(burst=2.0)
-    assert spread(results) == pytest.approx(2.0) and spread(results) > STEADY_SPREAD
-    assert "**Not a steady run**: per-round ratios moved by a median of 2.00x" in markdown(results)
+@pytest.mark.parametrize(("burst", "verdict"), [(1.24, True), (1.26, False), (2.0, False)])
+def test_a_run_is_steady_while_its_ratios_move_at_most_the_limit(burst, verdict):
+    results = sample_results(burst=burst)
+    assert spread(results) == pytest.approx(burst)
+    assert steady(results) is verdict and (burst <= STEADY_SPREAD) is verdict
+    assert ("**Not a steady run.** Per-round ratios to /healthz moved by up to" in markdown(results)) is not verdict
 
 
 def test_one_round_cannot_tell_how_steady_the_machine_was():
-    assert "One round: this run cannot tell" in markdown({**sample_results(burst=2.0), "rounds": 1})
+    results = {**sample_results(burst=2.0), "rounds": 1}
+    assert steady(results) is None
+    assert "One round: this run cannot tell" in markdown(results)
+
+
+def test_results_written_before_the_rounds_were_recorded_read_them_from_the_settings():
+    results = {key: value for key, value in sample_results(burst=2.0).items() if key != "rounds"}
+    assert steady({**results, "settings": "wrk -t1 -c4, 4 s per run, 4 interleaved rounds (medians)"}) is False
+    assert steady({**results, "settings": "wrk -t1 -c4, 1 s per run, 1 interleaved rounds (medians)"}) is None
 
 
 def test_chart_is_well_formed_svg_with_escaped_text():
