@@ -167,7 +167,7 @@ def _concurrently(targets: list[Target], stores: Stores, seconds: float, connect
     return sum(rates)
 
 
-def _cross_process(a: Server, b: Server) -> dict[str, int]:
+def _cross_process(a: Server, b: Server) -> dict[str, float]:
     """Log in on A, call B; revoke everything on A, call B again until it refuses both or 10 s
     have passed, and say how long that took (`propagation` measures the bound over many)."""
     name, value = session_cookie(a)

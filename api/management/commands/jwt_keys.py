@@ -24,8 +24,8 @@ THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
 class KidParser(CommandParser):
     """One kid in 64 begins with "-" (and one in 4,096 with "--"): argparse would take it for an
     unknown option and report the kid missing (the cause of CPython gh-53580, still open; `--`
-    before it also works). A thumbprint-shaped word is always the kid; no option of these actions is 43
-    characters long."""
+    before it also works). A thumbprint-shaped word is always the kid: no option of these
+    actions is 43 characters long."""
 
     def _parse_optional(self, arg_string):
         if THUMBPRINT.fullmatch(arg_string):
