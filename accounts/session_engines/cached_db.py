@@ -7,11 +7,12 @@ from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 
 from accounts.replication import replicated
+from accounts.session_engines.db import DjangoKeysOnly
 
 logger = logging.getLogger("django.contrib.sessions")
 
 
-class SessionStore(cached_db.SessionStore):
+class SessionStore(DjangoKeysOnly, cached_db.SessionStore):
     """cached_db that survives a cache outage and never lets a revoked session come back.
 
     The invariant: a cached copy never outlives its database row.

@@ -10,7 +10,17 @@ from django.utils import timezone
 from accounts import database_tier
 
 
-class SessionStore(db.SessionStore):
+class DjangoKeysOnly:
+    """For a store that looks keys up in the database: Django's rule (at least 8 characters),
+    and only the characters Django makes keys of. A cookie can carry anything, and PostgreSQL
+    refuses a NUL in a text parameter (an error, where a key that matches nothing means "no
+    session")."""
+
+    def _validate_session_key(self, key):
+        return super()._validate_session_key(key) and frozenset(key) <= KEY_CHARACTERS
+
+
+class SessionStore(DjangoKeysOnly, db.SessionStore):
     """Django's db store, reading the session row with one ready-made statement.
 
     Every request of a logged-in user reads its session. Django's `load()` builds that read
@@ -29,12 +39,6 @@ class SessionStore(db.SessionStore):
     (tests/accounts/test_session_engines_django.py), inside transactions, where no copy is
     kept; the copies are tested in tests/accounts/test_database_tier.py.
     """
-
-    def _validate_session_key(self, key):
-        """Django's rule (at least 8 characters), and only the characters Django makes keys
-        of: a cookie can carry anything, and PostgreSQL refuses a NUL in a text parameter
-        (an error, where a key that matches nothing means "no session")."""
-        return super()._validate_session_key(key) and frozenset(key) <= KEY_CHARACTERS
 
     def load(self):
         alias = router.db_for_read(self.model)
@@ -93,8 +97,8 @@ class SessionStore(db.SessionStore):
         return (None, None) if row is None else row
 
     # Writes: this process forgets its copy at once, after Django's own transaction has
-    # committed (a model save also forgets through accounts.signals, before that commit);
-    # PostgreSQL tells the others, and this one again, when it commits.
+    # committed; PostgreSQL tells the others, and this one again, when it commits. A row
+    # written some other way (psql, Session.objects.save) reaches every process that way.
     def save(self, must_create=False):
         super().save(must_create)
         self._forget_local_copy(self.session_key)
@@ -119,7 +123,8 @@ class SessionStore(db.SessionStore):
 
 
 def serves_local_copies() -> bool:
-    """Whether database sessions are read from this process's copy (for /compare/)."""
+    """Whether this process is set to keep copies of database sessions (for /compare/); its
+    listener still drops them while the triggers are missing or disabled, or behind a pooler."""
     model = SessionStore.get_model_class()
     return _copies_on(model, router.db_for_read(model))
 

@@ -67,13 +67,13 @@ def test_logout_by_get_does_nothing(client, alice, login):
     assert client.get("/accounts/profile/").status_code == 200
 
 
-@pytest.mark.parametrize("key", ["\\000abcdefgh", "abcdefgh\\001ijk", "ABCDEFGHIJKL", "abc-def-ghi"])
-def test_a_session_cookie_of_other_characters_is_anonymous(client, db, key):
+def test_a_session_cookie_carrying_a_nul_is_anonymous(client, db, session_engine, settings):
     """A cookie can carry any byte (quoted, `\\000` is a NUL): a key Django never makes is no
-    session, not a database error (PostgreSQL refuses a NUL in a text parameter)."""
-    response = client.get("/accounts/profile/", HTTP_COOKIE=f'sessionid="{key}"')
-    assert response.status_code == 302
-    assert client.get("/", HTTP_COOKIE=f'sessionid="{key}"').status_code == 200
+    session, not a database error. PostgreSQL refuses a NUL in a text parameter, so on
+    PostgreSQL the db and cached_db stores would answer with an error without the key check."""
+    cookie = f'{settings.SESSION_COOKIE_NAME}="\\000abcdefgh"'
+    assert client.get("/accounts/profile/", HTTP_COOKIE=cookie).status_code == 302
+    assert client.get("/", HTTP_COOKIE=cookie).status_code == 200
 
 
 def test_session_cookie_forged_with_another_secret_is_anonymous(client, alice, settings, use_engine):
