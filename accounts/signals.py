@@ -2,11 +2,10 @@
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.contrib.sessions.models import Session
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
-from accounts import database_tier, limits, services
+from accounts import limits, services
 from accounts.models import AuditEvent, User
 
 
@@ -42,10 +41,3 @@ def on_user_deleted(sender, instance, **kwargs):
 @receiver(user_locked_out, dispatch_uid="accounts.locked_out")
 def on_locked_out(sender, request, username, ip_address, **kwargs):
     services.record_event(kind=AuditEvent.Kind.LOCKOUT, request=request, username=username or "")
-
-
-@receiver(post_save, sender=Session, dispatch_uid="accounts.session_saved")
-def on_session_saved(sender, instance, using, **kwargs):
-    """A session row written through the ORM (SessionManager.save, the admin): this process
-    drops its copy now; PostgreSQL tells every process when the transaction commits."""
-    database_tier.forget(using, instance.session_key)

@@ -5,6 +5,7 @@ import json
 import pytest
 from django.test import Client
 
+from authdemo.compare import findings
 from tests.bench.sample_results import sample_cluster_results, sample_results
 from tests.factories import PASSWORD
 
@@ -70,6 +71,15 @@ def test_compare_states_where_evidence_contradicts_the_claim(client, db, results
     assert "needs CSRF protection" in body
     # sample_results: session_db at 400 req/s against 1,000 for /healthz, 2 SQL per request
     assert "A session in the database made 2.00 SQL queries per request and cost 2.50x /healthz." in body
+
+
+def test_compare_says_each_process_keeps_a_copy_when_database_sessions_make_no_query():
+    results = sample_results()
+    results["empty"]["session_db"]["sql_per_request"] = 0.0  # as the local tier reads them
+    assert (
+        "A session in the database made 0.00 SQL queries per request and cost 2.50x /healthz: each process keeps a "
+        "copy that PostgreSQL's notifications invalidate."
+    ) in findings(results)
 
 
 def test_compare_shows_scalability_from_the_run(client, db, results_file):
@@ -214,6 +224,7 @@ def test_compare_shows_the_peers_from_the_run(client, db, results_file):
 @pytest.mark.postgres
 def test_compare_says_database_sessions_are_copied_on_postgresql(client, postgres, settings):
     settings.LOCAL_TIER, settings.SESSION_BACKEND = "on", "db"
-    assert "On here, for database sessions too." in client.get("/compare/").content.decode()
+    body = client.get("/compare/").content.decode()
+    assert "On here, for database sessions too (while their triggers are in place" in body
     settings.LOCAL_TIER = "off"
     assert "Off here" in client.get("/compare/").content.decode()
