@@ -35,9 +35,16 @@ class User(AbstractUser):
     objects = LookalikeUserManager()
 
     def clean(self):
-        """Refuse a username that looks like another user's (forms and the admin call this)."""
+        """Refuse a username that looks like another user's (forms and the admin call this).
+
+        A form that has already refused the username (taken, too long, invalid) leaves it
+        unset on the instance: that field has its error, and there is nothing to compare.
+        """
         super().clean()
-        if type(self)._default_manager.lookalikes(self.get_username()).exclude(pk=self.pk).exists():
+        username = self.get_username()
+        if not isinstance(username, str) or not username:
+            return
+        if type(self)._default_manager.lookalikes(username).exclude(pk=self.pk).exists():
             raise ValidationError({self.USERNAME_FIELD: ValidationError(LOOKALIKE_USERNAME, code="lookalike")})
 
     def get_short_name(self) -> str:

@@ -73,3 +73,36 @@ def test_user_skeleton_follows_a_rename(alice):
     alice.save(update_fields=["username"])
 
     assert User.objects.lookalikes("\u0430licia").get() == alice
+
+
+@pytest.mark.parametrize(
+    "taken, attempt",
+    [
+        ("alice", "alice"),  # the same name: Django's own uniqueness check refuses it first
+        ("alice", "ALICE"),  # another case
+        ("alice", "\uff41\uff4c\uff49\uff43\uff45"),  # full-width, which NFKC makes "alice"
+        ("mailroy", "ma\u0131lroy"),  # dotless i
+    ],
+)
+def test_signup_refuses_a_taken_or_lookalike_username_as_a_form_error(client, db, taken, attempt):
+    UserFactory(username=taken)
+
+    response = signup(client, attempt)
+
+    assert response.status_code == 200
+    assert form_errors(response)["username"]
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("attempt", ["alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45", "\u0430lice"])
+def test_admin_add_user_refuses_a_taken_or_lookalike_username_as_a_form_error(client, alice, staff, attempt):
+    client.force_login(staff)
+
+    response = client.post(
+        "/admin/accounts/user/add/",
+        {"username": attempt, "usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["username"]
+    assert User.objects.count() == 2
