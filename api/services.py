@@ -144,9 +144,17 @@ def end_family(*, raw: str, request: HttpRequest) -> None:
     accounts_services.record_event(kind=AuditEvent.Kind.TOKEN_BLACKLISTED, request=request, user=family.user)
 
 
-def verify_refresh_token(*, raw: str, request: HttpRequest) -> None:
-    """Raise unless `raw` is the live refresh token of a live family."""
-    _live_family(parse_refresh_token(raw), request=request)
+def verify_refresh_token(*, raw: str) -> None:
+    """Raise unless `raw` is the live refresh token of a live family; change nothing.
+
+    Verifying is a read: a token already rotated is refused (`token_not_valid`) without the
+    reuse detection a refresh or a logout with it sets off, so a client that checks a token
+    it just rotated in another tab does not revoke its own login.
+    """
+    token = parse_refresh_token(raw)
+    if _family(token).current_jti != token["jti"]:
+        raise invalid("Token has been rotated; only the login's newest refresh token verifies.", "token_not_valid")
+    _refuse_blacklisted(token)
 
 
 def _live_family(token, *, request: HttpRequest) -> TokenFamily:

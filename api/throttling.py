@@ -6,7 +6,8 @@ from django.core.cache import caches
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.http import CACHE_ERRORS, client_ip
+from accounts.http import CACHE_ERRORS
+from accounts.limits import address_key
 
 logger = logging.getLogger(__name__)
 
@@ -14,9 +15,11 @@ logger = logging.getLogger(__name__)
 class AuthRateThrottle(SimpleRateThrottle):
     """Limit credential and refresh attempts per client address (AUTH_THROTTLE_RATE).
 
-    It uses its own cache alias, and the same client address as lockout and the audit
-    log (X-Forwarded-For only behind a configured proxy; DRF's default trusts it). If the
-    cache is down it lets the request through: django-axes, on the database, still holds.
+    It uses its own cache alias, and counts the same client as the per-address limits
+    (`address_key`: one trusted hop, as lockout sees it, and an IPv6 client's /64, since one
+    subscriber holds a whole /64, RFC 6177; DRF's default trusts X-Forwarded-For and counts
+    each address). If the cache is down it lets the request through: django-axes, on the
+    database, still holds.
     """
 
     scope = "auth"
@@ -29,7 +32,7 @@ class AuthRateThrottle(SimpleRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]  # now, not at import
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "unknown"}
+        return self.cache_format % {"scope": self.scope, "ident": address_key(self.scope, request)}
 
     def allow_request(self, request, view):
         try:

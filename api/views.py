@@ -124,14 +124,18 @@ class TokenRefreshApi(TokenApi):
 
 @extend_schema(tags=["tokens"], request=VerifySerializer, responses={200: None, **ERRORS})
 class TokenVerifyApi(TokenApi):
-    """Answer 200 if the token (access or refresh) would be accepted now, else 401."""
+    """Answer 200 if the token (access or refresh) is live now, else 401; revoke nothing.
+
+    A refresh token that was rotated already is refused, not treated as a replay: a check
+    is a read, and reuse detection belongs to the requests that could use the token.
+    """
 
     serializer_class = VerifySerializer
 
     def perform(self, serializer, request) -> dict:
         raw = serializer.validated_data["token"]
         if _token_type(raw) == "refresh":
-            services.verify_refresh_token(raw=raw, request=request)
+            services.verify_refresh_token(raw=raw)
         else:
             validate_access_token(raw)
         return {}

@@ -264,3 +264,47 @@ def test_a_deleted_users_token_is_refused_even_after_the_cache_forgets(client, a
     bob.delete()
     cache.delete(cutoff_cache_key(user_id))  # evicted, as a cache may do at any time
     assert client.get("/api/dashboard/", **bearer(pair["access"])).json()["code"] == "token_revoked"
+
+
+def verify(client, token, **extra):
+    return client.post("/api/token/verify/", {"token": token}, content_type="application/json", **extra)
+
+
+def test_verify_of_a_just_rotated_refresh_token_revokes_nothing(client, api_login, bob):
+    pair = api_login(bob)
+    newest = refresh(client, pair["refresh"]).json()
+
+    answer = verify(client, pair["refresh"])
+
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "token_not_valid"
+    assert TokenFamily.objects.get().revoked_at is None
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.REUSE_DETECTED).exists()
+    assert refresh(client, newest["refresh"]).status_code == 200
+
+
+def test_verify_of_an_old_refresh_token_revokes_nothing_after_the_reuse_interval(client, api_login, bob, settings):
+    pair = api_login(bob)
+    second = refresh(client, pair["refresh"]).json()
+    newest = refresh(client, second["refresh"]).json()
+    with time_machine.travel(timezone.now() + settings.JWT_REFRESH_REUSE_INTERVAL + timedelta(seconds=1)):
+        assert verify(client, pair["refresh"]).status_code == 401
+        assert verify(client, newest["refresh"]).status_code == 200
+    assert TokenFamily.objects.get().revoked_at is None
+
+
+def test_verify_of_a_refresh_token_that_was_replayed_on_refresh_says_revoked(client, api_login, bob, settings):
+    pair = api_login(bob)
+    newest = refresh(client, pair["refresh"]).json()
+    with time_machine.travel(timezone.now() + settings.JWT_REFRESH_REUSE_INTERVAL + timedelta(seconds=1)):
+        refresh(client, pair["refresh"])  # the replay that reuse detection is for
+        assert verify(client, newest["refresh"]).json()["code"] == "token_revoked"
+
+
+def test_auth_throttle_counts_an_ipv6_client_by_its_64(client, db, settings):
+    """One subscriber holds a whole /64 (RFC 6177), as the per-address limits count it."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "3/minute"}}
+    for n in range(3):
+        assert verify(client, "not-a-token", REMOTE_ADDR=f"2001:db8:1:2::{n + 1}").status_code == 401
+    assert verify(client, "not-a-token", REMOTE_ADDR="2001:db8:1:2:ffff:ffff:ffff:ffff").status_code == 429
+    assert verify(client, "not-a-token", REMOTE_ADDR="2001:db8:1:3::1").status_code == 401
