@@ -1,8 +1,12 @@
 """Forms: Django's own, with bounded fields so oversized input is a form error."""
 
 from django import forms
+from django.contrib.auth import authenticate
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import User
 
@@ -41,6 +45,31 @@ class SignupForm(UserCreationForm):
         super().__init__(*args, **kwargs)
         for name in ("password1", "password2"):
             self.fields[name].validators.append(MaxLengthValidator(MAX_PASSWORD))
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's form; the old password is checked as a login is, so guessing it is limited.
+
+    `authenticate()` puts the check behind django-axes (a failure counts for this username
+    and address, and a locked-out pair is refused before any hash) and sends
+    `user_login_failed`, which counts the failure against the address (accounts.limits).
+    Checking `user.check_password()`, as Django's form does, would let a stolen session
+    guess the password without limit.
+    """
+
+    def __init__(self, user, *args, request, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+        for name in ("old_password", "new_password1", "new_password2"):
+            self.fields[name].validators.append(MaxLengthValidator(MAX_PASSWORD))
+
+    @sensitive_variables("old_password")
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        checked = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if checked is None or checked.pk != self.user.pk:
+            raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
 
 
 class RevokeForm(forms.Form):

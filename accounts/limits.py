@@ -1,11 +1,12 @@
 """Per-address limits on the credential paths: one policy, django-ratelimit on the shared cache.
 
 django-axes locks one (username, address) pair after five failures; these limits bound what
-one address can do across usernames: login attempts (failed or not), failed logins, signups,
-password-reset requests, and reset mails per e-mail address. The middleware checks them
-before the view runs, so a refused attempt costs no password hash. They count per address,
-never per username, so an attacker cannot lock a victim out. IPv6 clients count per /64,
-the smallest block one subscriber is given (RFC 6177): otherwise one host has 2**64 addresses.
+one address can do across usernames: login attempts (failed or not; a password change's old
+password counts as one), failed logins, signups, password-reset requests, and reset mails
+per e-mail address. The middleware checks them before the view runs, so a refused attempt
+costs no password hash. They count per address, never per username, so an attacker cannot
+lock a victim out. IPv6 clients count per /64, the smallest block one subscriber is given
+(RFC 6177): otherwise one host has 2**64 addresses.
 
 If the cache is down the limits let requests through (fail open): django-axes, on the
 database, still locks out password guessing, and refusing every login while Redis is down
@@ -53,13 +54,14 @@ class Limit:
 
 FAILED_LOGIN = Limit("login-failed", "AUTH_LOGIN_FAILURE_RATE", counted_here=False)
 LOGIN = (Limit("login", "AUTH_LOGIN_RATE"), FAILED_LOGIN)
-# Every path that takes a password or sends a mail, by URL name.
+# Every path that checks a password or sends a mail, by URL name.
 POLICY: dict[str, tuple[Limit, ...]] = {
     "login": LOGIN,
     "admin:login": LOGIN,
     "compare:demo_login": LOGIN,
     "token_obtain_pair": LOGIN,
     "cookie_login": LOGIN,
+    "password_change": LOGIN,  # the old password is a login's password (accounts.forms)
     "signup": (Limit("signup", "AUTH_SIGNUP_RATE"),),
     "password_reset": (
         Limit("reset", "AUTH_RESET_RATE"),

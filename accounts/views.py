@@ -17,7 +17,7 @@ from django.views.generic import CreateView, TemplateView, View
 from accounts import selectors, services
 from accounts.authentication import current_registry_id
 from accounts.demo import list_demo_logins
-from accounts.forms import RememberLoginForm, RevokeForm, SignupForm
+from accounts.forms import PasswordChangeForm, RememberLoginForm, RevokeForm, SignupForm
 
 
 class LoginView(auth_views.LoginView):
@@ -69,7 +69,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     """Change the password; this session stays, every other login of the user ends."""
 
     template_name = "accounts/password_change.html"
+    form_class = PasswordChangeForm  # the old password is checked as a login is (lockout, limits)
     success_url = reverse_lazy("profile")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import AuditEvent
+from tests.factories import PASSWORD
 
 LIMIT = 5
 
@@ -91,3 +92,39 @@ def test_auth_endpoints_are_throttled_per_address(client, db, settings):
     assert throttled.json()["code"] == "throttled"
     assert "Retry-After" in throttled
     assert token_login(client, "user9", "wrong", ip="10.9.9.9").status_code == 401
+
+
+def change_password(client, old_password, ip="10.0.0.1"):
+    new = {"new_password1": "new-pass-phrase-42", "new_password2": "new-pass-phrase-42"}
+    return client.post("/accounts/password/", {"old_password": old_password, **new}, REMOTE_ADDR=ip)
+
+
+def test_password_change_locks_out_guessing_of_the_old_password(client, alice):
+    client.force_login(alice)
+    for _ in range(LIMIT - 1):
+        assert change_password(client, "wrong").status_code == 200
+    assert change_password(client, "wrong").status_code == 429
+
+    refused = change_password(client, PASSWORD)
+
+    assert refused.status_code == 429
+    assert b"Too many failed logins" in refused.content
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+
+
+def test_password_change_failures_lock_the_login_of_that_account(client, alice):
+    client.force_login(alice)
+    for _ in range(LIMIT):
+        change_password(client, "wrong")
+    assert html_login(Client(), "alice", PASSWORD).status_code == 429
+
+
+@pytest.mark.usefixtures("redis_throttle_cache", "still_clock")
+def test_password_change_failures_count_against_the_address(client, alice, bob, settings):
+    settings.AUTH_LOGIN_FAILURE_RATE = "3/15m"
+    client.force_login(alice)
+    for _ in range(3):
+        change_password(client, "wrong", ip="203.0.113.9")
+    assert html_login(Client(), "bob", PASSWORD, ip="203.0.113.9").status_code == 429
+    assert change_password(client, PASSWORD, ip="203.0.113.9").status_code == 429
