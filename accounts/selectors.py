@@ -106,8 +106,9 @@ def cutoff_window() -> timedelta:
     return jwt_settings["ACCESS_TOKEN_LIFETIME"] + timedelta(seconds=jwt_settings["LEEWAY"])
 
 
-def list_recent_cutoffs(*, since: datetime) -> dict[int, float]:
-    """Return {user id: cut-off epoch time} of every access-token cut-off set after `since`,
-    deleted users' included (AccessCutoff outlives the user row; indexed on `at`)."""
-    rows = AccessCutoff.objects.filter(at__gt=since).values_list("user_id", "at")
+def list_recent_cutoffs(*, since: datetime, limit: int | None = None) -> dict[int, float]:
+    """Return {user id: cut-off epoch time} of every access-token cut-off set after `since`
+    (only the `limit` newest when given), deleted users' included (AccessCutoff outlives the
+    user row; indexed on `at`)."""
+    rows = AccessCutoff.objects.filter(at__gt=since).order_by("-at").values_list("user_id", "at")[:limit]
     return {user_id: at.timestamp() for user_id, at in rows}

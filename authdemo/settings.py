@@ -341,6 +341,12 @@ JWKS_MAX_AGE = env.int("JWKS_MAX_AGE", default=300)  # how long verifiers may ca
 # the request rate; keep it at most half the verifiers' REVOCATION_POLL (default 1 s). Capped at 5 s:
 # it adds to every verifier's revocation bound, and a copy must never outlive the feed's own exp.
 REVOCATION_FEED_CACHE = seconds("REVOCATION_FEED_CACHE", default=0.5, low=0, high=5)
+# Bearer secrets that verifiers read the revocation feed with (comma-separated: a new one is added beside
+# the old to rotate it). Unset: the feed is open in debug (with a warning) and refused with debug off.
+_feed_tokens = env.str("REVOCATION_FEED_TOKEN", default="").strip()
+REVOCATION_FEED_TOKENS = [token.strip() for token in _feed_tokens.split(",")] if _feed_tokens else []
+if any(len(t) < 32 or not (t.isascii() and t.isprintable()) or " " in t for t in REVOCATION_FEED_TOKENS):
+    raise ConfigError("REVOCATION_FEED_TOKEN is not valid; give tokens of 32+ printable ASCII bytes, comma-separated.")
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),

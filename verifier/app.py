@@ -114,8 +114,10 @@ class Health:
             "key_set_age": age(self.keyset.fetched_at),
             "key_set_fetches": self.keyset.fetches,
             "key_set_error": self.keyset.last_error,
-            "revocation_feed_age": age(self.feed.received_at),
+            "revocation_feed_age": age(self.feed.issued_at or None),  # since authdemo issued it: a replay ages
+            "revocation_feed_received_age": age(self.feed.received_at),
             "revocation_feed_issued_at": self.feed.issued_at,
+            "revocation_feed_revoked_before": self.feed.revoked_before,
             "revocation_feed_error": self.feed.last_error,
         }
 
@@ -146,6 +148,7 @@ def server_error(req, resp, exc: Exception, params) -> None:
 
 
 def create_app(config: Config, keyset: KeySet, feed: RevocationFeed) -> falcon.App:
+    feed.configure(clock_skew=config.feed_clock_skew, token=config.feed_token)
     app = falcon.App()
     app.add_route("/healthz", Health(keyset, feed))
     app.add_route("/dashboard/", Dashboard(Verifier(config, keyset, feed)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -20,15 +21,24 @@ def _url(name: str, value: str) -> str:
     return value
 
 
-def _number(name: str, default: float, *, minimum: float = 0) -> float:
+def _number(name: str, default: float, *, minimum: float = 0, maximum: float = float("inf")) -> float:
     raw = os.environ.get(name, "").strip()
     try:
         value = float(raw) if raw else default
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number.") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={raw!r} must be at least {minimum}.")
+    if not minimum <= value <= maximum:  # NaN fails too
+        bound = f"at least {minimum:g}" + (f" and at most {maximum:g}" if maximum != float("inf") else "")
+        raise ConfigError(f"{name}={raw!r} must be {bound}.")
     return value
+
+
+def _feed_token() -> str | None:
+    """The verifier's bearer secret for the revocation feed (authdemo's REVOCATION_FEED_TOKEN)."""
+    token = os.environ.get("REVOCATION_FEED_TOKEN", "").strip()
+    if token and (re.fullmatch(r"[!-~]{32,}", token) is None or "," in token):
+        raise ConfigError("REVOCATION_FEED_TOKEN must be one token of at least 32 printable ASCII bytes, no commas.")
+    return token or None
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,9 @@ class Config:
     poll: float  # seconds between revocation feed fetches
     leeway: float  # never more than authdemo's, which its revocation feed carries
     jwks_max_stale: float  # seconds the last good key set is used past its max-age; then 503
-    feed_max_stale: float  # seconds without a new revocation feed before every token is refused
+    feed_max_stale: float  # seconds past its issue time (iat) a revocation feed is relied on; then 503
+    feed_clock_skew: float  # seconds authdemo's clock may be behind ours; added to feed_max_stale
+    feed_token: str | None  # bearer secret for the feed; None: read it anonymously (authdemo in debug)
     timeout: float  # for each HTTP request to authdemo
 
     @classmethod
@@ -71,6 +83,8 @@ class Config:
             poll=_number("REVOCATION_POLL", 1, minimum=0.05),
             leeway=_number("JWT_LEEWAY", 10),
             jwks_max_stale=_number("JWKS_MAX_STALE", 600),
-            feed_max_stale=_number("REVOCATION_MAX_STALE", 30, minimum=0.1),
+            feed_max_stale=(max_stale := _number("REVOCATION_MAX_STALE", 30, minimum=0.1)),
+            feed_clock_skew=_number("REVOCATION_CLOCK_SKEW", 2, maximum=max_stale),
+            feed_token=_feed_token(),
             timeout=_number("FETCH_TIMEOUT", 2, minimum=0.1),
         )

@@ -35,11 +35,14 @@ class Fetched:
     max_age: float | None
 
 
-def http_get(url: str, *, timeout: float, etag: str | None = None, accept: str = "application/json") -> Fetched:
-    """GET `url`; FetchError names what went wrong in one line."""
+def http_get(url: str, *, timeout: float, etag: str | None = None, accept: str = "application/json",
+             token: str | None = None) -> Fetched:  # fmt: skip
+    """GET `url` (with `Authorization: Bearer <token>` when given); FetchError names what went wrong in one line."""
     headers = {"Accept": accept, "User-Agent": "authdemo-verifier"}
     if etag:
         headers["If-None-Match"] = etag
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, headers=headers)  # noqa: S310  (http(s) only: checked in config)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -121,10 +124,11 @@ class KeySet:
         """False once the last good set is more than `max_stale` seconds past its max-age."""
         return (time.monotonic() if now is None else now) < self.fresh_until + self.max_stale
 
-    def get(self, kid: str) -> jwt.PyJWK | None:
+    def get(self, kid: str, *, at_once: bool = False) -> jwt.PyJWK | None:
         """The key named `kid`, fetching when the set is stale (a failed fetch is retried once
         per cooldown) or when the kid is new and the cooldown has passed; Unavailable once the
-        last good set is too old."""
+        last good set is too old. `at_once` skips the cooldown: for the kid that signs the
+        revocation feed, whose polls are rate-bounded by REVOCATION_POLL already."""
         now = time.monotonic()
         if now < self.fresh_until and kid in self.keys:
             return self.keys[kid]
@@ -132,8 +136,11 @@ class KeySet:
             now = time.monotonic()
             stale = now >= self.fresh_until
             # A stale set is refetched at once (the rotation runbook counts on max-age alone);
-            # only an unknown kid in a fresh set, or a retry after a failure, waits for the cooldown.
-            wait = self.cooldown if (self.last_error or not stale) else 0
+            # only an unknown kid in a fresh set, or a retry after a failure, waits for the cooldown,
+            # which anyone can start with one token naming a random kid. The feed's kid never waits:
+            # after a leaked key's removal the feed is signed by the new key, and a feed that cannot
+            # be verified leaves the previous one, which still lists the leaked kid, in force.
+            wait = 0 if at_once else self.cooldown if (self.last_error or not stale) else 0
             if (stale or kid not in self.keys) and now - self.last_attempt >= wait:
                 with suppress(FetchError):  # serve with the last good set; the next try waits for the cooldown
                     self.refresh()

@@ -8,15 +8,20 @@ import json
 import secrets
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.utils import timezone
 
+from accounts.models import AccessCutoff
 from accounts.services import revoke_everything
 from api import keys
+from api.wellknown import FEED_MAX_CUTOFFS
 from tests.conftest import ROOT
 from tests.factories import PASSWORD, UserFactory, hmac_token, unsigned_token
 
@@ -207,6 +212,60 @@ def test_verifier_drops_a_removed_key_at_the_feeds_pace(start_keyed_site, start_
     assert refused(dashboard(verifier, old_token))
 
 
+def test_verifier_drops_a_leaked_key_while_its_unknown_kid_cooldown_runs(start_keyed_site, start_verifier, bob):
+    """README's leaked-key runbook while the holder of the key keeps the cooldown running: the
+    feed's new signing key is fetched at once, so the feed that no longer lists the leaked kid lands."""
+    server, directory = start_keyed_site("ES256")
+    verifier = start_verifier(server, REVOCATION_POLL="0.2", JWKS_COOLDOWN="3600")
+    leaked_kid, leaked_token = keys.load_ring(directory).active.kid, obtain(server, bob)["access"]
+    assert dashboard(verifier, leaked_token).status_code == 200
+    assert refused(dashboard(verifier, sign(directory, claims_of(leaked_token), kid=secrets.token_urlsafe(16))))
+    keys.activate_key(directory=directory, kid=keys.generate_key(directory=directory, algorithm="ES256"),
+                      algorithm="ES256")  # fmt: skip
+    keys.remove_key(directory=directory, kid=leaked_kid, force=True)
+    removed_at = time.time()
+    wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > removed_at, 10)
+    assert refused(dashboard(verifier, leaked_token))
+    assert dashboard(verifier, obtain(server, bob)["access"]).status_code == 200
+
+
+def test_verifier_fails_closed_on_a_replayed_feed(start_keyed_site, start_verifier, bob, replaying_proxy):
+    """A proxy that answers the last genuine feed again and again: the copy ages from its own iat."""
+    server, _ = start_keyed_site("ES256")
+    proxy = replaying_proxy(server.url)
+    verifier = start_verifier(server, REVOCATION_URL=f"{proxy.url}/api/revocations/", REVOCATION_POLL="0.2",
+                              REVOCATION_MAX_STALE="2", REVOCATION_CLOCK_SKEW="0.5")  # fmt: skip
+    token = obtain(server, bob)["access"]
+    wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > 0)
+    proxy.replay()
+    revoke_everything(user=bob, reason="log out everywhere")
+    wait_for(lambda: verifier.health()["status"] != "ok", 10)
+    health = requests.get(f"{verifier.url}/healthz", timeout=10)
+    assert (health.status_code, health.json()["status"]) == (503, "refusing every token: revocation feed too old")
+    assert 2.5 < health.json()["revocation_feed_age"] < 2.5 + 1  # the bound, plus one poll and slack
+    response = dashboard(verifier, token)
+    assert (response.status_code, response.json()["code"]) == (503, "verifier_unavailable")
+
+
+def test_verifier_refuses_tokens_issued_before_a_mass_revocation(site, verifier, bob):
+    """More cut-offs in the window than the feed lists: every token issued before the newest
+    folded one is refused, a user's who was not revoked too; a new login still verifies."""
+    token = obtain(site[0], bob)["access"]
+    at = timezone.now()
+    AccessCutoff.objects.bulk_create(AccessCutoff(user_id=10**12 + n, at=at) for n in range(FEED_MAX_CUTOFFS + 1))
+    wait_for(lambda: verifier.health()["revocation_feed_revoked_before"] >= at.timestamp())
+    assert refused(dashboard(verifier, token), "token_revoked")
+    assert dashboard(verifier, obtain(site[0], bob)["access"]).status_code == 200
+
+
+def test_verifier_without_the_feed_token_fails_closed_saying_why(site, start_verifier, bob):
+    verifier = start_verifier(site[0], REVOCATION_FEED_TOKEN="", REVOCATION_POLL="0.2", REVOCATION_MAX_STALE="1")
+    wait_for(lambda: verifier.health()["status"] != "ok")
+    health = verifier.health()
+    assert health["revocation_feed_error"] == f"{site[0].url}/api/revocations/ answered HTTP 401"
+    assert dashboard(verifier, obtain(site[0], bob)["access"]).status_code == 503
+
+
 def test_verifier_never_uses_a_larger_leeway_than_authdemo(site, start_verifier, bob):
     verifier = start_verifier(site[0], JWT_LEEWAY="600")  # authdemo's is 10 s
     wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > 0)
@@ -283,12 +342,75 @@ def test_verifier_without_jwks_url_stops_with_one_line():
     assert run_verifier().stderr.strip().startswith("verifier: JWKS_URL must be set")
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REVOCATION_CLOCK_SKEW": "soon"}, "verifier: REVOCATION_CLOCK_SKEW='soon' is not a number."),
+        ({"REVOCATION_CLOCK_SKEW": "-1"}, "verifier: REVOCATION_CLOCK_SKEW='-1' must be at least 0 and at most 30."),
+        ({"REVOCATION_CLOCK_SKEW": "31"}, "verifier: REVOCATION_CLOCK_SKEW='31' must be at least 0 and at most 30."),
+        ({"REVOCATION_FEED_TOKEN": "short"}, "verifier: REVOCATION_FEED_TOKEN must be one token of at least 32"),
+        ({"REVOCATION_FEED_TOKEN": "a" * 32 + ",b" * 32}, "verifier: REVOCATION_FEED_TOKEN must be one token"),
+    ],
+)
+def test_verifier_with_a_bad_feed_setting_stops_with_one_line(env, message):
+    lines = run_verifier(JWKS_URL="http://127.0.0.1:9/.well-known/jwks.json", **env).stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message)
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
 def run_verifier(**env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "verifier"], cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env},
                           capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+class ReplayingProxy:
+    """An HTTP proxy on 127.0.0.1 that forwards GETs to `upstream` and remembers the last answer;
+    after replay() it answers that copy to every request, as a hostile middlebox could."""
+
+    def __init__(self, upstream: str):
+        self.upstream, self.last, self.replaying = upstream, None, threading.Event()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if not proxy.replaying.is_set():
+                    got = requests.get(f"{proxy.upstream}{self.path}", headers=dict(self.headers), timeout=10)
+                    proxy.last = (got.status_code, got.headers["Content-Type"], got.content)
+                status, content_type, body = proxy.last
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def replay(self) -> None:
+        self.replaying.set()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def replaying_proxy():
+    proxies = []
+
+    def _start(upstream: str) -> ReplayingProxy:
+        proxies.append(ReplayingProxy(upstream))
+        return proxies[-1]
+
+    yield _start
+    for proxy in proxies:
+        proxy.stop()
 
 
 def wait_for(condition, timeout: float = 30) -> None:

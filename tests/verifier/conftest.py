@@ -1,0 +1,27 @@
+"""authdemo and the verifier share a feed credential here, as a deployment's environment would give them."""
+
+import secrets
+
+import pytest
+
+FEED_TOKEN = secrets.token_urlsafe(32)  # REVOCATION_FEED_TOKEN of both sides, new for each run
+
+
+@pytest.fixture(scope="session")
+def start_keyed_site(start_keyed_site):
+    """The suite's start_keyed_site, with REVOCATION_FEED_TOKEN set unless a test sets its own."""
+
+    def _start(algorithm: str = "ES256", **overrides: str):
+        return start_keyed_site(algorithm, **{"REVOCATION_FEED_TOKEN": FEED_TOKEN, **overrides})
+
+    return _start
+
+
+@pytest.fixture(scope="session")
+def start_verifier(start_verifier):
+    """The suite's start_verifier, with REVOCATION_FEED_TOKEN set unless a test sets its own."""
+
+    def _start(site, **overrides: str):
+        return start_verifier(site, **{"REVOCATION_FEED_TOKEN": FEED_TOKEN, **overrides})
+
+    return _start
