@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user
 from django.contrib.auth import login as auth_login
+from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import get_token
@@ -31,6 +32,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts import vocabulary
 from accounts.forms import LoginForm
+from accounts.local_tier import enabled as local_tier_enabled
 from accounts.services import revoke_everything
 from accounts.session_engines import db as db_sessions
 from accounts.vocabulary import (
@@ -46,6 +48,7 @@ from api.services import issue_token_pair
 from api.tokens import validate_access_token
 from api.views import TimedAPIView
 from authdemo.chart import chart_svg, scheme_rows
+from authdemo.evidence import about_this_install
 
 # -- selectors ----------------------------------------------------------------------------
 
@@ -158,26 +161,27 @@ class CompareView(TemplateView):
     template_name = "authdemo/compare.html"
 
     def get_context_data(self, **kwargs):
-        results = load_results()
+        results, cluster = load_results(), load_results(settings.CLUSTER_RESULTS)
         database_sessions_copied = settings.SESSION_BACKEND == vocabulary.DB and db_sessions.serves_local_copies()
+        redis_copied = local_tier_enabled(caches["default"])  # as the cut-off and Redis sessions decide
         return {
             **super().get_context_data(**kwargs),
             "results": results,
+            "here": about_this_install(results=results, cluster=cluster),
             "rows": scheme_rows(results),
             "full_rows": scheme_rows(results, "full"),
             "peer_rows": scheme_rows(results, order=PEER_KEYS),
             "local_tier": {
-                "on": settings.LOCAL_TIER == "on" and (bool(settings.REDIS_URL) or database_sessions_copied),
+                "on": redis_copied or (settings.LOCAL_TIER == "on" and database_sessions_copied),
                 "database": database_sessions_copied,
                 "bound": settings.LOCAL_TIER_BOUND,
                 "max_age": settings.LOCAL_TIER_MAX_AGE,
             },
             "chart": chart_svg(results) if results else "",
             "findings": findings(results),
-            "cluster": cluster_figures(load_results(settings.CLUSTER_RESULTS)),
+            "cluster": cluster_figures(cluster),
             "visitor_session": describe_visitor_session(self.request),
             "visitor_token": describe_visitor_token(self.request),
-            "revocation_mode": settings.JWT_REVOCATION,
             "session_engine": settings.SESSION_BACKEND,
             "login_form": LoginForm(self.request),
         }
