@@ -10,6 +10,7 @@ from functools import lru_cache
 from ipaddress import ip_address
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
@@ -17,6 +18,8 @@ from user_agents import parse as parse_user_agent
 
 # What a cache call raises when Redis is down or times out (django-redis wraps some of them).
 CACHE_ERRORS = (RedisError, ConnectionInterrupted)
+# A store that did not answer (or, for Redis, did not replicate a write): answered 503, not 500.
+OUTAGES = (DatabaseError, *CACHE_ERRORS)
 
 
 def client_ip(request: HttpRequest | None) -> str | None:

@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router, transaction
 
 from accounts import vocabulary
 from accounts.usernames import username_skeletons
@@ -65,7 +65,12 @@ class User(AbstractUser):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and self.USERNAME_FIELD in update_fields:
             kwargs["update_fields"] = {*update_fields, "username_skeleton", "username_folded_skeleton"}
-        super().save(*args, **kwargs)
+        # One transaction with the post_save receiver (accounts.signals): a new password or a
+        # deactivation and the revocation it implies commit together or not at all, wherever
+        # the save comes from (a page, the admin, a shell). Model.save() sends post_save after
+        # its own block, so without this a failed revocation would leave the password changed.
+        with transaction.atomic(using=kwargs.get("using") or router.db_for_write(type(self), instance=self)):
+            super().save(*args, **kwargs)
         self._password_made_unusable = False  # as AbstractBaseUser.save() forgets `_password`
 
     @property

@@ -19,7 +19,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts import vocabulary
 from accounts.authentication import CREATED_KEY, REGISTRY_KEY, SEEN_KEY, SNAPSHOT_FIELDS, SNAPSHOT_KEY
-from accounts.http import client_ip, user_agent
+from accounts.http import CACHE_ERRORS, client_ip, user_agent
 from accounts.local_tier import enabled as local_tier_enabled
 from accounts.local_tier import tier
 from accounts.models import AccessCutoff, AuditEvent, TokenFamily, User, UserSession
@@ -116,6 +116,7 @@ def revoke_family(*, family: TokenFamily, reason: str, actor: AbstractBaseUser |
         record_event(kind=AuditEvent.Kind.FAMILY_REVOKED, request=request, user=family.user, actor=actor, reason=reason)
 
 
+@transaction.atomic
 def revoke_everything(
     *,
     user: User,
@@ -124,28 +125,39 @@ def revoke_everything(
     request: HttpRequest | None = None,
     keep_current_session: bool = False,
 ) -> None:
-    """Log `user` out everywhere: sessions, refresh tokens, and live access tokens.
+    """Log `user` out everywhere: sessions, refresh tokens, and live access tokens; all or nothing.
 
-    Sessions end through their engine; every outstanding refresh token is blacklisted;
-    the access-token cut-off moves to now, so with JWT_REVOCATION=cutoff even access
-    tokens that have not expired stop working at once. `keep_current_session` spares the
-    session making the request (password change keeps the user logged in there).
+    Every outstanding refresh token is blacklisted; the access-token cut-off moves to now, so
+    with JWT_REVOCATION=cutoff even access tokens that have not expired stop working at once;
+    sessions end through their engine. `keep_current_session` spares the session making the
+    request (password change keeps the user logged in there).
+
+    The database is the source of truth and everything in it commits in one transaction, with
+    the credential change that asked for it where there is one (`User.save`, the delete
+    collector). The stores outside the transaction are written last, in the order that leaves
+    a failure on the safe side: Redis sessions are deleted (a deletion that stays after a
+    rollback only logs out more), then the cut-off is published to the cache every process
+    reads. If any store cannot take its write (Redis down, or no replica acknowledged it), the
+    error propagates, the database rolls back (a password stays as it was) and the cut-off is
+    taken back out of the cache, so no store is left holding a newer answer than the database.
     """
     keep = request.session.get(REGISTRY_KEY) if keep_current_session and request is not None else None
-    for session in UserSession.objects.filter(user=user).exclude(pk=keep).select_related("user"):
-        if session.revocable:
-            _end_through_engine(session, request=request)
-    with transaction.atomic():
+    try:
         revoked = timezone.now()
         TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=revoked, revoked_reason=reason)
         _blacklist(OutstandingToken.objects.filter(user=user, expires_at__gt=revoked))
         # Taken after the families are locked: a refresh that won before us minted its access
-        # token earlier, so this cut-off covers it. Published inside the transaction: if the
-        # cache cannot take it, nothing is committed and the caller sees the error.
+        # token earlier, so this cut-off covers it.
         cutoff = timezone.now()
         User.objects.filter(pk=user.pk).update(tokens_valid_after=cutoff)
         AccessCutoff.objects.update_or_create(user_id=user.pk, defaults={"at": cutoff})  # for the feed
+        for session in UserSession.objects.filter(user=user).exclude(pk=keep).select_related("user"):
+            if session.revocable:
+                _end_through_engine(session, request=request)
         set_cutoff_cache(user_id=user.pk, cutoff=cutoff)
+    except BaseException:
+        _forget_cutoff_cache(user_id=user.pk)
+        raise
     user.tokens_valid_after = cutoff
     record_event(kind=AuditEvent.Kind.EVERYTHING_REVOKED, request=request, user=user, actor=actor, reason=reason)
 
@@ -159,6 +171,20 @@ def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
         backend.set(key, cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT, **target)
     if local_tier_enabled(backend):  # Redis tells the other processes; this one knows now
         tier("default").discard(backend, key)
+
+
+def _forget_cutoff_cache(*, user_id: int) -> None:
+    """Take a cut-off that is being rolled back out of the cache, so that readers go to the
+    database (accounts.selectors.get_access_cutoff). Best effort: if the cache cannot take this
+    either, it cannot have taken the cut-off (or took it without a replica, which a failover
+    drops); a cut-off left newer than the database only ends this user's tokens early."""
+    backend = caches["default"]
+    try:
+        backend.delete(cutoff_cache_key(user_id))
+    except CACHE_ERRORS:
+        return
+    if local_tier_enabled(backend):
+        tier("default").discard(backend, cutoff_cache_key(user_id))
 
 
 def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:

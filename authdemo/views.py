@@ -16,10 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 
-from accounts.http import CACHE_ERRORS
+from accounts.http import OUTAGES
 from api.keys import KeyFileError
-
-OUTAGES = (DatabaseError, *CACHE_ERRORS)  # answered 503, not 500
 
 DEMO_COOKIE_AGE = 900
 
