@@ -107,7 +107,7 @@ SCHEMES = (
 )
 SCHEME_KEYS = tuple(scheme.key for scheme in SCHEMES)  # display order
 
-# The peers measured beside authdemo (../shared/PEERS.md); they send no Server-Timing.
+# The peers measured beside authdemo (bench/peers/README.md); they send no Server-Timing.
 PEER_DJANGO_PING, PEER_EXPRESS_JWT = "peer_django_ping", "peer_express_jwt"
 PEER_SCHEMES = (
     Scheme(PEER_DJANGO_PING, "bare Django: JSON ping", ""),

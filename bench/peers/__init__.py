@@ -1,4 +1,4 @@
-"""The peers `make bench` measures beside authdemo (../shared/PEERS.md): a bare Django
+"""The peers `make bench` measures beside authdemo (bench/peers/README.md): a bare Django
 project (bench/peers/bare) and the usual Express examples (bench/peers/express)."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class NodeServer(Server):
 
 
 def peer_servers(env: dict[str, str], stores: Stores, logs: Path) -> dict[str, Server]:
-    """The two peers, configured as PEERS.md says, not yet started.
+    """The two peers, configured as bench/peers/README.md says, not yet started.
 
     The bare project runs under the same gunicorn settings as authdemo's servers (one sync worker),
     so that the ratio between them is the code's, not the worker class's.

@@ -1,7 +1,7 @@
 """A bare Django project: `django-admin startproject` defaults plus DRF and SimpleJWT.
 
 The floor a Django site starts from, measured beside authdemo by `make bench`
-(../shared/PEERS.md): startproject's middleware, debug off, Redis sessions through
+(bench/peers/README.md): startproject's middleware, debug off, Redis sessions through
 django-redis, persistent database connections. Test-only; its secrets come from the
 benchmark's environment.
 """

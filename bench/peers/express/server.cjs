@@ -1,4 +1,4 @@
-// The usual Express examples of cookies, sessions and JWT (../shared/PEERS.md), written
+// The usual Express examples of cookies, sessions and JWT (bench/peers/README.md), written
 // from their specification, in one node process, for `make bench` to measure beside
 // authdemo. Test-only code: never deployed. The examples hard-code their secrets; here they
 // come from the environment (the benchmark passes random ones), the code is otherwise theirs.
