@@ -2,22 +2,30 @@
 
 nginx (Debian's) in front of three gunicorn instances; PostgreSQL (a database of the
 cluster's own on the machine's server); Redis as a primary, a replica and three Sentinels
-(Debian's redis-server and redis-sentinel). Every process listens on a free loopback port,
-is started here and stopped by its own pid (SIGTERM stops them all). While it runs,
-artifacts/cluster/state.json maps it: the nginx URL, and each process's role, address, pid.
+(Debian's redis-server and redis-sentinel). Debian's supervisord runs every one of them
+(deploy/supervisord.conf): it restarts whatever dies, by its own pid, and never stops the
+rest. Every process listens on a free loopback port. SIGTERM, SIGINT or the launcher's death
+stops them all. While it runs, artifacts/cluster/state.json maps it: the nginx URL, and each
+process's role, address and pid.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
+import importlib.util
 import json
 import os
+import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +40,11 @@ SERVICE = "authdemo"
 DEPLOY = ROOT / "deploy"
 STATE = ROOT / "artifacts" / "cluster" / "state.json"
 HOSTS = ("127.0.0.1", "localhost")
-PACKAGES = {"nginx": "nginx", "redis-server": "redis-server", "redis-sentinel": "redis-sentinel"}
+PACKAGES = {"nginx": "nginx", "redis-server": "redis-server", "redis-sentinel": "redis-sentinel",
+            "supervisord": "supervisor"}  # fmt: skip
+_spec = importlib.util.spec_from_file_location("supervisor_reaper", DEPLOY / "supervisor_reaper.py")
+reaper = importlib.util.module_from_spec(_spec)  # the listener supervisord runs; its /proc reading is reused here
+_spec.loader.exec_module(reaper)
 
 
 def wait_until(check: Callable[[], object], *, timeout: float, what: str) -> object:
@@ -42,7 +54,7 @@ def wait_until(check: Callable[[], object], *, timeout: float, what: str) -> obj
         try:
             if result := check():
                 return result
-        except (redis.RedisError, requests.RequestException, OSError):
+        except (redis.RedisError, requests.RequestException, OSError, xmlrpc.client.Error):
             pass
         time.sleep(0.1)
     raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
@@ -55,68 +67,175 @@ def fill(template: str, **values: object) -> str:
     return text
 
 
+def supervisor_quote(text: str) -> str:
+    """`text` as a supervisord value: its own %-expansion escaped."""
+    return text.replace("%", "%%")
+
+
+def signal_session(session: int, sig: int) -> None:
+    """Send `sig` to every process of `session`, each by its own pid."""
+    for pid in reaper.session_members(session):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=30)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def make_connection(self, host):  # noqa: ARG002  (one socket, whatever the URL's host)
+        return _UnixConnection(self.path)
+
+
+@dataclass
+class Supervisor:
+    """supervisord on a unix socket of its own in `workdir`, and its XML-RPC interface."""
+
+    workdir: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def programs(self) -> Path:
+        return self.workdir / "programs"
+
+    def rpc(self):
+        return xmlrpc.client.ServerProxy(
+            "http://localhost", transport=_UnixTransport(str(self.workdir / "supervisor.sock"))
+        ).supervisor
+
+    def start(self, *, watch: int) -> Supervisor:
+        """Render deploy/supervisord.conf and run supervisord in a session of its own."""
+        self.programs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        config = self.workdir / "supervisord.conf"
+        config.write_text(fill("supervisord.conf", DIR=self.workdir, ROOT=ROOT, DEPLOY=DEPLOY, PYTHON=sys.executable,
+                               WATCH=f"--watch {watch}"))  # fmt: skip
+        with (self.workdir / "supervisord.out").open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603  (our own fixed command, no shell)
+                ["supervisord", "-c", str(config)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        wait_until(lambda: self.rpc().getState()["statename"] == "RUNNING", timeout=15, what="supervisord")
+        return self
+
+    def add(self, name: str, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        """Write the program's file (deploy/supervisor-program.conf) and have supervisord start it."""
+        environment = ",".join(f'{key}="{supervisor_quote(value)}"' for key, value in (env or {}).items())
+        path = self.programs / f"{name}.conf"
+        path.touch(mode=0o600)  # it may hold the app's secrets
+        path.write_text(fill("supervisor-program.conf", NAME=name, COMMAND=supervisor_quote(shlex.join(command)),
+                             ROOT=ROOT, ENVIRONMENT=environment, LOG=log))  # fmt: skip
+        self.rpc().reloadConfig()
+        self.rpc().addProcessGroup(name)
+
+    def remove(self, name: str) -> None:
+        """Stop the program (its whole process group) and forget it."""
+        try:
+            self.rpc().stopProcess(name)
+        except xmlrpc.client.Fault as fault:
+            if "NOT_RUNNING" not in fault.faultString:
+                raise
+        self.rpc().removeProcessGroup(name)
+        (self.programs / f"{name}.conf").unlink(missing_ok=True)
+
+    def pid(self, name: str) -> int | None:
+        info = self.rpc().getProcessInfo(name)
+        return info["pid"] if info["statename"] == "RUNNING" and info["pid"] else None
+
+    def stop(self) -> None:
+        """Stop supervisord and every process it started, even frozen ones; then kill, by pid,
+        whatever outlived it in its session. Each step runs whatever the one before did."""
+        if self.process is None:
+            return
+        session = self.process.pid
+        signal_session(session, signal.SIGCONT)  # a SIGSTOPped process would never act on SIGTERM
+        try:
+            self.process.terminate()  # supervisord stops every program, by group, then exits
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        finally:
+            signal_session(session, signal.SIGKILL)
+
+
 @dataclass
 class Daemon:
-    """One process we start, and stop or kill by its pid."""
+    """One process supervisord runs for us; its pid is whatever supervisord last started."""
 
     name: str
     role: str
     port: int
     command: list[str]
     log: Path
-    process: subprocess.Popen | None = None
-    user: str | None = None  # run as this user (PostgreSQL refuses to run as root)
-    stop_signal: int = signal.SIGTERM
+    supervisor: Supervisor
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process else None
+        return self.supervisor.pid(self.name)
 
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.pid is not None
 
     def start(self) -> Daemon:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603  (our own fixed command, no shell)
-                self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, user=self.user
-            )
+        self.supervisor.add(self.name, self.command, self.log, self.env)
         return self
 
-    def stop(self) -> None:
-        if self.alive():
-            self.process.send_signal(self.stop_signal)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        """Send `sig` to this process alone (not its group), as `kill -9 <pid>` does; its pid."""
+        pid = self.pid
+        os.kill(pid, sig)
+        return pid
 
-    def kill(self) -> None:
-        if self.alive():
-            self.process.kill()
-            self.process.wait()
+    def ready(self) -> bool:
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        return bool(client.ping())
 
     def describe(self) -> dict:
         return {"name": self.name, "role": self.role, "address": self.address, "pid": self.pid}
 
 
-def redis_daemon(name: str, workdir: Path, *, replica_of: int | None = None, port: int | None = None) -> Daemon:
-    port = port or free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(workdir), "--dbfilename", f"{name}.rdb", "--daemonize", "no"]  # fmt: skip
+@dataclass
+class App(Daemon):
+    """An app instance (gunicorn) or nginx: ready when /healthz answers 200."""
+
+    group: str = ""
+
+    def ready(self) -> bool:
+        return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+
+    def wait_ready(self, timeout: float = 60) -> App:
+        wait_until(self.ready, timeout=timeout, what=f"{self.name} to answer")
+        return self
+
+
+def redis_command(name: str, workdir: Path, port: int, sentinels: list[int], replica_of: int | None) -> list[str]:
+    """deploy/redis-node.sh: a replica of whichever primary the Sentinels name, never an empty primary."""
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(workdir), "--dbfilename", f"{name}.rdb", "--daemonize", "no"]  # fmt: skip
     if replica_of:
-        command += ["--replicaof", "127.0.0.1", str(replica_of)]
-    return Daemon(name, "replica" if replica_of else "primary", port, command, workdir / f"{name}.log")
-
-
-def sentinel_daemon(name: str, workdir: Path, *, primary_port: int) -> Daemon:
-    port = free_port()
-    config = workdir / f"{name}.conf"
-    config.write_text(fill("sentinel.conf", PORT=port, DIR=workdir, SERVICE=SERVICE, PRIMARY_PORT=primary_port))
-    return Daemon(name, "sentinel", port, ["redis-sentinel", str(config)], workdir / f"{name}.log")
+        args += ["--replicaof", "127.0.0.1", str(replica_of)]
+    return ["sh", str(DEPLOY / "redis-node.sh"), SERVICE, ",".join(map(str, sentinels)), str(port), *args]
 
 
 def nginx_config(workdir: Path, groups: dict[str, list[int]], ports: dict[str, int]) -> Path:
@@ -129,13 +248,6 @@ def nginx_config(workdir: Path, groups: dict[str, list[int]], ports: dict[str, i
     config = workdir / "nginx.conf"
     config.write_text(fill("nginx.conf", DIR=workdir, SITES=sites))
     return config
-
-
-def nginx_daemon(workdir: Path, ports: dict[str, int]) -> Daemon:
-    """nginx in the foreground with its own prefix, configuration and error log."""
-    config, log = workdir / "nginx.conf", workdir / "error.log"
-    command = ["nginx", "-p", str(workdir), "-c", str(config), "-e", str(log)]
-    return Daemon("nginx", "proxy", ports[next(iter(ports))], command, workdir / "nginx.out")
 
 
 # The app instances behind nginx, by group. "main" is the cluster; "stateless" is what the
@@ -152,10 +264,11 @@ class Cluster:
     workdir: Path
     groups: dict[str, tuple[int, dict[str, str]]] = field(default_factory=lambda: {"main": (3, MAIN)})
     state_path: Path = STATE
+    supervisor: Supervisor | None = None
     redis: list[Daemon] = field(default_factory=list)
     sentinels: list[Daemon] = field(default_factory=list)
-    apps: dict[str, list[Server]] = field(default_factory=dict)
-    nginx: Daemon | None = None
+    apps: dict[str, list[App]] = field(default_factory=dict)
+    nginx: App | None = None
     ports: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -170,47 +283,65 @@ class Cluster:
         return ",".join(s.address for s in self.sentinels)
 
     def app_env(self, overrides: dict[str, str]) -> dict[str, str]:
-        """Redis through Sentinel, behind the proxy, with the group's scheme settings."""
-        return {
+        """Redis through Sentinel, behind the proxy, with the group's scheme settings; only
+        what differs from supervisord's own environment (which the programs inherit)."""
+        env = {
             **self.env, "REDIS_URL": "", "REDIS_SENTINELS": self.sentinel_addresses,
             "REDIS_SENTINEL_SERVICE": SERVICE, "DJANGO_BEHIND_PROXY": "true", "DJANGO_ALLOWED_HOSTS": ",".join(HOSTS),
             **overrides,
         }  # fmt: skip
+        return {key: value for key, value in env.items() if os.environ.get(key) != value}
 
-    def all_apps(self) -> list[Server]:
+    def all_apps(self) -> list[App]:
         return [app for group in self.apps.values() for app in group]
+
+    def programs(self) -> list[Daemon]:
+        return [*self.redis, *self.sentinels, *self.all_apps(), *([self.nginx] if self.nginx else [])]
 
     def start(self) -> Cluster:
         return self.start_stores().start_apps()
 
     def start_stores(self) -> Cluster:
-        """Redis primary and replica, then three Sentinels watching them."""
+        """supervisord; under it Redis primary and replica, then three Sentinels watching them."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o755)  # nginx's workers may run as another user
-        primary = redis_daemon("redis-1", self.workdir).start()
-        self.redis = [primary, redis_daemon("redis-2", self.workdir, replica_of=primary.port).start()]
+        self.supervisor = Supervisor(self.workdir)  # assigned first: stop() stops a start that failed half-way
+        self.supervisor.start(watch=os.getpid())
+        sentinel_ports = [free_port() for _ in range(3)]
+        primary_port = free_port()
+        for name, port, replica_of in (("redis-1", primary_port, None), ("redis-2", free_port(), primary_port)):
+            command = redis_command(name, self.workdir, port, sentinel_ports, replica_of)
+            role = "replica" if replica_of else "primary"
+            self.redis.append(Daemon(name, role, port, command, self.workdir / f"{name}.log", self.supervisor).start())
         for node in self.redis:
-            wait_until(lambda n=node: self.client(n).ping(), timeout=10, what=f"{node.name} to answer")
-        self.sentinels = [
-            sentinel_daemon(f"sentinel-{n}", self.workdir, primary_port=primary.port).start() for n in (1, 2, 3)
-        ]
+            wait_until(node.ready, timeout=10, what=f"{node.name} to answer")
+        for n, port in enumerate(sentinel_ports, start=1):
+            config = self.workdir / f"sentinel-{n}.conf"
+            config.write_text(fill("sentinel.conf", PORT=port, DIR=self.workdir, SERVICE=SERVICE,
+                                   PRIMARY_PORT=primary_port))  # fmt: skip
+            self.sentinels.append(Daemon(f"sentinel-{n}", "sentinel", port, ["redis-sentinel", str(config)],
+                                         self.workdir / f"sentinel-{n}.log", self.supervisor).start())  # fmt: skip
         self.wait_healthy()
         return self
 
     def start_apps(self) -> Cluster:
         """The app instances, then nginx in front of them; then the map."""
-        self.apps = {
-            group: [Server(f"{group}-{n}", self.app_env(overrides), self.workdir / f"{group}-{n}.log",
-                           app="authdemo.wsgi", preload=True) for n in range(1, count + 1)]
-            for group, (count, overrides) in self.groups.items()
-        }  # fmt: skip
-        for app in self.all_apps():
-            app.start()
+        self.apps = {group: [] for group in self.groups}
+        for group, (count, overrides) in self.groups.items():
+            for n in range(1, count + 1):
+                name, log, env = f"{group}-{n}", self.workdir / f"{group}-{n}.log", self.app_env(overrides)
+                command = Server(name, env, log, app="authdemo.wsgi", preload=True).command()
+                port = int(command[command.index("--bind") + 1].rsplit(":", 1)[1])
+                self.apps[group].append(App(name, "app", port, command, log, self.supervisor, env, group).start())
         for app in self.all_apps():
             app.wait_ready()
         self.ports = {group: free_port() for group in self.groups}
-        nginx_config(self.workdir, {group: [app.port for app in apps] for group, apps in self.apps.items()}, self.ports)
-        self.nginx = nginx_daemon(self.workdir, self.ports).start()
+        config = nginx_config(
+            self.workdir, {g: [app.port for app in apps] for g, apps in self.apps.items()}, self.ports
+        )
+        command = ["nginx", "-p", str(self.workdir), "-c", str(config), "-e", str(self.workdir / "error.log")]
+        self.nginx = App("nginx", "proxy", self.ports[next(iter(self.ports))], command, self.workdir / "nginx.out",
+                         self.supervisor).start()  # fmt: skip
         for group in self.groups:
             wait_until(lambda g=group: requests.get(f"{self.group_url(g)}/healthz", timeout=2).ok, timeout=10,
                        what=f"nginx for {group}")  # fmt: skip
@@ -257,54 +388,39 @@ class Cluster:
     def replica(self) -> Daemon:
         return next(node for node in self.redis if node.port != self.primary_port())
 
-    def restart_redis(self, node: Daemon) -> Daemon:
-        """Start a dead Redis again as a replica of the current primary, never as a primary:
-        it kept nothing on disk, and an empty primary would wipe its replica."""
-        primary = wait_until(
-            lambda: self.primary_port() != node.port and self.primary_port(), timeout=30, what="a new primary"
-        )
-        fresh = redis_daemon(node.name, self.workdir, replica_of=primary, port=node.port).start()
-        self.redis[self.redis.index(node)] = fresh
-        wait_until(lambda: self.client(fresh).ping(), timeout=10, what=f"{fresh.name} to answer")
+    def wait_back(self, program: Daemon, old_pid: int, *, timeout: float = 60) -> int:
+        """Wait until supervisord has started `program` again and it answers; its new pid."""
+        wait_until(lambda: program.pid not in (None, old_pid) and program.ready(), timeout=timeout,
+                   what=f"supervisord to restart {program.name}")  # fmt: skip
         self.write_state()
-        return fresh
+        return program.pid
 
     def route_to(self, group: str, count: int) -> None:
         """Send the group's traffic to its first `count` instances only (nginx reloads on SIGHUP)."""
         upstreams = {name: [app.port for app in apps] for name, apps in self.apps.items()}
         upstreams[group] = upstreams[group][:count]
         nginx_config(self.workdir, upstreams, self.ports)
-        self.nginx.process.send_signal(signal.SIGHUP)
+        self.nginx.kill(signal.SIGHUP)
         time.sleep(1)  # the old workers finish; the new ones route as configured
 
-    def kill_app(self, app: Server) -> None:
-        """SIGKILL the instance's whole process group: master and workers die at once."""
-        os.killpg(app.process.pid, signal.SIGKILL)
-        app.process.wait()
-
-    def restart_app(self, app: Server) -> Server:
-        app.start().wait_ready()
-        self.write_state()
-        return app
-
-    def supervise_once(self) -> None:
-        """Restart whatever died, as an init system would."""
-        for node in list(self.redis):
-            if not node.alive():
-                self.restart_redis(node)
-        for app in self.all_apps():
-            if app.process.poll() is not None:
-                self.restart_app(app)
+    def wait_recovered(self, timeout: float = 60) -> None:
+        """Wait until every process runs and answers again (supervisord restarts what died)."""
+        for program in self.programs():
+            wait_until(lambda p=program: p.alive() and p.ready(), timeout=timeout, what=f"{program.name} to answer")
+        if self.sentinels:
+            self.wait_healthy(timeout)
+        if self.nginx:
+            self.write_state()
 
     def state(self) -> dict:
         primary = self.primary_port()
         redis_nodes = [{**n.describe(), "role": "primary" if n.port == primary else "replica"} for n in self.redis]
-        apps = [{"name": a.name, "role": "app", "group": group, "address": a.url.removeprefix("http://"),
-                 "pid": a.process.pid} for group, members in self.apps.items() for a in members]  # fmt: skip
+        apps = [{**app.describe(), "group": app.group} for app in self.all_apps()]
         return {
             "url": self.url, "urls": {group: self.group_url(group) for group in self.groups},
             "service": SERVICE, "nginx": self.nginx.describe(), "apps": apps,
             "redis": redis_nodes, "sentinels": [s.describe() for s in self.sentinels], "workdir": str(self.workdir),
+            "supervisord": {"pid": self.supervisor.process.pid, "socket": str(self.workdir / "supervisor.sock")},
         }  # fmt: skip
 
     def write_state(self) -> None:
@@ -314,18 +430,18 @@ class Cluster:
         temporary.replace(self.state_path)
 
     def stop_apps(self) -> None:
-        """Stop nginx, then the app instances, by their own pids."""
-        if self.nginx:
-            self.nginx.stop()
-        for app in self.all_apps():
-            app.stop()
+        """Stop nginx, then the app instances (supervisord stops each one's whole group)."""
+        for program in [*([self.nginx] if self.nginx else []), *self.all_apps()]:
+            self.supervisor.remove(program.name)
+        self.nginx, self.apps = None, {}
 
     def stop(self) -> None:
-        """Stop every process by its own pid: the proxy first, the stores last."""
-        self.stop_apps()
-        for daemon in [*self.sentinels, *self.redis]:
-            daemon.stop()
-        self.state_path.unlink(missing_ok=True)
+        """Stop supervisord and with it every process (frozen ones too), whatever fails on the way."""
+        try:
+            if self.supervisor:
+                self.supervisor.stop()
+        finally:
+            self.state_path.unlink(missing_ok=True)
 
 
 def missing_programs() -> list[str]:
@@ -344,23 +460,30 @@ def cluster_env(database: str = "authdemo_cluster") -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=3)
+    parser.add_argument("--database", default="authdemo_cluster", help="recreated; must start with authdemo_cluster")
+    parser.add_argument("--state", type=Path, default=STATE, help="where to write the map")
     args = parser.parse_args(argv)
     if missing := missing_programs():
         print(f"make cluster needs: apt-get install -y {' '.join(missing)}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     workdir = Path(tempfile.mkdtemp(prefix="authdemo-cluster-"))
-    cluster = Cluster(cluster_env(), workdir, groups={"main": (args.instances, MAIN)})
+    cluster = Cluster(cluster_env(args.database), workdir, groups={"main": (args.instances, MAIN)},
+                      state_path=args.state)  # fmt: skip
     try:
         cluster.start()
         print(f"authdemo cluster at {cluster.url}/  (map: {cluster.state_path}; Ctrl-C or SIGTERM stops it)")
+        print(f"  supervisorctl -c {workdir}/supervisord.conf status  (supervisord restarts what dies)")
         print("  log in: alice / alice-demo-pass, bob / bob-demo-pass", flush=True)
-        while True:
+        while cluster.supervisor.process.poll() is None:
             time.sleep(0.5)
-            cluster.supervise_once()
+        print("supervisord exited; stopping", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the stop short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         cluster.stop()
 
 

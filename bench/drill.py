@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,19 +50,17 @@ DEMO_USERS = {"session": ("alice", "alice-demo-pass"), "token": ("bob", "bob-dem
 
 
 def drill_app_killed(cluster: Cluster, probes: list[Probe], *, seconds: float, verbose: bool = False) -> Drill:
-    """SIGKILL the first instance of every group under load, then start it again."""
+    """SIGKILL the gunicorn master of the first instance of every group under load (its worker
+    is left orphaned, holding the port); supervisord must start it again, alone."""
     drill = Drill("one app instance killed", tolerated=set(), verbose=verbose)
     victims = [apps[0] for apps in cluster.apps.values()]
     with Load(drill, probes):
         time.sleep(seconds / 3)
-        for victim in victims:
-            pid = victim.process.pid
-            cluster.kill_app(victim)
-            drill.mark(f"killed {victim.name} (pid {pid}) with SIGKILL")
-        time.sleep(seconds / 3)
-        for victim in victims:
-            cluster.restart_app(victim)
-            drill.mark(f"{victim.name} started again (pid {victim.process.pid})")
+        killed = [(victim, victim.kill()) for victim in victims]
+        for victim, pid in killed:
+            drill.mark(f"killed {victim.name}'s master (pid {pid}) with SIGKILL")
+        for victim, pid in killed:
+            drill.mark(f"supervisord started {victim.name} again (pid {cluster.wait_back(victim, pid)})")
         time.sleep(seconds / 3)
     check_still_logged_in(drill, probes)
     return drill.judge()
@@ -91,12 +90,13 @@ def prepare_revocations(cluster: Cluster, users: dict) -> tuple[list, list[Revoc
     return actions, revocations
 
 
-def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Daemon, float]:
-    """SIGKILL the Redis primary; wait for the Sentinels to name another; record how long it took."""
+def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Daemon, int]:
+    """SIGKILL the Redis primary; wait for the Sentinels to name another; record how long it took.
+    The victim and the pid it had."""
     victim = cluster.primary()
     killed, wall = drill.now(), time.time()
-    victim.kill()
-    drill.mark(f"{note} killed the primary {victim.name} (pid {victim.pid})", at=killed)
+    pid = victim.kill()
+    drill.mark(f"{note} killed the primary {victim.name} (pid {pid})", at=killed)
     port = wait_until(lambda: cluster.primary_port() not in (None, victim.port) and cluster.primary_port(),
                       timeout=30, what="a new primary")  # fmt: skip
     # The Sentinels' own log says when they switched; polling them on a busy machine says it late.
@@ -104,11 +104,12 @@ def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Daemon, 
     seconds = round(switched - wall if switched else drill.now() - killed, 2)
     drill.figures["failover_seconds"] = seconds
     drill.mark(f"the Sentinels switched to the primary on port {port}, {seconds} s after the kill", at=killed + seconds)
-    return victim, killed
+    return victim, pid
 
 
 def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, seconds: float, verbose=False) -> Drill:
-    """Revoke, SIGKILL the Redis primary at once, let Sentinel promote, bring the old one back."""
+    """Revoke, SIGKILL the Redis primary at once, let Sentinel promote; supervisord brings the old
+    one back (deploy/redis-node.sh: as a replica of the new primary)."""
     drill = Drill("Redis primary killed", tolerated={vocabulary.SESSION_REDIS}, verbose=verbose)
     actions, revocations = prepare_revocations(cluster, users)
     with Load(drill, probes) as load:
@@ -116,13 +117,14 @@ def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, s
         for action in actions:
             if (status := action().status_code) != 302:
                 drill.violate(f"a revocation right before the kill answered {status}")
-        victim, killed = kill_primary(cluster, drill, note=f"{len(actions)} revocations made, then")
+        killed = drill.now()
+        victim, pid = kill_primary(cluster, drill, note=f"{len(actions)} revocations made, then")
         if any(probe.scheme == vocabulary.SESSION_REDIS for probe in probes):
             back = load.wait_for(vocabulary.SESSION_REDIS, "ok", timeout=30)
             drill.figures["sessions_back_seconds"] = round(back - killed, 2)
-        cluster.restart_redis(victim)
+        cluster.wait_back(victim, pid)
         cluster.wait_healthy()
-        drill.mark(f"{victim.name} started again as a replica of the new primary, in sync")
+        drill.mark(f"supervisord started {victim.name} again, a replica of the new primary, in sync")
         time.sleep(seconds / 3)
     check_still_logged_in(drill, probes)
     check_still_revoked(drill, revocations)
@@ -191,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make drill needs: apt-get install -y {' '.join(missing) or 'postgresql'}", file=sys.stderr)
         return 2
     seconds = 3 if args.quick else 9
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the cluster and PostgreSQL on the way out
     workdir = Path(tempfile.mkdtemp(prefix="authdemo-drill-"))
     os.chmod(workdir, 0o755)
     postgres = OwnPostgres().init().start()
@@ -212,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             drill_postgres_restart(postgres, probes, down=seconds / 3, verbose=True),
         ]
     finally:
-        if cluster:
-            cluster.stop()
-        postgres.remove()
+        try:
+            if cluster:
+                cluster.stop()
+        finally:
+            postgres.remove()
     for drill in drills:
         print_drill(drill)
     write_results(RESULTS["quick" if args.quick else "full"], rates, drills)

@@ -368,6 +368,7 @@ def server_env(django_db_setup, django_db_blocker) -> dict[str, str]:
         "DJANGO_SECURE_COOKIES": "false",
         "PYTHONUNBUFFERED": "1",
         "EMAIL_URL": "dummymail://",
+        "SITE_URL": "http://127.0.0.1",  # required with debug off; no mail is sent
         **NO_ADDRESS_LIMITS,  # every browser test logs in from 127.0.0.1; tests/security checks the limits
     }
     # Debug off serves static files from the collected manifest, as in production.
@@ -476,8 +477,7 @@ def cluster_stores(tmp_path_factory):
 @pytest.fixture
 def sentinel_stores(cluster_stores):
     """The cluster's Redis, healthy again after whatever an earlier test killed, and empty."""
-    cluster_stores.supervise_once()
-    cluster_stores.wait_healthy()
+    cluster_stores.wait_recovered()
     cluster_stores.client(cluster_stores.primary()).flushall()
     return cluster_stores
 
@@ -512,7 +512,7 @@ def running_cluster(cluster_stores, server_env):
 @pytest.fixture
 def cluster(running_cluster, sentinel_stores, transactional_db):
     """The running cluster, every instance up, its Redis healthy and empty."""
-    running_cluster.supervise_once()
+    running_cluster.wait_recovered()
     return running_cluster
 
 
