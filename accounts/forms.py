@@ -1,6 +1,9 @@
 """Forms: Django's own, with bounded fields so oversized input is a form error."""
 
+from urllib.parse import urlsplit
+
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
@@ -70,6 +73,18 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
         if checked is None or checked.pk != self.user.pk:
             raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
         return old_password
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's form; the mailed link starts with SITE_URL, never with the request's Host.
+
+    Django builds the link from the request's host and scheme unless told otherwise, and a
+    client chooses its Host header (any port on an allowed name passes ALLOWED_HOSTS).
+    """
+
+    def save(self, **kwargs):
+        origin = urlsplit(settings.SITE_URL)
+        return super().save(**{**kwargs, "domain_override": origin.netloc, "use_https": origin.scheme == "https"})
 
 
 class RevokeForm(forms.Form):

@@ -17,7 +17,7 @@ from django.views.generic import CreateView, TemplateView, View
 from accounts import selectors, services
 from accounts.authentication import current_registry_id
 from accounts.demo import list_demo_logins
-from accounts.forms import PasswordChangeForm, RememberLoginForm, RevokeForm, SignupForm
+from accounts.forms import PasswordChangeForm, PasswordResetForm, RememberLoginForm, RevokeForm, SignupForm
 
 
 class LoginView(auth_views.LoginView):
@@ -89,6 +89,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     """
 
     template_name = "accounts/password_reset.html"
+    form_class = PasswordResetForm  # links start with SITE_URL, not the request's Host
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -133,4 +134,44 @@ def email(name: str, *, debug: bool) -> dict:
     scheme = value.split("://", 1)[0] if "://" in value else ""
     if scheme not in environ.Env.EMAIL_SCHEMES:
         raise ConfigError(f"{name} has an unknown scheme; choose one of: {', '.join(environ.Env.EMAIL_SCHEMES)}.")
-    return environ.Env.email_url_config(value)
+    config = environ.Env.email_url_config(value)
+    if scheme == "filemail":
+        config["EMAIL_FILE_PATH"] = _mail_folder(name, value)
+    return config
+
+
+def _mail_folder(name: str, value: str) -> str:
+    # django-environ drops the path's leading slash, so filemail:///var/mail would mean
+    # var/mail under the working directory: mails with live reset links in the checkout.
+    parts = urlsplit(value)
+    path = unquote(parts.path.split("?", 1)[0])
+    if parts.netloc or not path.startswith("/") or path == "/":
+        raise ConfigError(
+            f"{name} must name an absolute folder for filemail://, for example filemail:///var/mail/authdemo."
+        )
+    return path
+
+
+def site_url(name: str, *, debug: bool) -> str:
+    """Return the origin (scheme://host[:port]) that links in mails start with.
+
+    Mailed links never come from the request: its Host header is the client's to choose
+    (any port on an allowed name passes ALLOWED_HOSTS). In development a missing value is
+    http://127.0.0.1:$PORT, where `make run` serves; with debug off it must be set.
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        if not debug:
+            raise ConfigError(f"{name} must be set when DJANGO_DEBUG is off, for example https://authdemo.example.com.")
+        port = os.environ.get("PORT", "").strip()  # make run's; Django itself does not need it
+        return f"http://127.0.0.1:{port if port.isdigit() and 0 < int(port) < 65536 else 8000}"
+    parts = urlsplit(value)
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number, or out of range
+        valid = False
+    if not valid or parts.username or parts.password or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name}={value!r} is not valid; give an origin without a path, like https://authdemo.example.com:8443."
+        )
+    return f"{parts.scheme}://{parts.netloc}"

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from accounts import vocabulary
-from authdemo.env import ConfigError, boolean, choice, email, env, host_ports, integer, rate, seconds, secret
+from authdemo.env import ConfigError, boolean, choice, email, env, host_ports, integer, rate, seconds, secret, site_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -225,6 +225,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Password reset mail: https://docs.djangoproject.com/en/5.2/topics/email/
 # EMAIL_URL (django-environ): the console in development; required with debug off.
 vars().update(email("EMAIL_URL", debug=DEBUG))
+# SITE_URL: the origin mailed links start with, never the request's Host; required with debug off.
+SITE_URL = site_url("SITE_URL", debug=DEBUG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="authdemo <noreply@localhost>")
 PASSWORD_RESET_TIMEOUT = 60 * 60  # seconds a reset link stays valid (Django's default is 3 days)
 

@@ -47,6 +47,7 @@ def main(path: str = "/healthz") -> list[tuple[str, float]]:
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
     os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(48))
     os.environ.setdefault("EMAIL_URL", "dummymail://")  # required with debug off; no mail here
+    os.environ.setdefault("SITE_URL", "http://127.0.0.1")  # likewise
     import django
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler

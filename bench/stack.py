@@ -88,6 +88,7 @@ def base_env(stores: Stores) -> dict[str, str]:
         "AUTH_THROTTLE_RATE": "100000/minute",  # one client logs in hundreds of times: not an attack
         "PYTHONUNBUFFERED": "1",
         "EMAIL_URL": "dummymail://",  # no mail leaves a harness run
+        "SITE_URL": "http://127.0.0.1",  # the origin of mailed links, required with debug off
         **NO_ADDRESS_LIMITS,
     }
 

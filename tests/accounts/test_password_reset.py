@@ -110,3 +110,12 @@ def test_signup_takes_an_optional_email_for_resets(client, db):
     )  # fmt: skip
     ask_reset(Client(), "carol@example.com")
     assert [message.to for message in mail.outbox] == [["carol@example.com"]]
+
+
+def test_reset_link_starts_with_site_url_whatever_the_host_header(client, alice, settings):
+    settings.SITE_URL = "https://authdemo.example.com"
+
+    client.post("/accounts/password/reset/", {"email": "alice@example.com"}, HTTP_HOST="127.0.0.1:1")
+
+    link = re.search(r"\S+/accounts/password/reset/\S+/", mail.outbox[-1].body).group(0)
+    assert link.startswith("https://authdemo.example.com/accounts/password/reset/")

@@ -14,6 +14,7 @@ PRODUCTION = {
     "JWT_SIGNING_KEY": "j" * 48,
     "DJANGO_ALLOWED_HOSTS": "authdemo.example.com",
     "EMAIL_URL": "smtp+tls://authdemo:mail-password@mail.example.com:587",
+    "SITE_URL": "https://authdemo.example.com",
 }
 
 
@@ -45,6 +46,14 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"AUTH_LOGIN_RATE": "lots"}, "AUTH_LOGIN_RATE='lots' is not valid; write count/period"),
         ({**PRODUCTION, "EMAIL_URL": ""}, "EMAIL_URL must be set when DJANGO_DEBUG is off"),
         ({"EMAIL_URL": "pigeon://coop"}, "EMAIL_URL has an unknown scheme; choose one of: smtp, smtps"),
+        ({"EMAIL_URL": "filemail://tmp/mails"}, "EMAIL_URL must name an absolute folder for filemail://"),
+        ({"EMAIL_URL": "filemail://"}, "EMAIL_URL must name an absolute folder for filemail://"),
+        ({**PRODUCTION, "SITE_URL": ""}, "SITE_URL must be set when DJANGO_DEBUG is off"),
+        ({"SITE_URL": "authdemo.example.com"}, "SITE_URL='authdemo.example.com' is not valid; give an origin"),
+        ({"SITE_URL": "ftp://authdemo.example.com"}, "SITE_URL='ftp://authdemo.example.com' is not valid"),
+        ({"SITE_URL": "https://authdemo.example.com/app"}, "SITE_URL='https://authdemo.example.com/app' is not valid"),
+        ({"SITE_URL": "https://authdemo.example.com:99999"}, "SITE_URL='https://authdemo.example.com:99999' is not"),
+        ({"SITE_URL": "https://user:pw@authdemo.example.com"}, "is not valid; give an origin"),
         ({"REVOCATION_FEED_CACHE": "120"}, "REVOCATION_FEED_CACHE='120' is not valid; give seconds above 0 and at"),
     ],
 )
@@ -76,6 +85,35 @@ def test_server_start_runs_the_system_checks_and_stops_in_one_line(tmp_path):
 def test_port_is_for_the_makefile_not_django():
     result = manage("check", PORT="not-a-port")  # make run / make serve read PORT themselves
     assert result.returncode == 0, result.stderr
+
+
+def test_filemail_url_names_an_absolute_folder(tmp_path):
+    folder, elsewhere = tmp_path / "mails", tmp_path / "cwd"
+    elsewhere.mkdir()
+    send = "from django.core.mail import send_mail; send_mail('s', 'b', 'a@example.com', ['b@example.com'])"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "authdemo.settings", "EMAIL_URL": f"filemail://{folder}"}
+
+    result = subprocess.run(
+        [sys.executable, ROOT / "manage.py", "shell", "-c", send], cwd=elsewhere, env=env, capture_output=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert len(list(folder.iterdir())) == 1
+    assert list(elsewhere.iterdir()) == []  # not under the working directory
+
+
+def test_site_url_defaults_to_the_development_server():
+    show = "from django.conf import settings; print(settings.SITE_URL)"
+
+    assert manage("shell", "-c", show, PORT="8123").stdout.splitlines()[-1] == "http://127.0.0.1:8123"
+
+
+def test_site_url_is_kept_as_an_origin():
+    show = "from django.conf import settings; print(settings.SITE_URL)"
+
+    result = manage("shell", "-c", show, SITE_URL="https://a.example.com:8443/")
+
+    assert result.stdout.splitlines()[-1] == "https://a.example.com:8443"
 
 
 def test_check_deploy_is_clean_with_production_values():
