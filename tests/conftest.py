@@ -369,7 +369,6 @@ def server_env(django_db_setup, django_db_blocker) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "EMAIL_URL": "dummymail://",
         "SITE_URL": "http://127.0.0.1",  # required with debug off; no mail is sent
-        "SITE_URL": "http://127.0.0.1",  # required with debug off; no mail is sent
         **NO_ADDRESS_LIMITS,  # every browser test logs in from 127.0.0.1; tests/security checks the limits
     }
     # Debug off serves static files from the collected manifest, as in production.
