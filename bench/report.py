@@ -165,7 +165,7 @@ def verifier_table(service: dict) -> list[str]:
     out = [
         "## A separate verifier: no database, no secret (RS256, ES256, EdDSA) beside authdemo's HS256",
         "",
-        "The verifier runs as `make verifier` does (one gunicorn gthread worker, 4 threads, keep-alive); "
+        "The verifier runs as `make verifier` does (granian: one worker process, 4 app threads, keep-alive); "
         "authdemo's HS256 row comes from the benchmark's sync worker, which opens a connection per request.",
         "",
         "| algorithm | token bytes | signature + claims µs (PyJWT) | req/s | p50 ms | p99 ms | app CPU µs/req |",

@@ -7,29 +7,38 @@ a key set) stops it with one line.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import sys
 
-from gunicorn.app.base import BaseApplication
+from granian.constants import Interfaces
+from granian.server import Server
 
 from verifier.app import create_app
 from verifier.config import Config, ConfigError
 from verifier.keyset import FetchError, KeySet
 from verifier.revocations import RevocationFeed
 
+# Threads that run the WSGI app. Connections are read by granian's event loop, not by these
+# threads, so slow or idle clients hold none of them (a threaded server's four threads were
+# taken by four clients sending their headers slowly, and every other request waited).
+APP_THREADS = 4
+# Seconds a worker may take to finish its requests after SIGTERM or Ctrl-C before it is killed.
+STOP_TIMEOUT = 10
 
-class Server(BaseApplication):
-    """gunicorn with one process (the key set and the feed are per process) and threads."""
 
-    def __init__(self, app, options: dict):
-        self.application, self.options = app, options
-        super().__init__()
+def serve(app, feed: RevocationFeed, port: int) -> None:
+    """Serve `app` on 127.0.0.1:`port` with granian: one worker process (the key set and the
+    feed are per process), forked from this one, which starts the feed's poller."""
 
-    def load_config(self) -> None:
-        for name, value in self.options.items():
-            self.cfg.set(name, value)
+    def load(*_):
+        feed.start()  # in the worker: a fork keeps no thread of its parent
+        return app
 
-    def load(self):
-        return self.application
+    # fork hands the worker the key set fetched here; spawn would have to pickle it.
+    multiprocessing.set_start_method("fork", force=True)
+    server = Server("verifier", address="127.0.0.1", port=port, interface=Interfaces.WSGI, workers=1,
+                    blocking_threads=APP_THREADS, log_access=True, workers_kill_timeout=STOP_TIMEOUT)  # fmt: skip
+    server.serve(target_loader=load, wrap_loader=False)
 
 
 def main() -> None:
@@ -43,12 +52,7 @@ def main() -> None:
         sys.exit(f"verifier: {exc}")
     feed = RevocationFeed(url=config.revocation_url, keyset=keyset, issuer=config.issuer, poll=config.poll,
                           timeout=config.timeout, max_stale=config.feed_max_stale)  # fmt: skip
-    options = {
-        "bind": f"127.0.0.1:{config.port}", "workers": 1, "worker_class": "gthread", "threads": 4,
-        "keepalive": 30, "accesslog": "-", "errorlog": "-",
-        "post_worker_init": lambda worker: feed.start(),
-    }  # fmt: skip
-    Server(create_app(config, keyset, feed), options).run()
+    serve(create_app(config, keyset, feed), feed, config.port)
 
 
 if __name__ == "__main__":
