@@ -84,7 +84,7 @@ class Config:
             leeway=_number("JWT_LEEWAY", 10),
             jwks_max_stale=_number("JWKS_MAX_STALE", 600),
             feed_max_stale=(max_stale := _number("REVOCATION_MAX_STALE", 30, minimum=0.1)),
-            feed_clock_skew=_number("REVOCATION_CLOCK_SKEW", 2, maximum=max_stale),
+            feed_clock_skew=_number("REVOCATION_CLOCK_SKEW", min(2, max_stale), maximum=max_stale),
             feed_token=_feed_token(),
             timeout=_number("FETCH_TIMEOUT", 2, minimum=0.1),
         )
