@@ -63,9 +63,14 @@ define debian_tool
   fi; }
 endef
 
-test-tools:  ## Chromium for the browser tests, npm for their accessibility checks
+test-tools:  ## Chromium and npm for the browser tests; nginx, Redis, Sentinel, supervisor for the cluster tests; wrk
 	$(call debian_tool,chromium,chromium,the browser tests)
 	$(call debian_tool,npm,npm,the accessibility checks)
+	$(call debian_tool,nginx,nginx,the cluster and proxy tests)
+	$(call debian_tool,redis-server,redis-server,the cluster and replication tests)
+	$(call debian_tool,redis-sentinel,redis-sentinel,the cluster and drill tests)
+	$(call debian_tool,supervisord,supervisor,the cluster tests)
+	$(call debian_tool,wrk,wrk,the quick benchmark test)
 
 # Test-only node packages, pinned in package-lock.json: axe-core for the browser tests'
 # accessibility checks, and the Express peer the benchmark runs (bench/peers/express).
@@ -92,13 +97,13 @@ bench-verifier: dev-venv  ## the verifier part of `make bench` alone (~3 min): R
 bench-quick: dev-venv $(AXE)  ## the benchmark harness in about two minutes (CI); writes artifacts/bench-quick/
 	$(BIN)/python -m bench.run --quick
 
-# nginx, redis-server and redis-sentinel from Debian, installed when missing (as root).
+# nginx, redis-server, redis-sentinel and supervisor from Debian, installed when missing (as root).
 cluster-packages:
-	@missing=""; for p in nginx:nginx redis-server:redis-server redis-sentinel:redis-sentinel; do \
+	@missing=""; for p in nginx:nginx redis-server:redis-server redis-sentinel:redis-sentinel supervisord:supervisor; do \
 	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 
-cluster: dev-venv cluster-packages  ## nginx + 3 app instances + Redis primary/replica/3 Sentinels on 127.0.0.1; map in artifacts/cluster/state.json
+cluster: dev-venv cluster-packages  ## nginx + 3 app instances + Redis primary/replica/3 Sentinels under supervisord on 127.0.0.1; map in artifacts/cluster/state.json
 	$(BIN)/python -m bench.cluster
 
 drill: dev-venv cluster-packages  ## failure drills on the cluster (own PostgreSQL; ~3 min): timeline, figures in bench/results/cluster.json, exit 1 on any violation
