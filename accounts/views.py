@@ -18,6 +18,30 @@ from accounts import selectors, services
 from accounts.authentication import current_registry_id
 from accounts.demo import list_demo_logins
 from accounts.forms import PasswordChangeForm, PasswordResetForm, RememberLoginForm, RevokeForm, SignupForm
+from accounts.http import OUTAGES
+
+NOT_CHANGED = (
+    "Your password was not changed: a store this site needs did not answer. Please try again in a few seconds."
+)
+NOT_REVOKED = (
+    "Log out everywhere did not complete: a store this site needs did not answer. Please try again in a few seconds."
+)
+
+
+class AllOrNothingMixin:
+    """For a form that changes a credential: if the change and the revocation it implies could
+    not commit together (accounts.services.revoke_everything rolled both back), say so on the
+    form, with 503 and Retry-After, instead of a generic error page."""
+
+    def form_valid(self, form):
+        try:
+            return super().form_valid(form)
+        except OUTAGES:
+            form.add_error(None, NOT_CHANGED)
+            response = self.form_invalid(form)
+            response.status_code = 503
+            response["Retry-After"] = "5"
+            return response
 
 
 class LoginView(auth_views.LoginView):
@@ -65,7 +89,7 @@ class SignupView(CreateView):
         return response
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(AllOrNothingMixin, auth_views.PasswordChangeView):
     """Change the password; this session stays, every other login of the user ends."""
 
     template_name = "accounts/password_change.html"
@@ -95,7 +119,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password_reset_done")
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(AllOrNothingMixin, auth_views.PasswordResetConfirmView):
     """Set a new password from a mailed link, which then stops working (Django's token
     covers the password hash). Setting it ends every login of the user, as any password
     change does (accounts.signals); the reset is audited."""
@@ -183,9 +207,13 @@ class LogoutEverywhereView(LoginRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request):
-        services.revoke_everything(
-            user=request.user, reason="user", actor=request.user, request=request, keep_current_session=True
-        )
+        try:
+            services.revoke_everything(
+                user=request.user, reason="user", actor=request.user, request=request, keep_current_session=True
+            )
+        except OUTAGES:  # rolled back whole: say so rather than pretend (README "All or nothing")
+            messages.error(request, NOT_REVOKED)
+            return redirect("sessions")
         auth_logout(request)
         messages.success(request, "Logged out everywhere: every session, refresh token and access token is void.")
         return redirect("login")
