@@ -181,3 +181,11 @@ def test_feed_lists_every_cutoff_below_the_threshold(client, db, es256):
     cut_off(FEED_MAX_CUTOFFS)
     claims = feed(client)
     assert claims["revoked_before"] == 0 and len(claims["cutoffs"]) == FEED_MAX_CUTOFFS
+
+
+def test_feed_at_a_million_revoked_users_fits_the_verifiers_body_cap(client, db, es256):
+    """Every user of a million-user site logged out everywhere within the window (README: 'feed size')."""
+    cut_off(1_000_000)
+    body = client.get("/api/revocations/", **READER).content
+    assert len(body) < MAX_BODY * 0.55
+    assert len(jwt.decode(body, options={"verify_signature": False})["cutoffs"]) == FEED_MAX_CUTOFFS
