@@ -5,6 +5,7 @@ EdDSA (next to authdemo's own HS256 row of the same run), the token sizes, and h
 
 from __future__ import annotations
 
+import secrets
 import statistics
 import subprocess
 import sys
@@ -19,13 +20,14 @@ from bench.schemes import access_token, session_cookie
 from bench.stack import BENCH_WORKER_CLASS, ROOT, Server, VerifierServer
 
 ALGORITHMS = ("RS256", "ES256", "EdDSA")
+FEED_TOKEN = secrets.token_urlsafe(32)  # REVOCATION_FEED_TOKEN of the sites and their verifiers (debug is off)
 
 
 def keyed_site(env: dict[str, str], logs: Path, algorithm: str) -> Server:
     """An authdemo process signing with `algorithm` from a fresh key ring."""
     directory = logs / f"keys-{algorithm}"
     site_env = {**env, "JWT_ALGORITHM": algorithm, "JWT_KEYS_DIR": str(directory), "JWT_REVOCATION": "cutoff",
-                "AUTH_THROTTLE_RATE": "100000/minute"}  # fmt: skip
+                "AUTH_THROTTLE_RATE": "100000/minute", "REVOCATION_FEED_TOKEN": FEED_TOKEN}  # fmt: skip
     command = [sys.executable, "manage.py", "jwt_keys", "generate", "--activate"]
     subprocess.run(command, cwd=ROOT, env=site_env, check=True, capture_output=True)  # noqa: S603
     return Server(f"site-{algorithm}", site_env, logs / f"site-{algorithm}.log", worker_class=BENCH_WORKER_CLASS)
@@ -96,7 +98,8 @@ def run(
         try:
             verifier = VerifierServer(
                 f"verifier-{algorithm}", {"PATH": env["PATH"], "JWKS_URL": f"{site.url}/.well-known/jwks.json",
-                                          "REVOCATION_POLL": poll}, logs / f"verifier-{algorithm}.log",
+                                          "REVOCATION_POLL": poll, "REVOCATION_FEED_TOKEN": FEED_TOKEN},
+                logs / f"verifier-{algorithm}.log",
             ).start().wait_ready()  # fmt: skip
             token = access_token(site)
             rows[algorithm] = {
