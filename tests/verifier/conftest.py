@@ -8,6 +8,11 @@ FEED_TOKEN = secrets.token_urlsafe(32)  # REVOCATION_FEED_TOKEN of both sides, n
 
 
 @pytest.fixture(scope="session")
+def feed_token() -> str:
+    return FEED_TOKEN
+
+
+@pytest.fixture(scope="session")
 def start_keyed_site(start_keyed_site):
     """The suite's start_keyed_site, with REVOCATION_FEED_TOKEN set unless a test sets its own."""
 

@@ -15,8 +15,12 @@ def test_verifier_walkthrough_states_what_it_expects():
 
 
 @pytest.mark.server
-def test_readme_verifier_walkthrough_runs_as_written(start_keyed_site, start_verifier, transactional_db, tmp_path):
+def test_readme_verifier_walkthrough_runs_as_written(
+    start_keyed_site, start_verifier, feed_token, transactional_db, tmp_path
+):
     UserFactory(username="bob", password="bob-demo-pass")
     site, _ = start_keyed_site("EdDSA")
     verifier = start_verifier(site, REVOCATION_POLL="0.2")
-    run_readme_script(walkthrough(), cwd=tmp_path, BASE=site.url, VERIFIER=verifier.url)
+    run_readme_script(
+        walkthrough(), cwd=tmp_path, BASE=site.url, VERIFIER=verifier.url, REVOCATION_FEED_TOKEN=feed_token
+    )
