@@ -172,6 +172,51 @@ class Supervisor:
 
 @dataclass
 class Daemon:
+    """One process we start ourselves, and stop or kill by its pid (bench.postgres's server)."""
+
+    name: str
+    role: str
+    port: int
+    command: list[str]
+    log: Path
+    process: subprocess.Popen | None = None
+    user: str | None = None  # run as this user (PostgreSQL refuses to run as root)
+    stop_signal: int = signal.SIGTERM
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> Daemon:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603  (our own fixed command, no shell)
+                self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, user=self.user
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.send_signal(self.stop_signal)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Program:
     """One process supervisord runs for us; its pid is whatever supervisord last started."""
 
     name: str
@@ -197,7 +242,7 @@ class Daemon:
     def alive(self) -> bool:
         return self.pid is not None
 
-    def start(self) -> Daemon:
+    def start(self) -> Program:
         self.supervisor.add(self.name, self.command, self.log, self.env)
         return self
 
@@ -216,7 +261,7 @@ class Daemon:
 
 
 @dataclass
-class App(Daemon):
+class App(Program):
     """An app instance (gunicorn) or nginx: ready when /healthz answers 200."""
 
     group: str = ""
@@ -265,8 +310,8 @@ class Cluster:
     groups: dict[str, tuple[int, dict[str, str]]] = field(default_factory=lambda: {"main": (3, MAIN)})
     state_path: Path = STATE
     supervisor: Supervisor | None = None
-    redis: list[Daemon] = field(default_factory=list)
-    sentinels: list[Daemon] = field(default_factory=list)
+    redis: list[Program] = field(default_factory=list)
+    sentinels: list[Program] = field(default_factory=list)
     apps: dict[str, list[App]] = field(default_factory=dict)
     nginx: App | None = None
     ports: dict[str, int] = field(default_factory=dict)
@@ -295,7 +340,7 @@ class Cluster:
     def all_apps(self) -> list[App]:
         return [app for group in self.apps.values() for app in group]
 
-    def programs(self) -> list[Daemon]:
+    def programs(self) -> list[Program]:
         return [*self.redis, *self.sentinels, *self.all_apps(), *([self.nginx] if self.nginx else [])]
 
     def start(self) -> Cluster:
@@ -312,14 +357,14 @@ class Cluster:
         for name, port, replica_of in (("redis-1", primary_port, None), ("redis-2", free_port(), primary_port)):
             command = redis_command(name, self.workdir, port, sentinel_ports, replica_of)
             role = "replica" if replica_of else "primary"
-            self.redis.append(Daemon(name, role, port, command, self.workdir / f"{name}.log", self.supervisor).start())
+            self.redis.append(Program(name, role, port, command, self.workdir / f"{name}.log", self.supervisor).start())
         for node in self.redis:
             wait_until(node.ready, timeout=10, what=f"{node.name} to answer")
         for n, port in enumerate(sentinel_ports, start=1):
             config = self.workdir / f"sentinel-{n}.conf"
             config.write_text(fill("sentinel.conf", PORT=port, DIR=self.workdir, SERVICE=SERVICE,
                                    PRIMARY_PORT=primary_port))  # fmt: skip
-            self.sentinels.append(Daemon(f"sentinel-{n}", "sentinel", port, ["redis-sentinel", str(config)],
+            self.sentinels.append(Program(f"sentinel-{n}", "sentinel", port, ["redis-sentinel", str(config)],
                                          self.workdir / f"sentinel-{n}.log", self.supervisor).start())  # fmt: skip
         self.wait_healthy()
         return self
@@ -351,7 +396,7 @@ class Cluster:
     def wait_healthy(self, timeout: float = 30) -> None:
         wait_until(self.sentinels_agree, timeout=timeout, what="the Sentinels to see each other and a synced replica")
 
-    def client(self, node: Daemon) -> redis.Redis:
+    def client(self, node: Program) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=1, socket_connect_timeout=1)
 
     def sentinels_agree(self) -> bool:
@@ -382,13 +427,13 @@ class Cluster:
                     times.append(datetime.strptime(stamp, "%d %b %Y %H:%M:%S.%f").timestamp())
         return min((t for t in times if t >= moment), default=None)
 
-    def primary(self) -> Daemon:
+    def primary(self) -> Program:
         return next(node for node in self.redis if node.port == self.primary_port())
 
-    def replica(self) -> Daemon:
+    def replica(self) -> Program:
         return next(node for node in self.redis if node.port != self.primary_port())
 
-    def wait_back(self, program: Daemon, old_pid: int, *, timeout: float = 60) -> int:
+    def wait_back(self, program: Program, old_pid: int, *, timeout: float = 60) -> int:
         """Wait until supervisord has started `program` again and it answers; its new pid."""
         wait_until(lambda: program.pid not in (None, old_pid) and program.ready(), timeout=timeout,
                    what=f"supervisord to restart {program.name}")  # fmt: skip

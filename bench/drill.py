@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from accounts import vocabulary
-from bench.cluster import MAIN, STATE, STATELESS, Cluster, Daemon, missing_programs, wait_until
+from bench.cluster import MAIN, STATE, STATELESS, Cluster, Program, missing_programs, wait_until
 from bench.drill_kit import (
     SCHEMES,
     Drill,
@@ -90,7 +90,7 @@ def prepare_revocations(cluster: Cluster, users: dict) -> tuple[list, list[Revoc
     return actions, revocations
 
 
-def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Daemon, int]:
+def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Program, int]:
     """SIGKILL the Redis primary; wait for the Sentinels to name another; record how long it took.
     The victim and the pid it had."""
     victim = cluster.primary()
@@ -188,6 +188,7 @@ def print_drill(drill: Drill) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short drills, results in artifacts/drill/")
+    parser.add_argument("--state", type=Path, default=STATE, help="where to write the cluster's map")
     args = parser.parse_args(argv)
     if (missing := missing_programs()) or not postgres_bin():
         print(f"make drill needs: apt-get install -y {' '.join(missing) or 'postgresql'}", file=sys.stderr)
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         env["DATABASE_URL"] = postgres.create_database("authdemo_drill")
         prepare_site(env)
         groups = {"main": (3, MAIN), "stateless": (2, STATELESS)}
-        cluster = Cluster(env, workdir / "cluster", groups=groups, state_path=STATE)
+        cluster = Cluster(env, workdir / "cluster", groups=groups, state_path=args.state)
         cluster.start()  # assigned first: a start that fails half-way is still stopped below
         print(f"cluster up at {cluster.url}/ (stateless group at {cluster.group_url('stateless')}/); logs in {workdir}")
         probes = probes_for(cluster, DEMO_USERS)

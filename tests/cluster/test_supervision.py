@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, eventually
+from bench.postgres import postgres_bin
+from tests.conftest import ROOT, eventually, need
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
 TIMEOUT = 10  # a bound on a hung request, not a speed assertion
@@ -78,13 +79,20 @@ def test_supervision_nginx_master_killed_proxy_serves_again(cluster):
     assert [pid for pid, start in workers.items() if started(pid) == start] == []
 
 
-@pytest.fixture
-def launched(tmp_path, harness_stores):
-    """`python -m bench.cluster` (what `make cluster` runs) in a process group of its own, as a
-    terminal runs it; its map once it is up. Killed with its group afterwards, whatever happened."""
+LAUNCHERS = {
+    "make cluster": ["bench.cluster", "--instances", "2", "--database", "authdemo_cluster_stop"],
+    "make drill": ["bench.drill", "--quick"],  # stopped while its drills run
+}
+
+
+@pytest.fixture(params=LAUNCHERS)
+def launched(request, tmp_path, harness_stores):
+    """What `make cluster` or `make drill` runs, in a process group of its own, as a terminal
+    runs it; its map once the cluster is up. Killed with its group afterwards, whatever happened."""
+    if request.param == "make drill" and postgres_bin() is None:
+        need("PostgreSQL's server binaries are not installed (apt-get install -y postgresql)")
     state = tmp_path / "state.json"
-    command = [sys.executable, "-m", "bench.cluster", "--instances", "2", "--database", "authdemo_cluster_stop",
-               "--state", str(state)]  # fmt: skip
+    command = [sys.executable, "-m", *LAUNCHERS[request.param], "--state", str(state)]
     with (tmp_path / "launcher.log").open("wb") as log:
         launcher = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
     try:
