@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from io import BytesIO
 from time import perf_counter
 
 from csp.constants import HEADER, HEADER_REPORT_ONLY
@@ -10,12 +11,14 @@ from csp.middleware import CheckableLazyObject, CSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.wsgi import LimitedStream
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.timing import get_auth_record, record_auth
 from accounts.vocabulary import Via
 from api.tokens import validate_access_token
+from authdemo.views import _error
 
 # Attributes django-csp's decorators set on a response that has a policy of its own.
 PER_RESPONSE_POLICY = tuple(f"_csp_{kind}{ro}" for kind in ("config", "update", "replace") for ro in ("", "_ro"))
@@ -140,3 +143,66 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
                 ],
             )
         return built[1]
+
+
+class RequestBodyLimitMiddleware:
+    """Answer a request body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413, before anything reads it.
+
+    Django alone raises RequestDataTooBig at the first read of such a body: a 400 (the debug
+    page in debug) answered with the body unsent, and a server that then closes the connection
+    resets it under a client still sending, which often loses the answer. Here the body is read
+    and discarded first (up to DRAIN_LIMIT; past that, the client may see a reset), so the 413
+    arrives whole. A chunked body without Content-Length (RFC 9112 section 6.1), which Django
+    does not read at all, is read up to the limit and handed on with its length, or refused.
+
+    Last in MIDDLEWARE: nothing reads a body before the views and process_view(), and the
+    answer gets every other middleware's headers.
+    """
+
+    DRAIN_LIMIT = 1024 * 1024
+    READ_SIZE = 64 * 1024
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    def __call__(self, request):
+        if self.limit is not None and self._too_large(request):
+            return _error(request, 413, "Request too large", self._message(), "request_too_large")
+        return self.get_response(request)
+
+    def _message(self) -> str:
+        return f"The request body is larger than this site accepts ({self.limit // 1024} KB)."
+
+    def _too_large(self, request) -> bool:
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get(
+            "CONTENT_LENGTH"
+        ):
+            return self._read_chunked(request)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return False  # Django reads such a body as empty
+        if length <= self.limit:
+            return False
+        self._drain(request.read)
+        return True
+
+    def _read_chunked(self, request) -> bool:
+        """Read a chunked body up to the limit and hand it on; True (and drained) if it is larger."""
+        if not request.environ.get("wsgi.input_terminated"):  # a server that cannot signal its end
+            return False
+        source = request.environ["wsgi.input"]
+        body = source.read(self.limit + 1)
+        if len(body) > self.limit:
+            self._drain(source.read)
+            return True
+        # As WSGIRequest builds its stream, but from the body we read (Django's reads CONTENT_LENGTH bytes).
+        request.META["CONTENT_LENGTH"] = str(len(body))
+        request._stream = LimitedStream(BytesIO(body), len(body))
+        return False
+
+    def _drain(self, read) -> None:
+        left = self.DRAIN_LIMIT
+        while left > 0 and (chunk := read(min(self.READ_SIZE, left))):
+            left -= len(chunk)

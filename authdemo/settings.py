@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "authdemo.middleware.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
     "accounts.middleware.AuthRateLimitMiddleware",
+    "authdemo.middleware.RequestBodyLimitMiddleware",
 ]
 
 ROOT_URLCONF = "authdemo.urls"
