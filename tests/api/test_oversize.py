@@ -4,11 +4,13 @@ not a reset connection, and a chunked body without Content-Length is limited the
 
 import json
 import logging
+import re
 import socket
 
 import pytest
 import requests
 
+from tests.conftest import ROOT
 from tests.factories import PASSWORD, UserFactory
 
 LIMIT = 64 * 1024
@@ -121,3 +123,12 @@ def test_server_answers_the_next_request_on_the_connection_after_a_413(app_serve
         health = session.get(f"{app_server.url}/healthz", timeout=10)
     assert is_too_large(too_large)
     assert health.status_code == 200
+
+
+# -- nginx in front (deploy/) -------------------------------------------------------------------
+
+
+def test_nginx_refuses_the_bodies_the_app_refuses(settings):
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    sizes = re.findall(r"^\s*client_max_body_size\s+(\d+)k;", config, re.MULTILINE)
+    assert [int(size) * 1024 for size in sizes] == [settings.DATA_UPLOAD_MAX_MEMORY_SIZE]
