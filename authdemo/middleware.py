@@ -146,7 +146,8 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
 
 class RequestBodyLimitMiddleware:
-    """Answer a request body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413, before anything reads it.
+    """Answer a request body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413, before anything reads it
+    (any body, a form's file fields included: this site takes no uploads).
 
     Django alone raises RequestDataTooBig at the first read of such a body: a 400 (the debug
     page in debug) answered with the body unsent, and a server that then closes the connection

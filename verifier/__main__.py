@@ -37,7 +37,8 @@ def serve(app, feed: RevocationFeed, port: int) -> None:
     # fork hands the worker the key set fetched here; spawn would have to pickle it.
     multiprocessing.set_start_method("fork", force=True)
     server = Server("verifier", address="127.0.0.1", port=port, interface=Interfaces.WSGI, workers=1,
-                    blocking_threads=APP_THREADS, log_access=True, workers_kill_timeout=STOP_TIMEOUT)  # fmt: skip
+                    blocking_threads=APP_THREADS, websockets=False, log_access=True,
+                    workers_kill_timeout=STOP_TIMEOUT)  # fmt: skip
     server.serve(target_loader=load, wrap_loader=False)
 
 
