@@ -20,7 +20,6 @@ from django.db import connection
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from redis.exceptions import ResponseError
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts.http import CACHE_ERRORS
 from accounts.local_tier import enabled as local_tier_enabled
@@ -130,7 +129,7 @@ def jwt_state() -> SafeString:
 def restart(*, engine: str) -> SafeString:
     """The Scalability row: whether a restart logs people out, from the engine and the store's persistence."""
     if engine == SIGNED_COOKIES:
-        return format_html("Here the sessions are in the visitors' cookies: no restart logs anyone out.")
+        return SafeString("Here the sessions are in the visitors' cookies: no restart logs anyone out.")
     if engine in (DB, CACHED_DB):
         return format_html(
             "Here the sessions are rows in {}: a restart of the app logs nobody out{}.",
@@ -188,21 +187,24 @@ def jwt_revocation(*, results: dict | None) -> SafeString:
     """The Revocation row, JWT side: the mode, where the cut-off is read, and what the benchmark measured."""
     mode = format_html("this process runs with <code>JWT_REVOCATION={}</code>: ", settings.JWT_REVOCATION)
     if settings.JWT_REVOCATION != "cutoff":
-        minutes = jwt_settings.ACCESS_TOKEN_LIFETIME.total_seconds() / 60
+        minutes = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds() / 60
         return format_html(
             "Here: {}an access token stays valid until it expires ({} minutes); refresh tokens are blacklisted at "
             "once.",
             mode,
             f"{minutes:g}",
         )
+    propagation = ((results or {}).get("scalability") or {}).get("propagation") or {}
+    within = f"{propagation['p99_ms']:g} ms (p99, measured)" if "p99_ms" in propagation else "milliseconds"
     where = {
         "local": format_html(
-            "by every process within milliseconds, at most {} s later: each reads the cut-off from its own copy "
+            "by every process within {}, at most {} s later: each reads the cut-off from its own copy "
             '(<a href="#local-tier">the local tier</a>), which Redis invalidates',
+            within,
             f"{settings.LOCAL_TIER_BOUND:g}",
         ),
-        "redis": format_html("at once: every check reads the cut-off from Redis"),
-        "database": format_html("at once: every check reads the cut-off from the database (no shared cache)"),
+        "redis": SafeString("at once: every check reads the cut-off from Redis"),
+        "database": SafeString("at once: every check reads the cut-off from the database (no shared cache)"),
     }[cutoff_source()]
     row = ((results or {}).get("empty") or {}).get(JWT_CUTOFF)
     measured = (

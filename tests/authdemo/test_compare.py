@@ -1,11 +1,18 @@
 """/compare/: the table with this install's evidence, the chart, and the live revocation demo."""
 
 import json
+import re
+from datetime import timedelta
 
 import pytest
+import redis
+import time_machine
+from django.db import connection
 from django.test import Client
 
+from accounts.vocabulary import SIGNED_COOKIES
 from authdemo.compare import findings
+from authdemo.evidence import PERSISTENCE_TTL
 from tests.bench.sample_results import sample_cluster_results, sample_results
 from tests.factories import PASSWORD
 
@@ -228,3 +235,165 @@ def test_compare_says_database_sessions_are_copied_on_postgresql(client, postgre
     assert "On here, for database sessions too (while their triggers are in place" in body
     settings.LOCAL_TIER = "off"
     assert "Off here" in client.get("/compare/").content.decode()
+
+
+# -- every sentence about this install follows its source ---------------------------------
+
+
+def said(client, where: str) -> str:
+    """The page's sentence in the paragraph with id `where`, as HTML."""
+    found = re.search(rf'<p id="{where}">(.*?)</p>', client.get("/compare/").content.decode(), re.S)
+    assert found, f"no paragraph {where} on /compare/"
+    return found.group(1)
+
+
+def redis_at(url: str) -> dict:
+    return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": "compare",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}}  # fmt: skip
+
+
+@pytest.fixture
+def redis_sessions(settings, own_redis):
+    """Redis sessions on a redis-server of this test's own, which it may reconfigure or stop."""
+    settings.CACHES = {**settings.CACHES, "default": redis_at(own_redis.url)}
+    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "redis", settings.SESSION_ENGINES["redis"]
+    own_redis.client = redis.Redis.from_url(own_redis.url)
+    yield own_redis
+    if own_redis.process.poll() is None:  # Redis will not stop while it writes its first append-only file
+        own_redis.client.config_set("appendonly", "no")
+
+
+@pytest.fixture
+def locmem_cache(settings):
+    """No shared cache, as without REDIS_URL: the cut-off is read from the database."""
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "compare-local"}
+    settings.CACHES = {**settings.CACHES, "default": local}
+
+
+def test_compare_restart_says_redis_sessions_are_lost_when_redis_keeps_nothing(client, db, redis_sessions):
+    sentence = said(client, "restart")
+    assert "keeps nothing on disk" in sentence and "a restart of Redis logs out every user with a session" in sentence
+    assert "survive" not in sentence
+
+
+def test_compare_restart_says_redis_sessions_survive_once_redis_appends_to_disk(client, db, redis_sessions):
+    said(client, "restart")
+    redis_sessions.client.config_set("appendonly", "yes")
+    assert "keeps nothing on disk" in said(client, "restart")  # asked once a minute, not per view
+    with time_machine.travel(timedelta(seconds=PERSISTENCE_TTL + 1)):
+        assert "the sessions survive a restart of Redis" in said(client, "restart")
+
+
+def test_compare_restart_says_a_snapshot_keeps_only_older_sessions(client, db, redis_sessions):
+    redis_sessions.client.config_set("save", "900 1")
+    sentence = said(client, "restart")
+    assert "only snapshots to disk (<code>save &quot;900 1&quot;</code>" in sentence
+    assert "logs out everyone who logged in since" in sentence
+
+
+def test_compare_restart_with_sentinel_says_every_node(client, db, redis_sessions, settings):
+    settings.REDIS_SENTINELS = [("127.0.0.1", 26379)]
+    assert "a restart of every Redis node logs out every user with a session" in said(client, "restart")
+
+
+def test_compare_restart_with_redis_down_says_it_could_not_tell(client, db, redis_sessions):
+    redis_sessions.stop()
+    response = client.get("/compare/")
+    assert response.status_code == 200
+    assert "could not be read (Redis did not answer)" in said(client, "restart")
+
+
+@pytest.mark.parametrize(
+    ("engine", "expected"),
+    [("db", "rows in {database}: a restart of the app logs nobody out."),
+     ("cached_db", "a restart of Redis loses only the copies"),
+     (SIGNED_COOKIES, "in the visitors' cookies: no restart logs anyone out")],
+)  # fmt: skip
+def test_compare_restart_follows_the_session_engine(client, db, use_engine, engine, expected):
+    use_engine(engine)
+    assert expected.format(database=connection.display_name) in said(client, "restart")
+
+
+def test_compare_state_and_revocation_follow_the_session_engine(client, db, use_engine):
+    use_engine("db")
+    assert said(client, "state-session").startswith("Here: true, with <code>SESSION_BACKEND=db</code>")
+    assert said(client, "revocation-session").startswith("Here: true, through the <code>db</code> engine")
+    use_engine(SIGNED_COOKIES)
+    assert said(client, "state-session").startswith("Not here: this install keeps sessions in signed cookies")
+    assert said(client, "revocation-session").startswith("Not here:")
+    assert "nothing on the server: the data is in your cookie, signed" in client.get("/compare/").content.decode()
+
+
+def test_compare_state_says_the_cutoff_lives_in_the_database_with_copies(client, db, redis_cache, settings):
+    settings.LOCAL_TIER = "on"
+    sentence = said(client, "state-jwt")
+    assert "one value per user in the database (<code>User.tokens_valid_after</code>" in sentence
+    assert "with a copy in Redis and one in each process" in sentence
+    settings.LOCAL_TIER = "off"
+    assert "with a copy in Redis that every check reads" in said(client, "state-jwt")
+
+
+def test_compare_state_without_a_shared_cache_says_the_database_is_read(client, db, locmem_cache):
+    assert "read from there on every check: this install has no shared cache" in said(client, "state-jwt")
+
+
+def test_compare_state_without_cutoff_says_the_access_token_is_stateless(client, db, settings):
+    settings.JWT_REVOCATION = "off"
+    sentence = said(client, "state-jwt")
+    assert sentence.startswith("Here: the access token is (<code>JWT_REVOCATION=off</code>")
+    assert "cut-off" not in sentence
+
+
+def test_compare_revocation_gives_the_measured_calls_of_the_cutoff(client, db, results_file, redis_cache, settings):
+    settings.LOCAL_TIER = "on"
+    results = results_file()
+    results["empty"]["jwt_cutoff"] |= {"redis_per_request": 0.0, "sql_per_request": 0.0}  # as the local tier reads it
+    settings.BENCH_RESULTS.write_text(json.dumps(results))
+    sentence = said(client, "revocation-jwt")
+    assert "each reads the cut-off from its own copy" in sentence
+    assert "within 9.5 ms (p99, measured), at most 1 s later" in sentence
+    assert "measured 0.00 Redis calls and 0.00 SQL queries per request" in sentence
+    assert "one Redis read" not in sentence
+    results["empty"]["jwt_cutoff"]["redis_per_request"] = 1.0
+    settings.BENCH_RESULTS.write_text(json.dumps(results))
+    assert "measured 1.00 Redis calls" in said(client, "revocation-jwt")
+
+
+def test_compare_revocation_names_where_the_cutoff_is_read(client, db, redis_cache, settings):
+    settings.LOCAL_TIER = "off"
+    assert "refused at once: every check reads the cut-off from Redis." in said(client, "revocation-jwt")
+
+
+def test_compare_revocation_without_a_shared_cache_reads_the_database(client, db, locmem_cache):
+    assert "every check reads the cut-off from the database" in said(client, "revocation-jwt")
+
+
+def test_compare_revocation_without_cutoff_gives_the_access_lifetime(client, db, settings):
+    settings.JWT_REVOCATION = "off"
+    assert "stays valid until it expires (5 minutes)" in said(client, "revocation-jwt")
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15)}
+    assert "stays valid until it expires (15 minutes)" in said(client, "revocation-jwt")
+
+
+def test_compare_local_tier_is_on_with_a_redis_cache_whatever_redis_url_says(client, db, redis_cache, settings):
+    settings.REDIS_URL, settings.LOCAL_TIER, settings.SESSION_BACKEND = "", "on", "redis"
+    assert "On here" in client.get("/compare/").content.decode()
+
+
+def test_compare_failover_gives_the_drills_verdict(client, db, results_file, cluster_results):
+    assert "11 of 100 Redis-session requests got a 503 with Retry-After and none a silent logout" in said(
+        client, "failover-sessions"
+    )
+    assert "Tokens kept working while the Redis primary was down (200 of 200 answered)" in said(
+        client, "failover-tokens"
+    )
+
+
+def test_compare_failover_names_what_went_wrong(client, db, results_file, cluster_results):
+    cluster = sample_cluster_results()
+    drill = cluster["drills"][0]
+    drill["violations"] = ["session_redis client not served after the drill: 403"]
+    drill["failed"]["jwt_cutoff"] = 7
+    cluster_results.write_text(json.dumps(cluster))
+    assert "found: session_redis client not served after the drill: 403" in said(client, "failover-sessions")
+    assert "While the Redis primary was down, 7 of 200 token requests failed." in said(client, "failover-tokens")
