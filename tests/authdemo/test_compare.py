@@ -397,3 +397,14 @@ def test_compare_failover_names_what_went_wrong(client, db, results_file, cluste
     cluster_results.write_text(json.dumps(cluster))
     assert "found: session_redis client not served after the drill: 403" in said(client, "failover-sessions")
     assert "While the Redis primary was down, 7 of 200 token requests failed." in said(client, "failover-tokens")
+
+
+def test_compare_says_each_process_keeps_a_copy_of_the_cutoff_only_when_it_measured_none():
+    results = sample_results()  # the cut-off check measured at 1 Redis call per request
+    assert "A JWT can be revoked: the cut-off check makes 1.00 Redis calls per request and costs" in " ".join(
+        findings(results)
+    )
+    results["empty"]["jwt_cutoff"]["redis_per_request"] = 0.0  # as the local tier reads it
+    assert "makes 0.00 Redis calls per request (each process keeps a copy that Redis invalidates)" in " ".join(
+        findings(results)
+    )
