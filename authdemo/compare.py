@@ -82,13 +82,21 @@ def cluster_figures(results: dict | None) -> dict | None:
     return figures
 
 
+def sessions_copied() -> bool:
+    """Whether this process serves session reads from its own copy, as the engine decides (the local tier)."""
+    if settings.SESSION_BACKEND == vocabulary.REDIS:
+        return local_tier_enabled(caches[settings.SESSION_CACHE_ALIAS])
+    return settings.SESSION_BACKEND == vocabulary.DB and db_sessions.serves_local_copies()
+
+
 def describe_visitor_session(request: HttpRequest) -> dict:
     """The visitor's session as the server stores it; the auth hash shown by prefix only."""
     cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
     data = {key: (f"{value[:8]}…" if key == "_auth_user_hash" else value) for key, value in request.session.items()}
     return {
         "engine": settings.SESSION_BACKEND,
-        "stored_as": f"{session_engine(settings.SESSION_BACKEND).stored_as} ({connection.display_name} here)",
+        "stored_as": f"{session_engine(settings.SESSION_BACKEND).stored_as} ({connection.display_name} here"
+        + ("; each process keeps a copy of the sessions it reads)" if sessions_copied() else ")"),
         "cookie_bytes": len(cookie),
         "sent_cookie": bool(cookie),
         "data": data,
@@ -164,7 +172,7 @@ class CompareView(TemplateView):
 
     def get_context_data(self, **kwargs):
         results, cluster = load_results(), load_results(settings.CLUSTER_RESULTS)
-        database_sessions_copied = settings.SESSION_BACKEND == vocabulary.DB and db_sessions.serves_local_copies()
+        database_sessions_copied = settings.SESSION_BACKEND == vocabulary.DB and sessions_copied()
         redis_copied = local_tier_enabled(caches["default"])  # as the cut-off and Redis sessions decide
         return {
             **super().get_context_data(**kwargs),

@@ -2,6 +2,7 @@
 
 import json
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -248,7 +249,9 @@ def said(client, where: str) -> str:
 
 
 def redis_at(url: str) -> dict:
-    return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": "compare",
+    """A cache on `url`, configured unlike any before it: the page's answer from a Redis on a port
+    an earlier test used is kept per configuration, and must not be this test's."""
+    return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": uuid.uuid4().hex,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}}  # fmt: skip
 
 
@@ -408,3 +411,14 @@ def test_compare_says_each_process_keeps_a_copy_of_the_cutoff_only_when_it_measu
     assert "makes 0.00 Redis calls per request (each process keeps a copy that Redis invalidates)" in " ".join(
         findings(results)
     )
+
+
+def test_compare_says_where_the_session_lives_and_whether_it_is_copied(
+    client, db, redis_sessions, settings, results_file
+):
+    settings.LOCAL_TIER = "on"
+    body = client.get("/compare/").content.decode()
+    assert "Here: a key in Redis, nothing in the database" in body
+    assert "each process keeps a copy of the sessions it reads" in body
+    settings.LOCAL_TIER = "off"
+    assert "each process keeps a copy of the sessions" not in client.get("/compare/").content.decode()
