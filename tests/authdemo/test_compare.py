@@ -269,7 +269,7 @@ def redis_sessions(settings, own_redis):
 @pytest.fixture
 def locmem_cache(settings):
     """No shared cache, as without REDIS_URL: the cut-off is read from the database."""
-    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "compare-local"}
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"compare-{uuid.uuid4().hex}"}
     settings.CACHES = {**settings.CACHES, "default": local}
 
 
