@@ -10,6 +10,7 @@ import socket
 import pytest
 import requests
 
+from bench.stack import Server
 from tests.conftest import ROOT
 from tests.factories import PASSWORD, UserFactory
 
@@ -69,6 +70,21 @@ def test_oversize_body_logs_no_error(client, db, caplog):
 # -- a real server (gunicorn) -------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def sync_server(server_env, tmp_path_factory):
+    """The site under gunicorn's sync worker, as `make serve` runs it: each connection closes after
+    its answer, having read at most 64 KB more of an unread body (gunicorn's close_graceful)."""
+    log = tmp_path_factory.mktemp("sync-server") / "server.log"
+    server = Server("sync", server_env, log, app="authdemo.wsgi", worker_class="sync").start()
+    yield server.wait_ready()
+    server.stop()
+
+
+@pytest.fixture(params=["app_server", "sync_server"])
+def real_server(request, transactional_db):
+    return request.getfixturevalue(request.param)
+
+
 def raw_post(server, path: str, headers: list[str], body: bytes) -> tuple[str, dict]:
     """POST over a socket of our own, asking the server to close after its answer, and read
     until it does; a reset raises ConnectionResetError. Return the status line and the JSON."""
@@ -90,16 +106,16 @@ def chunked(body: bytes, size: int = 8192) -> bytes:
 
 
 @pytest.mark.server
-def test_server_answers_an_oversize_body_with_the_413_json(app_server, transactional_db):
+def test_server_answers_an_oversize_body_with_the_413_json(real_server):
     body = json_of_size(OVERSIZE)
-    status, data = raw_post(app_server, "/api/token/", [f"Content-Length: {len(body)}"], body)
+    status, data = raw_post(real_server, "/api/token/", [f"Content-Length: {len(body)}"], body)
     assert status == "HTTP/1.1 413 Request Entity Too Large"
     assert data["code"] == "request_too_large"
 
 
 @pytest.mark.server
-def test_server_answers_an_oversize_chunked_body_with_the_413_json(app_server, transactional_db):
-    status, data = raw_post(app_server, "/api/token/", ["Transfer-Encoding: chunked"], chunked(json_of_size(OVERSIZE)))
+def test_server_answers_an_oversize_chunked_body_with_the_413_json(real_server):
+    status, data = raw_post(real_server, "/api/token/", ["Transfer-Encoding: chunked"], chunked(json_of_size(OVERSIZE)))
     assert status == "HTTP/1.1 413 Request Entity Too Large"
     assert data["code"] == "request_too_large"
 
