@@ -96,7 +96,7 @@ def test_cluster_state_maps_every_process(cluster):
     assert state["url"] == cluster.url
     assert sorted(node["role"] for node in state["redis"]) == ["primary", "replica"]
     assert [node["role"] for node in state["sentinels"]] == ["sentinel"] * 3
-    assert [app["pid"] for app in state["apps"]] == [app.process.pid for app in cluster.apps["main"]]
+    assert [app["pid"] for app in state["apps"]] == [app.pid for app in cluster.apps["main"]]
 
 
 def test_cluster_logs_in_through_the_proxy(cluster):
