@@ -193,7 +193,7 @@ def _end_through_engine(session: UserSession, *, request: HttpRequest | None) ->
     If it is the session of the request doing the revoking, that request's session is
     flushed too, so the response logs this browser out instead of writing it back.
     """
-    import_module(settings.SESSION_ENGINES[session.engine]).SessionStore(session.session_key).delete()
+    import_module(vocabulary.session_engine(session.engine).module).SessionStore(session.session_key).delete()
     session.delete()
     own = getattr(request, "session", None)
     if own is not None and own.session_key == session.session_key:

@@ -9,16 +9,17 @@ from api import keys
 @register("security")
 def check_signing_keys(app_configs=None, **kwargs) -> list[Error]:
     """An asymmetric JWT_ALGORITHM needs a readable key ring with an active key of that algorithm."""
-    if settings.JWT_ALGORITHM == "HS256":
+    algorithm = settings.SIMPLE_JWT["ALGORITHM"]
+    if algorithm == "HS256":
         return []
     try:
         active = keys.load_ring().active
     except keys.KeyFileError as exc:
         return [Error(str(exc), hint="See README 'Rotating the signing key'.", id="api.E010")]
-    if active.algorithm != settings.JWT_ALGORITHM:
+    if active.algorithm != algorithm:
         return [
             Error(
-                f"JWT_ALGORITHM={settings.JWT_ALGORITHM} but the active key {active.kid} is {active.algorithm}.",
+                f"JWT_ALGORITHM={algorithm} but the active key {active.kid} is {active.algorithm}.",
                 hint="Generate and activate a key of the configured algorithm.",
                 id="api.E011",
             )

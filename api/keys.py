@@ -28,9 +28,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-
-from authdemo.env import ConfigError
 
 STATE_FILE = "keys.json"
 NEXT, ACTIVE, RETIRED = "next", "active", "retired"
@@ -43,7 +42,7 @@ ALGORITHMS: dict[str, tuple[type, Any, Any]] = {
 THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
 
 
-class KeyFileError(ConfigError):
+class KeyFileError(ImproperlyConfigured):
     """The key directory or one of its files cannot be used; the message names it."""
 
 
@@ -129,7 +128,7 @@ _cache_lock = Lock()
 def keys_dir() -> Path:
     directory = settings.JWT_KEYS_DIR
     if not directory:
-        raise KeyFileError(f"JWT_KEYS_DIR must be set when JWT_ALGORITHM={settings.JWT_ALGORITHM}.")
+        raise KeyFileError(f"JWT_KEYS_DIR must be set when JWT_ALGORITHM={settings.SIMPLE_JWT['ALGORITHM']}.")
     return Path(directory)
 
 
@@ -270,6 +269,6 @@ def _known(directory: Path, kid: str) -> dict[str, dict]:
 
 def ring_generation() -> tuple:
     """Changes whenever the keys that verify tokens change (nothing for HS256)."""
-    if settings.JWT_ALGORITHM == "HS256":
+    if settings.SIMPLE_JWT["ALGORITHM"] == "HS256":
         return ("HS256", settings.SIMPLE_JWT["SIGNING_KEY"])
-    return (settings.JWT_ALGORITHM, *generation(keys_dir()))
+    return (settings.SIMPLE_JWT["ALGORITHM"], *generation(keys_dir()))

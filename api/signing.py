@@ -31,7 +31,7 @@ class KeyRingTokenBackend(TokenBackend):
 
     @property
     def algorithm(self) -> str:
-        return settings.JWT_ALGORITHM
+        return settings.SIMPLE_JWT["ALGORITHM"]
 
     @property
     def audience(self) -> str | None:

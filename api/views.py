@@ -210,7 +210,7 @@ def _set_token_cookies(response: Response, pair: services.TokenPair) -> Response
         (settings.JWT_REFRESH_COOKIE, pair.refresh, pair.refresh_expires_at, REFRESH_COOKIE_PATH),
     ):
         response.set_cookie(
-            name, value, expires=expires, httponly=True, secure=settings.JWT_COOKIE_SECURE, samesite="Strict", path=path
+            name, value, expires=expires, httponly=True, secure=settings.SECURE_COOKIES, samesite="Strict", path=path
         )
     return response
 

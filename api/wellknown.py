@@ -28,7 +28,7 @@ def jwks(request: HttpRequest) -> HttpResponse:
     Verifiers may cache it for JWKS_MAX_AGE seconds and revalidate it with the ETag.
     HS256 has no public key: the set is empty.
     """
-    published = [] if settings.JWT_ALGORITHM == "HS256" else keys.load_ring().published()
+    published = [] if settings.SIMPLE_JWT["ALGORITHM"] == "HS256" else keys.load_ring().published()
     body = json.dumps({"keys": published}, separators=(",", ":"), sort_keys=True).encode()
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     if etag in request.headers.get("If-None-Match", ""):
@@ -69,7 +69,7 @@ def revocation_feed(request: HttpRequest) -> HttpResponse:
     on) and when they were cut off, which is nobody else's business: anonymous reads get a
     JSON 401 (README "The verifier"). HS256 has no public key to verify it with.
     """
-    if settings.JWT_ALGORITHM == "HS256":
+    if settings.SIMPLE_JWT["ALGORITHM"] == "HS256":
         detail = "The revocation feed needs an asymmetric JWT_ALGORITHM (RS256, ES256 or EdDSA)."
         return JsonResponse({"detail": detail, "code": "not_available"}, status=404)
     refusal = refuse_reader(request)

@@ -244,7 +244,7 @@ class DemoLoginView(View):
             pair.access,
             expires=pair.access_expires_at,
             httponly=True,
-            secure=settings.JWT_COOKIE_SECURE,
+            secure=settings.SECURE_COOKIES,
             samesite="Strict",
         )
         return response

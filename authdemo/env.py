@@ -11,13 +11,16 @@ import math
 import os
 import re
 import secrets
+from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-env = environ.Env()
+NAME_FORMAT = re.compile(r"^[A-Za-z0-9_.-]+$")
+HOST_FORMAT = re.compile(r"^(\*|\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])$")
 
 
 class ConfigError(ImproperlyConfigured):
@@ -26,7 +29,7 @@ class ConfigError(ImproperlyConfigured):
 
 def choice(name: str, *, choices: tuple[str, ...], default: str) -> str:
     """Return the variable's value, or stop start-up naming the allowed choices."""
-    value = env.str(name, default=default).strip()
+    value = os.environ.get(name, "").strip() or default
     if value not in choices:
         raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}.")
     return value
@@ -34,7 +37,7 @@ def choice(name: str, *, choices: tuple[str, ...], default: str) -> str:
 
 def integer(name: str, *, default: int, minimum: int = 0) -> int:
     """Return a whole number of at least `minimum`, or stop start-up saying so."""
-    raw = env.str(name, default=str(default)).strip()
+    raw = os.environ.get(name, "").strip() or str(default)
     if not raw.isdigit() or int(raw) < minimum:
         raise ConfigError(f"{name}={raw!r} is not valid; give a whole number from {minimum}.")
     return int(raw)
@@ -42,7 +45,7 @@ def integer(name: str, *, default: int, minimum: int = 0) -> int:
 
 def host_ports(name: str, *, example: str) -> list[tuple[str, int]]:
     """Return a comma-separated list of host:port pairs, or stop start-up showing the form."""
-    raw = env.str(name, default="").strip()
+    raw = os.environ.get(name, "").strip()
     pairs = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
         host, _, port = item.rpartition(":")
@@ -109,7 +112,7 @@ RATE_FORMAT = re.compile(r"^[1-9]\d*/\d*[smhd]$")
 
 def rate(name: str, *, default: str) -> str:
     """Return a django-ratelimit rate ("20/m", "30/15m"), or stop start-up explaining the form."""
-    value = env.str(name, default=default).strip()
+    value = os.environ.get(name, "").strip() or default
     if not RATE_FORMAT.match(value):
         raise ConfigError(
             f"{name}={value!r} is not valid; write count/period with s, m, h or d, for example 20/m or 30/15m."
@@ -117,7 +120,22 @@ def rate(name: str, *, default: str) -> str:
     return value
 
 
-def email(name: str, *, debug: bool) -> dict:
+@dataclass(frozen=True)
+class Mail:
+    """Django's EMAIL_* settings, each under its own name (Django's defaults where a URL says nothing)."""
+
+    backend: str
+    host: str = "localhost"
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    use_tls: bool = False
+    use_ssl: bool = False
+    file_path: str | None = None
+    timeout: float | None = None
+
+
+def email(name: str, *, debug: bool) -> Mail:
     """Return Django's EMAIL_* settings from a URL such as smtp+tls://user:password@host:587.
 
     In development a missing URL prints mails to the console. With debug off it must be
@@ -134,10 +152,21 @@ def email(name: str, *, debug: bool) -> dict:
     scheme = value.split("://", 1)[0] if "://" in value else ""
     if scheme not in environ.Env.EMAIL_SCHEMES:
         raise ConfigError(f"{name} has an unknown scheme; choose one of: {', '.join(environ.Env.EMAIL_SCHEMES)}.")
-    config = environ.Env.email_url_config(value)
-    if scheme == "filemail":
-        config["EMAIL_FILE_PATH"] = _mail_folder(name, value)
-    return config
+    try:
+        config = environ.Env.email_url_config(value)
+    except ValueError:  # a port that is not a number
+        raise ConfigError(f"{name} is not valid; give a URL like smtp+tls://user:pw@mail.example.com:587.") from None
+    return Mail(
+        backend=config["EMAIL_BACKEND"],
+        host=config["EMAIL_HOST"] or Mail.host,
+        port=config["EMAIL_PORT"] or Mail.port,
+        user=config["EMAIL_HOST_USER"] or "",
+        password=config["EMAIL_HOST_PASSWORD"] or "",
+        use_tls=config.get("EMAIL_USE_TLS", False),
+        use_ssl=config.get("EMAIL_USE_SSL", False),
+        file_path=_mail_folder(name, value) if scheme == "filemail" else None,
+        timeout=config.get("OPTIONS", {}).get("TIMEOUT"),
+    )
 
 
 def _mail_folder(name: str, value: str) -> str:
@@ -175,3 +204,100 @@ def site_url(name: str, *, debug: bool) -> str:
             f"{name}={value!r} is not valid; give an origin without a path, like https://authdemo.example.com:8443."
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def hosts(name: str, *, default: list[str]) -> list[str]:
+    """Return a comma-separated list of host names for ALLOWED_HOSTS, or stop start-up showing the form."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    names = [part.strip() for part in raw.split(",") if part.strip()]
+    if not names or not all(HOST_FORMAT.match(host) for host in names):
+        raise ConfigError(
+            f"{name}={raw!r} is not valid; give host names separated by commas, like authdemo.example.com,.example.org."
+        )
+    return names
+
+
+def database(name: str, *, default: str) -> dict:
+    """Return Django's DATABASES entry from a URL such as postgres://user:password@host:5432/name.
+
+    The value is never echoed in an error, since it may hold a password.
+    """
+    value = os.environ.get(name, "").strip() or default
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in environ.Env.DB_SCHEMES:
+        raise ConfigError(
+            f"{name} is not valid; give a URL like postgres://user:password@host:5432/name or sqlite:///path."
+        )
+    try:
+        return environ.Env.db_url_config(value)
+    except ValueError:  # a port that is not a number
+        raise ConfigError(f"{name} is not valid; its port is not a number.") from None
+
+
+def redis_url(name: str) -> str:
+    """Return a Redis URL (redis://, rediss:// or unix://), or "" when unset; never echoed (it may hold a password)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    try:
+        valid = parts.scheme in ("redis", "rediss") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number, or out of range
+        valid = False
+    if not valid and not (parts.scheme == "unix" and parts.path.startswith("/")):
+        raise ConfigError(
+            f"{name} is not valid; give a URL like redis://127.0.0.1:6379/0 (or rediss://, unix:///path)."
+        )
+    return value
+
+
+def name_of(name: str, *, default: str = "") -> str:
+    """Return a plain name (letters, digits, '_', '.', '-'), or stop start-up saying so."""
+    value = os.environ.get(name, "").strip() or default
+    if value and not NAME_FORMAT.match(value):
+        raise ConfigError(f"{name}={value!r} is not valid; give a name of letters, digits, '_', '.' or '-'.")
+    return value
+
+
+def address(name: str, *, default: str) -> str:
+    """Return a mail address, optionally with a display name ("authdemo <noreply@example.com>")."""
+    value = os.environ.get(name, "").strip() or default
+    _, addr = parseaddr(value)
+    local, _, domain = addr.rpartition("@")
+    if not local or not domain or " " in addr:
+        raise ConfigError(f"{name}={value!r} is not valid; give a mail address like authdemo <noreply@example.com>.")
+    return value
+
+
+DRF_RATE_FORMAT = re.compile(r"^[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def drf_rate(name: str, *, default: str) -> str:
+    """Return a DRF throttle rate ("60/minute"), or stop start-up explaining the form."""
+    value = os.environ.get(name, "").strip() or default
+    if not DRF_RATE_FORMAT.match(value):
+        raise ConfigError(
+            f"{name}={value!r} is not valid; write count/period (second, minute, hour or day), e.g. 60/minute."
+        )
+    return value
+
+
+def absolute_path(name: str, *, default: Path | None) -> Path | None:
+    """Return an absolute path (a relative one would depend on the working directory), or the default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.startswith("/"):
+        raise ConfigError(f"{name}={raw!r} is not valid; give an absolute path, like /var/lib/authdemo/{name.lower()}.")
+    return Path(raw)
+
+
+def tokens(name: str, *, min_bytes: int = 32) -> list[str]:
+    """Return comma-separated bearer tokens, each of `min_bytes`+ printable ASCII bytes; never echoed."""
+    raw = os.environ.get(name, "").strip()
+    found = [token.strip() for token in raw.split(",")] if raw else []
+    if any(len(t) < min_bytes or not (t.isascii() and t.isprintable()) or " " in t for t in found):
+        raise ConfigError(f"{name} is not valid; give tokens of {min_bytes}+ printable ASCII bytes, comma-separated.")
+    return found

@@ -9,7 +9,26 @@ from datetime import timedelta
 from pathlib import Path
 
 from accounts import vocabulary
-from authdemo.env import ConfigError, boolean, choice, email, env, host_ports, integer, rate, seconds, secret, site_url
+from authdemo.env import (
+    ConfigError,
+    absolute_path,
+    address,
+    boolean,
+    choice,
+    database,
+    drf_rate,
+    email,
+    host_ports,
+    hosts,
+    integer,
+    name_of,
+    rate,
+    redis_url,
+    seconds,
+    secret,
+    site_url,
+    tokens,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,7 +38,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = boolean("DJANGO_DEBUG", default=True)
 _SECRETS_FILE = BASE_DIR / ".dev-secrets.json"
 SECRET_KEY = secret("DJANGO_SECRET_KEY", debug=DEBUG, store=_SECRETS_FILE, min_bytes=50)
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+ALLOWED_HOSTS = hosts("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 # Secure cookies need HTTPS; on by default whenever debug is off.
 SECURE_COOKIES = boolean("DJANGO_SECURE_COOKIES", default=not DEBUG)
 
@@ -114,9 +133,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # closes the broken connection, so the next one reconnects.
 # ---------------------------------------------------------------------------------------
 SQLITE_PRAGMAS = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("OPTIONS", {})
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_MAX_AGE"] = integer("DATABASE_CONN_MAX_AGE", default=600)
+_prepare_threshold = integer("DATABASE_PREPARE_THRESHOLD", default=5)  # PostgreSQL only (below)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 2)
     # Server-side binding with prepared statements: the queries every request makes (the
@@ -126,9 +146,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # 1.21): behind one, set DATABASE_PREPARE_THRESHOLD=0.
     # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
     DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "prepare_threshold", env.int("DATABASE_PREPARE_THRESHOLD", default=5) or None
-    )
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", _prepare_threshold or None)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Run once per connection (Django 5.1+), so once per worker thread, not per request.
     # WAL lets readers proceed while a writer commits; synchronous=NORMAL is durable in WAL
@@ -138,7 +156,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 5)
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     DATABASES["default"]["OPTIONS"].setdefault("init_command", SQLITE_PRAGMAS)
-DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
+DATABASES["default"]["TEST"] = {"NAME": name_of("TEST_DATABASE_NAME") or None}
 
 # ---------------------------------------------------------------------------------------
 # Cache: https://github.com/jazzband/django-redis#configure-as-cache-backend
@@ -148,9 +166,9 @@ DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=""
 # a session ended or a cut-off moved must be seen by the very next request.
 # Timeouts of about a second, so a dead Redis cannot hang a request.
 # ---------------------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = redis_url("REDIS_URL")
 REDIS_SENTINELS = host_ports("REDIS_SENTINELS", example="127.0.0.1:26379,127.0.0.1:26380")
-REDIS_SENTINEL_SERVICE = env.str("REDIS_SENTINEL_SERVICE", default="")
+REDIS_SENTINEL_SERVICE = name_of("REDIS_SENTINEL_SERVICE")
 if REDIS_SENTINELS and REDIS_URL:
     raise ConfigError("REDIS_URL and REDIS_SENTINELS are both set; set one (Sentinel finds the primary itself).")
 if REDIS_SENTINELS and not REDIS_SENTINEL_SERVICE:
@@ -186,11 +204,10 @@ LOCAL_TIER_BOUND = seconds("LOCAL_TIER_BOUND", default=1.0, low=0, high=LOCAL_TI
 # ---------------------------------------------------------------------------------------
 # Sessions: https://docs.djangoproject.com/en/5.2/topics/http/sessions/
 # ---------------------------------------------------------------------------------------
-SESSION_ENGINES = {engine.key: engine.module for engine in vocabulary.SESSION_ENGINES}
 SESSION_BACKEND = choice("SESSION_BACKEND", choices=vocabulary.ENGINE_KEYS, default=vocabulary.DB)
 if vocabulary.session_engine(SESSION_BACKEND).needs_cache and not SHARED_CACHE:  # a per-process cache cannot be revoked
     raise ConfigError(f"SESSION_BACKEND={SESSION_BACKEND} needs REDIS_URL (redis://host:port/db) or REDIS_SENTINELS.")
-SESSION_ENGINE = SESSION_ENGINES[SESSION_BACKEND]
+SESSION_ENGINE = vocabulary.session_engine(SESSION_BACKEND).module
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 7
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -225,10 +242,19 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Password reset mail: https://docs.djangoproject.com/en/5.2/topics/email/
 # EMAIL_URL (django-environ): the console in development; required with debug off.
-vars().update(email("EMAIL_URL", debug=DEBUG))
+_mail = email("EMAIL_URL", debug=DEBUG)
+EMAIL_BACKEND = _mail.backend
+EMAIL_HOST = _mail.host
+EMAIL_PORT = _mail.port
+EMAIL_HOST_USER = _mail.user
+EMAIL_HOST_PASSWORD = _mail.password
+EMAIL_USE_TLS = _mail.use_tls
+EMAIL_USE_SSL = _mail.use_ssl
+EMAIL_FILE_PATH = _mail.file_path  # filemail:// only: an absolute folder
+EMAIL_TIMEOUT = _mail.timeout
 # SITE_URL: the origin mailed links start with, never the request's Host; required with debug off.
 SITE_URL = site_url("SITE_URL", debug=DEBUG)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="authdemo <noreply@localhost>")
+DEFAULT_FROM_EMAIL = address("DEFAULT_FROM_EMAIL", default="authdemo <noreply@localhost>")
 PASSWORD_RESET_TIMEOUT = 60 * 60  # seconds a reset link stays valid (Django's default is 3 days)
 
 # ---------------------------------------------------------------------------------------
@@ -325,7 +351,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.json_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="60/minute")},
+    "DEFAULT_THROTTLE_RATES": {"auth": drf_rate("AUTH_THROTTLE_RATE", default="60/minute")},
 }
 
 # ---------------------------------------------------------------------------------------
@@ -334,28 +360,25 @@ REST_FRAMEWORK = {
 JWT_REVOCATION = choice("JWT_REVOCATION", choices=("cutoff", "off"), default="cutoff")
 # HS256 signs with JWT_SIGNING_KEY; the others with the active key of JWT_KEYS_DIR (api.keys),
 # published at /.well-known/jwks.json for services that verify without any secret.
-JWT_ALGORITHM = choice("JWT_ALGORITHM", choices=("HS256", "RS256", "ES256", "EdDSA"), default="HS256")
-_keys_dir = env.str("JWT_KEYS_DIR", default="").strip()
-JWT_KEYS_DIR = Path(_keys_dir) if _keys_dir else None
-if JWT_ALGORITHM != "HS256" and not JWT_KEYS_DIR:
-    raise ConfigError(f"JWT_ALGORITHM={JWT_ALGORITHM} needs JWT_KEYS_DIR (a directory for `manage.py jwt_keys`).")
-JWKS_MAX_AGE = env.int("JWKS_MAX_AGE", default=300)  # how long verifiers may cache the key set
+# The algorithm lives in SIMPLE_JWT["ALGORITHM"] only (api.signing reads it when it signs).
+_algorithm = choice("JWT_ALGORITHM", choices=("HS256", "RS256", "ES256", "EdDSA"), default="HS256")
+JWT_KEYS_DIR = absolute_path("JWT_KEYS_DIR", default=None)
+if _algorithm != "HS256" and not JWT_KEYS_DIR:
+    raise ConfigError(f"JWT_ALGORITHM={_algorithm} needs JWT_KEYS_DIR (a directory for `manage.py jwt_keys`).")
+JWKS_MAX_AGE = integer("JWKS_MAX_AGE", default=300)  # how long verifiers may cache the key set
 # The signed revocation feed is re-signed at most once per this many seconds per process, whatever
 # the request rate; keep it at most half the verifiers' REVOCATION_POLL (default 1 s). Capped at 5 s:
 # it adds to every verifier's revocation bound, and a copy must never outlive the feed's own exp.
 REVOCATION_FEED_CACHE = seconds("REVOCATION_FEED_CACHE", default=0.5, low=0, high=5)
 # Bearer secrets that verifiers read the revocation feed with (comma-separated: a new one is added beside
 # the old to rotate it). Unset: the feed is open in debug (with a warning) and refused with debug off.
-_feed_tokens = env.str("REVOCATION_FEED_TOKEN", default="").strip()
-REVOCATION_FEED_TOKENS = [token.strip() for token in _feed_tokens.split(",")] if _feed_tokens else []
-if any(len(t) < 32 or not (t.isascii() and t.isprintable()) or " " in t for t in REVOCATION_FEED_TOKENS):
-    raise ConfigError("REVOCATION_FEED_TOKEN is not valid; give tokens of 32+ printable ASCII bytes, comma-separated.")
+REVOCATION_FEED_TOKENS = tokens("REVOCATION_FEED_TOKEN", min_bytes=32)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
-    "ALGORITHM": JWT_ALGORITHM,
+    "ALGORITHM": _algorithm,
     "SIGNING_KEY": secret("JWT_SIGNING_KEY", debug=DEBUG, store=_SECRETS_FILE, min_bytes=32)
-    if JWT_ALGORITHM == "HS256"
+    if _algorithm == "HS256"
     else "",
     "ISSUER": "authdemo",
     "AUDIENCE": "authdemo-api",
@@ -369,7 +392,6 @@ JWT_ABSOLUTE_LIFETIME = timedelta(days=7)  # no rotation keeps one login alive l
 # just rotated away answers with the family's current pair instead of revoking it, so two
 # tabs or retries racing with one token do not log the user out (api.services).
 JWT_REFRESH_REUSE_INTERVAL = timedelta(seconds=10)
-JWT_COOKIE_SECURE = SECURE_COOKIES
 JWT_ACCESS_COOKIE = "__Host-access" if SECURE_COOKIES else "access"
 JWT_REFRESH_COOKIE = "__Secure-refresh" if SECURE_COOKIES else "refresh"  # path-scoped: no __Host-
 
@@ -387,15 +409,16 @@ SPECTACULAR_SETTINGS = {
 # Logging: https://docs.djangoproject.com/en/5.2/topics/logging/
 # ---------------------------------------------------------------------------------------
 # The benchmark figures /compare/ shows (written by `make bench`).
-BENCH_RESULTS = env.path("BENCH_RESULTS", default=BASE_DIR / "bench" / "results" / "latest.json")
+BENCH_RESULTS = absolute_path("BENCH_RESULTS", default=BASE_DIR / "bench" / "results" / "latest.json")
 # The cluster's drills and throughput through nginx (written by `make drill`).
-CLUSTER_RESULTS = env.path("CLUSTER_RESULTS", default=BASE_DIR / "bench" / "results" / "cluster.json")
+CLUSTER_RESULTS = absolute_path("CLUSTER_RESULTS", default=BASE_DIR / "bench" / "results" / "cluster.json")
 
+LOG_LEVEL = choice("LOG_LEVEL", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"axes": {"level": "WARNING"}},  # lockouts are in the audit log
 }

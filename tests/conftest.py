@@ -222,7 +222,7 @@ def use_engine(request, settings):
         if vocabulary.session_engine(engine).needs_cache:
             request.getfixturevalue("redis_cache")
         settings.SESSION_BACKEND = engine
-        settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
+        settings.SESSION_ENGINE = vocabulary.session_engine(engine).module
         return engine
 
     return _use
@@ -249,7 +249,7 @@ def use_key_ring(settings, directory: Path, algorithm: str) -> str:
     """Sign with `algorithm` from a fresh key ring in `directory`; return the active kid."""
     from api import keys
 
-    settings.JWT_ALGORITHM = algorithm
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ALGORITHM": algorithm}
     settings.JWT_KEYS_DIR = directory
     kid = keys.generate_key(directory=directory, algorithm=algorithm)
     keys.activate_key(directory=directory, kid=kid, algorithm=algorithm)

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts import services
+from accounts import services, vocabulary
 from accounts.models import User
 from accounts.replication import NotReplicated
 from accounts.selectors import cutoff_cache_key
@@ -41,7 +41,7 @@ def replica_paused(stores):
 
 def redis_session(settings):
     settings.SESSION_BACKEND = "redis"
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES["redis"]
+    settings.SESSION_ENGINE = vocabulary.session_engine("redis").module
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store["k"] = "v"
     store.create()

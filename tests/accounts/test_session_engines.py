@@ -16,6 +16,7 @@ from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.models import Session
 from django.db.models.signals import post_init, post_save
 
+from accounts import vocabulary
 from accounts.session_engines import cached_db
 from accounts.session_engines import redis as redis_engine
 from accounts.vocabulary import CACHED_DB, REDIS
@@ -216,17 +217,17 @@ def session_check_errors():
 
 @pytest.mark.parametrize("engine", [REDIS, CACHED_DB])
 def test_engine_on_a_local_memory_cache_fails_the_system_check(settings, engine):
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES[engine]
+    settings.SESSION_ENGINE = vocabulary.session_engine(engine).module
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     assert session_check_errors() == ["accounts.E001"]
 
 
 def test_redis_engine_on_a_missing_cache_alias_fails_the_system_check(settings, redis_cache):
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES[REDIS]
+    settings.SESSION_ENGINE = vocabulary.session_engine(REDIS).module
     settings.SESSION_CACHE_ALIAS = "sessions"
     assert session_check_errors() == ["accounts.E001"]
 
 
 def test_redis_engine_on_django_redis_passes_the_system_check(settings, redis_cache):
-    settings.SESSION_ENGINE = settings.SESSION_ENGINES[REDIS]
+    settings.SESSION_ENGINE = vocabulary.session_engine(REDIS).module
     assert session_check_errors() == []

@@ -6,8 +6,8 @@ from accounts import vocabulary
 from accounts.models import UserSession
 
 
-def test_settings_offer_exactly_the_vocabulary_engines():
-    assert tuple(settings.SESSION_ENGINES) == vocabulary.ENGINE_KEYS
+def test_settings_session_engine_is_the_vocabulary_module_of_session_backend():
+    assert settings.SESSION_ENGINE == vocabulary.session_engine(settings.SESSION_BACKEND).module
 
 
 def test_registry_engine_choices_are_the_vocabulary_labels():

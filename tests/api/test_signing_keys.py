@@ -183,8 +183,8 @@ def test_jwks_key_verifies_an_issued_token(client, api_login, bob, asymmetric):
 
 def rotate(settings) -> str:
     """Publish a next key and activate it (the old one is retired); return the new kid."""
-    kid = keys.generate_key(directory=settings.JWT_KEYS_DIR, algorithm=settings.JWT_ALGORITHM)
-    keys.activate_key(directory=settings.JWT_KEYS_DIR, kid=kid, algorithm=settings.JWT_ALGORITHM)
+    kid = keys.generate_key(directory=settings.JWT_KEYS_DIR, algorithm=settings.SIMPLE_JWT["ALGORITHM"])
+    keys.activate_key(directory=settings.JWT_KEYS_DIR, kid=kid, algorithm=settings.SIMPLE_JWT["ALGORITHM"])
     return kid
 
 
@@ -238,7 +238,7 @@ def test_remove_refuses_a_key_that_may_have_live_tokens(es256, settings):
 
 
 def test_jwt_keys_command_generates_activates_and_lists(settings, tmp_path, capsys):
-    settings.JWT_ALGORITHM, settings.JWT_KEYS_DIR = "EdDSA", tmp_path
+    settings.SIMPLE_JWT, settings.JWT_KEYS_DIR = {**settings.SIMPLE_JWT, "ALGORITHM": "EdDSA"}, tmp_path
     call_command("jwt_keys", "generate")
     kid = capsys.readouterr().out.strip()
     call_command("jwt_keys", "activate", kid)
@@ -252,7 +252,7 @@ def test_jwt_keys_command_generates_activates_and_lists(settings, tmp_path, caps
 )
 def test_jwt_keys_command_takes_a_kid_that_begins_with_a_dash(settings, tmp_path, kid, args):
     """A thumbprint is base64url: one in 64 begins with "-", which argparse reads as an option."""
-    settings.JWT_ALGORITHM, settings.JWT_KEYS_DIR = "EdDSA", tmp_path
+    settings.SIMPLE_JWT, settings.JWT_KEYS_DIR = {**settings.SIMPLE_JWT, "ALGORITHM": "EdDSA"}, tmp_path
     call_command("jwt_keys", "generate")
     with pytest.raises(CommandError, match=f"no key {kid} in"):
         call_command("jwt_keys", *(kid if arg == "KID" else arg for arg in args))
@@ -303,7 +303,7 @@ def test_retire_withdraws_a_next_key(es256, settings):
 def test_activate_refuses_a_key_of_another_algorithm(es256, settings):
     kid = keys.generate_key(directory=settings.JWT_KEYS_DIR, algorithm="RS256")
     with pytest.raises(keys.KeyFileError, match="is RS256 but JWT_ALGORITHM=ES256"):
-        keys.activate_key(directory=settings.JWT_KEYS_DIR, kid=kid, algorithm=settings.JWT_ALGORITHM)
+        keys.activate_key(directory=settings.JWT_KEYS_DIR, kid=kid, algorithm=settings.SIMPLE_JWT["ALGORITHM"])
     assert keys.load_ring().active.algorithm == "ES256"
 
 
@@ -327,7 +327,7 @@ def test_login_without_an_active_key_is_a_json_503(client, bob, es256, settings)
 
 
 def test_login_with_a_key_of_another_algorithm_is_a_json_503(client, bob, es256, settings):
-    settings.JWT_ALGORITHM = "RS256"  # the configuration changed, the ring did not
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ALGORITHM": "RS256"}  # the configuration changed, the ring did not
     client.raise_request_exception = False
     response = client.post("/api/token/", {"username": "bob", "password": PASSWORD}, content_type="application/json")
     assert (response.status_code, response.json()["code"]) == (503, "signing_unavailable")

@@ -11,6 +11,7 @@ import time_machine
 from django.db import connection
 from django.test import Client
 
+from accounts import vocabulary
 from accounts.vocabulary import SIGNED_COOKIES
 from authdemo.compare import findings
 from authdemo.evidence import PERSISTENCE_TTL
@@ -259,7 +260,7 @@ def redis_at(url: str) -> dict:
 def redis_sessions(settings, own_redis):
     """Redis sessions on a redis-server of this test's own, which it may reconfigure or stop."""
     settings.CACHES = {**settings.CACHES, "default": redis_at(own_redis.url)}
-    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "redis", settings.SESSION_ENGINES["redis"]
+    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "redis", vocabulary.session_engine("redis").module
     own_redis.client = redis.Redis.from_url(own_redis.url)
     yield own_redis
     if own_redis.process.poll() is None:  # Redis will not stop while it writes its first append-only file

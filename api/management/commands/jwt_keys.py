@@ -61,20 +61,19 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def _run(self, action: str, directory, options) -> None:
+        signing = settings.SIMPLE_JWT["ALGORITHM"]
         if action == "generate":
-            algorithm = options["algorithm"] or settings.JWT_ALGORITHM
+            algorithm = options["algorithm"] or signing
             if algorithm not in keys.ALGORITHMS:
                 raise CommandError(f"JWT_ALGORITHM={algorithm} has no key files; pass --algorithm.")
-            if options["activate"] and algorithm != settings.JWT_ALGORITHM:
-                raise CommandError(
-                    f"--activate: the site signs with JWT_ALGORITHM={settings.JWT_ALGORITHM}, not {algorithm}."
-                )
+            if options["activate"] and algorithm != signing:
+                raise CommandError(f"--activate: the site signs with JWT_ALGORITHM={signing}, not {algorithm}.")
             kid = keys.generate_key(directory=directory, algorithm=algorithm)
             if options["activate"]:
-                keys.activate_key(directory=directory, kid=kid, algorithm=settings.JWT_ALGORITHM)
+                keys.activate_key(directory=directory, kid=kid, algorithm=signing)
             self.stdout.write(kid)
         elif action == "activate":
-            keys.activate_key(directory=directory, kid=options["kid"], algorithm=settings.JWT_ALGORITHM)
+            keys.activate_key(directory=directory, kid=options["kid"], algorithm=signing)
         elif action == "retire":
             keys.retire_key(directory=directory, kid=options["kid"])
         elif action == "remove":
