@@ -103,3 +103,19 @@ def test_cluster_logs_in_through_the_proxy(cluster):
     UserFactory(username="alice")
     browser = page_login(cluster.url, "alice", PASSWORD)
     assert browser.get(f"{cluster.url}/accounts/profile/", timeout=TIMEOUT).status_code == 200
+
+
+def test_proxy_oversize_body_to_the_api_is_a_json_413(cluster):
+    response = requests.post(
+        f"{cluster.url}/api/token/", data=b"a" * 70_000, headers={"Content-Type": "application/json"}, timeout=TIMEOUT
+    )
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_proxy_oversize_body_to_a_page_is_a_readable_413(cluster):
+    response = requests.post(f"{cluster.url}/accounts/login/", data={"username": "a" * 70_000}, timeout=TIMEOUT)
+    assert response.status_code == 413
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "Request too large" in response.text
