@@ -1,6 +1,8 @@
 """Configuration from the environment: bad values stop start-up in one line; deploy checks pass."""
 
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +65,122 @@ def test_bad_configuration_stops_startup_in_one_line(env, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def settings_variables() -> set[str]:
+    """The variables the settings read: the first argument of each call to a helper of authdemo.env
+    in settings.py, and the variables env.py names itself (PORT, for the development SITE_URL)."""
+    tree = ast.parse((ROOT / "authdemo" / "settings.py").read_text())
+    helpers = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "authdemo.env"
+        for alias in node.names
+    } - {"ConfigError"}
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+    read = {call.args[0].value for call in calls if call.func.id in helpers and isinstance(call.args[0], ast.Constant)}
+    own = re.findall(r"os\.environ\.get\(\"([A-Z0-9_]+)\"", (ROOT / "authdemo" / "env.py").read_text())
+    return read | set(own)
+
+
+# One bad value for every variable the settings read (PORT is the Makefile's: a bad one is ignored).
+BAD_VALUES = {
+    "DJANGO_DEBUG": "maybe",
+    "DJANGO_SECRET_KEY": "short",
+    "DJANGO_ALLOWED_HOSTS": "https://authdemo.example.com",
+    "DJANGO_SECURE_COOKIES": "maybe",
+    "DJANGO_SECURE_SSL_REDIRECT": "maybe",
+    "DJANGO_BEHIND_PROXY": "maybe",
+    "DATABASE_URL": "authdemo-db",
+    "DATABASE_CONN_MAX_AGE": "forever",
+    "DATABASE_PREPARE_THRESHOLD": "-1",
+    "TEST_DATABASE_NAME": "test db",
+    "REDIS_URL": "127.0.0.1:6379",
+    "REDIS_SENTINELS": "sentinel-one",
+    "REDIS_SENTINEL_SERVICE": "auth demo",
+    "REDIS_WAIT_REPLICAS": "one",
+    "LOCAL_TIER": "sometimes",
+    "LOCAL_TIER_MAX_AGE": "a minute",
+    "LOCAL_TIER_BOUND": "a second",
+    "SESSION_BACKEND": "memcached",
+    "EMAIL_URL": "pigeon://coop",
+    "SITE_URL": "authdemo.example.com",
+    "DEFAULT_FROM_EMAIL": "nobody",
+    "AUTH_LOGIN_RATE": "lots",
+    "AUTH_LOGIN_FAILURE_RATE": "lots",
+    "AUTH_SIGNUP_RATE": "lots",
+    "AUTH_RESET_RATE": "lots",
+    "AUTH_RESET_ACCOUNT_RATE": "lots",
+    "AUTH_THROTTLE_RATE": "lots",
+    "JWT_REVOCATION": "sometimes",
+    "JWT_ALGORITHM": "none",
+    "JWT_KEYS_DIR": "keys",
+    "JWT_SIGNING_KEY": "short",
+    "JWKS_MAX_AGE": "abc",
+    "REVOCATION_FEED_CACHE": "abc",
+    "REVOCATION_FEED_TOKEN": "short",
+    "BENCH_RESULTS": "latest.json",
+    "CLUSTER_RESULTS": "cluster.json",
+    "LOG_LEVEL": "loud",
+}
+
+
+def test_bad_values_cover_every_variable_the_settings_read():
+    assert set(BAD_VALUES) == settings_variables() - {"PORT"}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_bad_value_of_any_variable_stops_startup_naming_it(name):
+    result = manage("check", **{name: BAD_VALUES[name]})
+
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0
+    assert lines == [lines[-1]], result.stderr  # one line, no traceback
+    assert lines[-1].startswith(f"authdemo: configuration error: {name}")
+    assert re.search(r"choose one of|give|write|needs", lines[-1])  # the choices or the form expected
+
+
+def test_settings_read_the_environment_only_through_the_helpers():
+    tree = ast.parse((ROOT / "authdemo" / "settings.py").read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"os", "environ"}
+
+
+def env_example_variables() -> list[str]:
+    return re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE)
+
+
+def test_env_example_lists_exactly_the_variables_the_settings_read():
+    listed = env_example_variables()
+    assert len(listed) == len(set(listed))
+    assert set(listed) == settings_variables()
+
+
+def test_env_example_explains_every_variable_in_a_comment():
+    text = (ROOT / ".env.example").read_text()
+    lines = [line for line in text.splitlines() if re.match(r"^#?\s*[A-Z][A-Z0-9_]*=", line)]
+    assert lines and all(re.search(r"=.*\s# \S", line) for line in lines), lines
+
+
+def test_accounts_and_api_never_import_authdemo():
+    upward = []
+    for path in [*(ROOT / "accounts").rglob("*.py"), *(ROOT / "api").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            upward += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "authdemo"]
+    assert upward == []
+
+
+def test_email_settings_are_spelled_out_from_the_url():
+    show = (
+        "from django.conf import settings as s; print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_USE_TLS)"
+    )
+
+    result = manage("shell", "-c", show, EMAIL_URL="smtp+tls://authdemo:pw@mail.example.com:587")
+
+    assert result.stdout.splitlines()[-1] == "mail.example.com 587 authdemo True"
 
 
 def test_server_start_runs_the_system_checks_and_stops_in_one_line(tmp_path):
