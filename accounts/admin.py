@@ -146,9 +146,9 @@ class ActivityFilter(admin.SimpleListFilter):
 @admin.register(UserSession)
 class UserSessionAdmin(UserOrAddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = CappedCountPaginator
-    list_display = ("user", "client", "ip", "engine", "created_at", "last_seen", "expires_at")
+    list_display = ("user", "client", "ip", "engine", "device_bound", "created_at", "last_seen", "expires_at")
     list_filter = ("engine", ActivityFilter)
-    list_select_related = ("user",)
+    list_select_related = ("user", "device_binding")
     ordering = ("-last_seen",)
     show_full_result_count = False
     actions = ("revoke_selected",)
@@ -159,6 +159,11 @@ class UserSessionAdmin(UserOrAddressSearchMixin, ReadOnlyAdminMixin, admin.Model
     @admin.display(description="Browser")
     def client(self, obj):
         return describe_user_agent(obj.user_agent)
+
+    @admin.display(description="Device-bound", boolean=True)
+    def device_bound(self, obj):
+        """Whether the browser bound this session to a key it holds (devicebound, DBSC)."""
+        return hasattr(obj, "device_binding")
 
     @admin.action(description="Revoke selected sessions", permissions=["revoke"])
     def revoke_selected(self, request, queryset):

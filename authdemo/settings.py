@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "devicebound",
     "authdemo",
 ]
 
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "accounts.middleware.TimedAuthenticationMiddleware",
+    "devicebound.middleware.DeviceBoundSessionMiddleware",  # after the session user, before its use
     "accounts.middleware.SessionRegistryMiddleware",
     "authdemo.middleware.JWTCookieAuthenticationMiddleware",
     "authdemo.middleware.PrivateCacheMiddleware",
@@ -214,6 +216,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_NAME = "__Host-sessionid" if SECURE_COOKIES else "sessionid"
 SESSION_TOUCH_INTERVAL = 60  # seconds between last-seen writes for one session
+# Device-bound sessions (devicebound): the bound cookie's lifetime. Chromium renews it when it
+# expires within 120 s, so a browser signs one refresh every DBSC_COOKIE_AGE - 120 s.
+DBSC_COOKIE_AGE = integer("DBSC_COOKIE_AGE", default=600, minimum=10)
 
 # ---------------------------------------------------------------------------------------
 # Authentication: https://docs.djangoproject.com/en/5.2/topics/auth/

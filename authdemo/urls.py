@@ -13,6 +13,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path(".well-known/jwks.json", wellknown.jwks, name="jwks"),
     path("accounts/", include("accounts.urls")),
+    path("dbsc/", include("devicebound.urls")),
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,43 @@
+"""Refuse a device-bound session that arrives without its bound cookie."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import SimpleLazyObject
+
+from devicebound import services
+
+
+class DeviceBoundSessionMiddleware:
+    """A bound session without a valid bound cookie counts as anonymous; offer binding on login.
+
+    Lazy, like AuthenticationMiddleware: the check runs when something asks for
+    `request.user`, so a request that never does pays nothing. A session whose browser
+    never registered a key is untouched. The DBSC endpoints read the session, not
+    `request.user`, so a browser can still refresh the cookie it lacks.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not hasattr(request, "user"):
+            raise ImproperlyConfigured(
+                "devicebound.middleware.DeviceBoundSessionMiddleware must come after "
+                "accounts.middleware.TimedAuthenticationMiddleware in MIDDLEWARE."
+            )
+        session_user, session_auser = request.user, request.auser
+        request.user = SimpleLazyObject(lambda: AnonymousUser() if services.refuses(request=request) else session_user)
+
+        async def auser():
+            from asgiref.sync import sync_to_async
+
+            refused = await sync_to_async(services.refuses)(request=request)
+            return AnonymousUser() if refused else await session_auser()
+
+        request.auser = auser
+        response = self.get_response(request)
+        if getattr(request, services.LOGIN_MARK, False):
+            services.offer_binding(request=request, response=response)
+        return response
