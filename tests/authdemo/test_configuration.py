@@ -291,3 +291,11 @@ def test_dev_venv_is_rebuilt_when_any_included_requirements_file_changes():
     included = [line.split()[1] for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
                 if line.startswith("-r ")]  # fmt: skip
     assert set(included) | {"requirements-dev.txt"} <= set(prerequisites)
+
+
+def test_each_knob_is_set_in_one_place():
+    from django.conf import settings
+
+    # SESSION_ENGINE (from accounts.vocabulary), SESSION_COOKIE_SECURE/SECURE_COOKIES and
+    # SIMPLE_JWT["ALGORITHM"] are the only spellings; no copy can drift from them.
+    assert [name for name in ("SESSION_ENGINES", "JWT_COOKIE_SECURE", "JWT_ALGORITHM") if hasattr(settings, name)] == []
