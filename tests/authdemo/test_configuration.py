@@ -103,6 +103,8 @@ BAD_VALUES = {
     "LOCAL_TIER_MAX_AGE": "a minute",
     "LOCAL_TIER_BOUND": "a second",
     "SESSION_BACKEND": "memcached",
+    "DBSC_COOKIE_AGE": "5",
+    "DPOP_NONCE": "sometimes",
     "EMAIL_URL": "pigeon://coop",
     "SITE_URL": "authdemo.example.com",
     "DEFAULT_FROM_EMAIL": "nobody",
