@@ -16,6 +16,7 @@ from django.contrib.auth.models import update_last_login
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -23,7 +24,9 @@ from accounts import services as accounts_services
 from accounts.http import client_ip, user_agent
 from accounts.models import AuditEvent, TokenFamily
 from accounts.selectors import get_access_cutoff
+from api import dpop
 from api.tokens import (
+    bound_key,
     expires_at,
     invalid,
     login_expired,
@@ -41,13 +44,17 @@ class TokenPair:
     refresh: str
     access_expires_at: object
     refresh_expires_at: object
+    dpop_bound: bool = False
 
     def as_json(self) -> dict[str, str]:
-        return {"access": self.access, "refresh": self.refresh}
+        """The token answer; a bearer client's is as it always was (RFC 9449 5: DPoP-bound says so)."""
+        bound = {"token_type": "DPoP"} if self.dpop_bound else {}
+        return {"access": self.access, "refresh": self.refresh, **bound}
 
 
-def issue_token_pair(*, user, request: HttpRequest, transport: str) -> TokenPair:
-    """Start a new API login for `user` and return its first access and refresh tokens."""
+def issue_token_pair(*, user, request: HttpRequest, transport: str, jkt: str | None = None) -> TokenPair:
+    """Start a new API login for `user` and return its first access and refresh tokens,
+    bound to the DPoP key with thumbprint `jkt` if given."""
     now = timezone.now()
     family = TokenFamily(
         user=user,
@@ -57,7 +64,7 @@ def issue_token_pair(*, user, request: HttpRequest, transport: str) -> TokenPair
         ip=client_ip(request),
         user_agent=user_agent(request),
     )
-    refresh = mint_refresh_token(user=user, family_id=str(family.pk), auth_time=int(now.timestamp()))
+    refresh = mint_refresh_token(user=user, family_id=str(family.pk), auth_time=int(now.timestamp()), jkt=jkt)
     family.current_jti = refresh["jti"]
     family.expires_at = expires_at(refresh)
     with transaction.atomic():
@@ -69,14 +76,16 @@ def issue_token_pair(*, user, request: HttpRequest, transport: str) -> TokenPair
     return _pair(refresh)
 
 
-def rotate_refresh_token(*, raw: str, request: HttpRequest) -> TokenPair:
+def rotate_refresh_token(*, raw: str, request: HttpRequest, jkt: str | None = None) -> TokenPair:
     """Exchange a live refresh token for a new pair, blacklisting the one presented.
 
     Of concurrent refreshes with one token exactly one rotates it (a conditional UPDATE).
     A token already rotated is a replay (see `_replayed`): within the reuse interval the
     one just rotated away gets the current pair; anything else revokes the family.
+    A DPoP-bound token needs `jkt`, the thumbprint of the key that signed this request's proof.
     """
     token = parse_refresh_token(raw)
+    _check_binding(token, jkt)
     family = _family(token)
     if not family.user.is_active:
         raise invalid("User is inactive.", "user_inactive")
@@ -91,7 +100,9 @@ def rotate_refresh_token(*, raw: str, request: HttpRequest) -> TokenPair:
         if family.current_jti != token["jti"]:
             return _replayed(family, token, request=request)
         raise invalid("Token has been revoked.", "token_revoked")
-    new = mint_refresh_token(user=family.user, family_id=str(family.pk), auth_time=token["auth_time"])
+    new = mint_refresh_token(
+        user=family.user, family_id=str(family.pk), auth_time=token["auth_time"], jkt=bound_key(token)
+    )
     with transaction.atomic():
         won = TokenFamily.objects.filter(pk=family.pk, current_jti=token["jti"], revoked_at__isnull=True).update(
             current_jti=new["jti"],
@@ -129,11 +140,20 @@ def _replayed(family: TokenFamily, token, *, request: HttpRequest) -> TokenPair:
         jti=family.current_jti,
         issued_at=family.rotated_at,
         expires=family.expires_at,
+        jkt=bound_key(token),
     )
     accounts_services.record_event(
         kind=AuditEvent.Kind.TOKEN_REFRESHED, request=request, user=family.user, reuse_interval=True
     )
     return _pair(current)
+
+
+def _check_binding(token, jkt: str | None) -> None:
+    """Refuse a DPoP-bound refresh token unless this request's proof is by its key (RFC 9449
+    5), before any family is read: a thief holding the token alone revokes nothing."""
+    bound = bound_key(token)
+    if bound is not None and (jkt is None or not constant_time_compare(bound, jkt)):
+        raise dpop.Refused("This refresh token is bound to a DPoP key; send a proof signed by it.")
 
 
 def end_family(*, raw: str, request: HttpRequest) -> None:
@@ -210,6 +230,7 @@ def _pair(refresh) -> TokenPair:
     access = refresh.access_token
     stamp_issue_time(access)
     return TokenPair(
+        dpop_bound=bound_key(refresh) is not None,
         username=refresh["username"],
         access=str(access),
         refresh=str(refresh),

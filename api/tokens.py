@@ -13,9 +13,10 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 from threading import Lock
 
+import jwt
 from django.conf import settings
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken as StockAccessToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -23,16 +24,45 @@ from rest_framework_simplejwt.utils import aware_utcnow, datetime_from_epoch
 
 from accounts.selectors import get_access_cutoff
 from api import keys
-from api.signing import token_backend
+from api.signing import KeyRingTokenBackend, token_backend
 
 MAX_TOKEN_BYTES = 4096  # far above any token we mint; refuse to parse more
+ACCESS_TYP = "at+jwt"  # RFC 9068 2.1; "application/at+jwt" is the same media type (RFC 7515 4.1.9)
+LEGACY_TYP = "JWT"  # what PyJWT writes unless told otherwise
+
+
+class AccessTokenBackend(KeyRingTokenBackend):
+    """The key ring's backend, with the JOSE header `typ: at+jwt` on access tokens (RFC 9068).
+
+    The type keeps an access token from passing for any other JWT a client signs (a DPoP
+    proof is `dpop+jwt`). PyJWT's default `JWT` still verifies: access tokens minted before
+    this carry it, for their ACCESS_TOKEN_LIFETIME (refresh tokens too; their `token_type`
+    claim tells them apart). Any other `typ` is refused.
+    """
+
+    def encode(self, payload: dict) -> str:
+        kid, key = self.signing_key()
+        claims = {**payload, "aud": self.audience, "iss": self.issuer}
+        return jwt.encode(claims, key, algorithm=self.algorithm, headers={"kid": kid, "typ": ACCESS_TYP})
+
+    def decode(self, token, verify: bool = True) -> dict:
+        try:
+            typ = jwt.get_unverified_header(token).get("typ", LEGACY_TYP)
+        except jwt.InvalidTokenError as exc:
+            raise TokenBackendError("Token is invalid") from exc
+        if not isinstance(typ, str) or typ.lower().removeprefix("application/") not in (ACCESS_TYP, "jwt"):
+            raise TokenBackendError("Token is invalid")
+        return super().decode(token, verify)
+
+
+access_token_backend = AccessTokenBackend()
 
 
 class AccessToken(StockAccessToken):
-    """An access token signed and verified with the key ring (api.signing)."""
+    """An access token signed and verified with the key ring (api.signing), typed at+jwt."""
 
     def get_token_backend(self):
-        return token_backend
+        return access_token_backend
 
 
 class FamilyRefreshToken(RefreshToken):
@@ -146,13 +176,19 @@ def parse_refresh_token(raw: str | bytes) -> FamilyRefreshToken:
     return token
 
 
-def mint_refresh_token(*, user, family_id: str, auth_time: int) -> FamilyRefreshToken:
-    """Build a refresh token for `user`, never outliving the login's absolute lifetime."""
+def mint_refresh_token(*, user, family_id: str, auth_time: int, jkt: str | None = None) -> FamilyRefreshToken:
+    """Build a refresh token for `user`, never outliving the login's absolute lifetime.
+
+    With `jkt` (a DPoP key's thumbprint) it is bound to that key, and so is every access
+    token made from it: the claim `cnf` is copied (RFC 9449 6.1).
+    """
     token = FamilyRefreshToken()
     token[api_settings.USER_ID_CLAIM] = user.pk
     token["username"] = user.get_username()
     token["fam"] = family_id
     token["auth_time"] = auth_time
+    if jkt is not None:
+        token["cnf"] = {"jkt": jkt}
     stamp_issue_time(token)
     absolute_end = datetime_from_epoch(auth_time) + settings.JWT_ABSOLUTE_LIFETIME
     if expires_at(token) > absolute_end:
@@ -160,14 +196,25 @@ def mint_refresh_token(*, user, family_id: str, auth_time: int) -> FamilyRefresh
     return token
 
 
-def remint_refresh_token(*, user, family_id: str, auth_time: int, jti: str, issued_at: datetime, expires: datetime):
+def remint_refresh_token(
+    *, user, family_id: str, auth_time: int, jti: str, issued_at: datetime, expires: datetime, jkt: str | None = None
+):
     """Build again the refresh token issued at `issued_at` as `jti`: the same claims, and
     with an HMAC algorithm the same bytes (api.services hands it out in the reuse interval)."""
-    token = mint_refresh_token(user=user, family_id=family_id, auth_time=auth_time)
+    token = mint_refresh_token(user=user, family_id=family_id, auth_time=auth_time, jkt=jkt)
     token["jti"] = jti
     token["iat"] = issued_at.timestamp()
     token["exp"] = int(expires.timestamp())
     return token
+
+
+def bound_key(token) -> str | None:
+    """The thumbprint of the DPoP key a token is bound to (its `cnf.jkt`), or None."""
+    cnf = token.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if cnf is not None and not isinstance(jkt, str):
+        raise invalid("Token is invalid.", "token_not_valid")
+    return jkt
 
 
 def stamp_issue_time(token) -> None:

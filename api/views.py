@@ -18,7 +18,7 @@ from rest_framework_simplejwt.views import TokenViewBase
 
 from accounts.selectors import get_user_summary
 from accounts.timing import record_auth
-from api import services
+from api import dpop, services
 from api.authentication import (
     BearerJWTAuthentication,
     CookieJWTAuthentication,
@@ -62,7 +62,16 @@ class MethodCheckedFirst:
         super().initial(request, *args, **kwargs)
 
 
-class TimedAPIView(MethodCheckedFirst, APIView):
+class DpopNonce:
+    """Give every answer to a request with a DPoP proof the current server nonce (RFC 9449 8)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        dpop.add_nonce(request, response)
+        return response
+
+
+class TimedAPIView(DpopNonce, MethodCheckedFirst, APIView):
     """A JSON APIView that reports its authentication step to Server-Timing."""
 
     content_negotiation_class = JSONOnlyNegotiation
@@ -80,21 +89,25 @@ NO_STORE = method_decorator(never_cache, name="dispatch")  # RFC 6749 5.1: token
 
 
 @NO_STORE
-class TokenApi(MethodCheckedFirst, TokenViewBase):
+class TokenApi(DpopNonce, MethodCheckedFirst, TokenViewBase):
     """Base of the token endpoints: no authentication, a Bearer challenge on 401, no-store.
 
-    `post` validates the body with `serializer_class` and answers what `perform` returns.
+    `post` checks a DPoP proof where `binds_dpop` says so (before the body, so a refused proof
+    costs no password check), validates the body with `serializer_class` and answers what
+    `perform` returns; `jkt` is the proof key's thumbprint, None for a bearer client.
     """
 
     www_authenticate_realm = "authdemo"
     throttle_classes = [AuthRateThrottle]
+    binds_dpop = False
 
     def post(self, request, *args, **kwargs):
+        jkt = dpop.key_of_token_request(request._request) if self.binds_dpop else None
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(self.perform(serializer, request))
+        return Response(self.perform(serializer, request, jkt))
 
-    def perform(self, serializer, request) -> dict:
+    def perform(self, serializer, request, jkt: str | None) -> dict:
         raise NotImplementedError
 
 
@@ -103,9 +116,10 @@ class TokenObtainPairApi(TokenApi):
     """Log in with username and password; start an API login (a refresh-token family)."""
 
     serializer_class = CredentialsSerializer
+    binds_dpop = True
 
-    def perform(self, serializer, request) -> dict:
-        return services.issue_token_pair(user=serializer.user, request=request, transport="bearer").as_json()
+    def perform(self, serializer, request, jkt) -> dict:
+        return services.issue_token_pair(user=serializer.user, request=request, transport="bearer", jkt=jkt).as_json()
 
 
 @extend_schema(tags=["tokens"], request=RefreshSerializer, responses={200: TokenPairSerializer, **ERRORS})
@@ -117,9 +131,11 @@ class TokenRefreshApi(TokenApi):
     """
 
     serializer_class = RefreshSerializer
+    binds_dpop = True
 
-    def perform(self, serializer, request) -> dict:
-        return services.rotate_refresh_token(raw=serializer.validated_data["refresh"], request=request).as_json()
+    def perform(self, serializer, request, jkt) -> dict:
+        raw = serializer.validated_data["refresh"]
+        return services.rotate_refresh_token(raw=raw, request=request, jkt=jkt).as_json()
 
 
 @extend_schema(tags=["tokens"], request=VerifySerializer, responses={200: None, **ERRORS})
@@ -132,7 +148,7 @@ class TokenVerifyApi(TokenApi):
 
     serializer_class = VerifySerializer
 
-    def perform(self, serializer, request) -> dict:
+    def perform(self, serializer, request, jkt) -> dict:
         raw = serializer.validated_data["token"]
         if _token_type(raw) == "refresh":
             services.verify_refresh_token(raw=raw)
@@ -147,7 +163,7 @@ class TokenBlacklistApi(TokenApi):
 
     serializer_class = RefreshSerializer
 
-    def perform(self, serializer, request) -> dict:
+    def perform(self, serializer, request, jkt) -> dict:
         services.end_family(raw=serializer.validated_data["refresh"], request=request)
         return {}
 

@@ -59,7 +59,7 @@ def test_rfc7638_thumbprint_matches_the_rfcs_example():
 
 def test_hs256_tokens_carry_the_secrets_thumbprint(api_login, bob, settings):
     header = jwt.get_unverified_header(api_login(bob)["access"])
-    assert header == {"alg": "HS256", "typ": "JWT", "kid": keys.secret_kid(settings.SIMPLE_JWT["SIGNING_KEY"])}
+    assert header == {"alg": "HS256", "typ": "at+jwt", "kid": keys.secret_kid(settings.SIMPLE_JWT["SIGNING_KEY"])}
 
 
 def test_asymmetric_refresh_rotation_and_replay_keep_the_family_rules(client, api_login, bob, asymmetric, settings):

@@ -1,0 +1,162 @@
+"""DPoP proofs (RFC 9449): the checks every resource and the token endpoint make, on PyJWT alone.
+
+No Django and nothing from authdemo, so the verifier runs without the site; authdemo's
+api.dpop imports these checks from here rather than keeping a second copy of them.
+The server-side state (a store of used `jti`s, nonces) is each side's own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+from threading import Lock
+from urllib.parse import urlsplit
+
+import jwt
+
+# The algorithms a proof may use, each with the one key type and curve it may use
+# (RFC 9449 4.3 item 5: asymmetric and on our allowlist; never `none`, never HMAC).
+KEY_TYPES = {"ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519")}
+ALGORITHMS = " ".join(KEY_TYPES)
+PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")  # RFC 9449 4.2: the jwk holds no private part
+THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}  # RFC 7638 3.2
+MAX_PROOF_BYTES = 4096
+MAX_JTI_CHARS = 256
+MAX_AGE = 60  # seconds a proof is accepted after its iat (RFC 9449 11.1)
+MAX_FUTURE = 5  # seconds its iat may be ahead of our clock
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ProofError(Exception):
+    """A proof was refused; `code` is RFC 9449's error (`invalid_dpop_proof`, `use_dpop_nonce`)."""
+
+    def __init__(self, description: str, code: str = "invalid_dpop_proof"):
+        super().__init__(description)
+        self.description, self.code = description, code
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def thumbprint(jwk: dict) -> str:
+    """Return the RFC 7638 SHA-256 thumbprint of a public EC or OKP key, base64url."""
+    members = {name: jwk[name] for name in THUMBPRINT_MEMBERS[jwk["kty"]]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def access_token_hash(token: str) -> str:
+    """The `ath` claim of a proof sent with `token` (RFC 9449 4.2)."""
+    return b64url(hashlib.sha256(token.encode("ascii", "replace")).digest())
+
+
+def normalize_url(url: str) -> str:
+    """Return `url` without query and fragment, scheme and host lowercased, default port
+    dropped, percent-escapes uppercased, empty path as `/` (RFC 3986 6.2.2, 6.2.3)."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    port = parts.port  # ValueError for a port that is not a number
+    host = f"[{host}]" if ":" in host else host
+    netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    path = re.sub(r"%[0-9a-fA-F]{2}", lambda match: match.group().upper(), parts.path) or "/"
+    return f"{scheme}://{netloc}{path}"
+
+
+def one_proof(value: str | None) -> str | None:
+    """The proof of a request's `DPoP` header; a repeated header is refused (RFC 9449 4.3
+    item 1). WSGI servers join repeated headers with commas, which no JWT contains."""
+    if value is None:
+        return None
+    if "," in value:
+        raise ProofError("Send exactly one DPoP header.")
+    return value.strip()
+
+
+def _public_key(header: dict) -> jwt.PyJWK:
+    alg, jwk = header.get("alg"), header.get("jwk")
+    if header.get("typ") != "dpop+jwt":
+        raise ProofError("The DPoP proof's typ must be dpop+jwt.")
+    if alg not in KEY_TYPES:
+        raise ProofError(f"The DPoP proof's alg must be one of {ALGORITHMS}.")
+    if not isinstance(jwk, dict) or any(name in jwk for name in PRIVATE_MEMBERS):
+        raise ProofError("The DPoP proof's jwk must be a public key.")
+    if (jwk.get("kty"), jwk.get("crv")) != KEY_TYPES[alg]:
+        raise ProofError(f"The DPoP proof's jwk is not a key for {alg}.")
+    return jwt.PyJWK(jwk, algorithm=alg)
+
+
+def check_proof(
+    proof: str, *, method: str, url: str, access_token: str | None = None, now: float | None = None
+) -> dict:
+    """Return the claims of a valid proof for `method` on `url`, plus `jkt`, its key's thumbprint.
+
+    Checked here: one compact JWT, typ, alg, a public jwk that verifies the signature, htm,
+    htu (both sides normalized), iat within MAX_AGE past and MAX_FUTURE ahead, a jti, and
+    `ath` when an access token is presented. Left to the caller: jti replay, nonce, cnf.
+    """
+    if len(proof) > MAX_PROOF_BYTES:
+        raise ProofError("The DPoP proof is too long.")
+    try:
+        header = jwt.get_unverified_header(proof)
+        key = _public_key(header)
+        claims = jwt.decode(proof, key, algorithms=[header["alg"]],
+                            options={"require": ["iat", "jti", "htm", "htu"], "verify_iat": False})  # fmt: skip
+        htu = normalize_url(claims["htu"]) if isinstance(claims["htu"], str) else None
+    except ProofError:
+        raise
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError):
+        raise ProofError("The DPoP proof is not a valid signed JWT.") from None
+    _check_claims(claims, method=method, htu=htu, url=url, access_token=access_token, now=now)
+    return {**claims, "jkt": thumbprint(header["jwk"])}
+
+
+def _check_claims(claims: dict, *, method: str, htu: str | None, url: str, access_token, now) -> None:
+    now = time.time() if now is None else now
+    iat, jti = claims["iat"], claims["jti"]
+    if claims["htm"] != method:
+        raise ProofError("The DPoP proof's htm is not this request's method.")
+    if htu != normalize_url(url):
+        raise ProofError("The DPoP proof's htu is not this request's URL.")
+    if not isinstance(iat, int | float) or isinstance(iat, bool) or not now - MAX_AGE <= iat <= now + MAX_FUTURE:
+        raise ProofError(f"The DPoP proof's iat must be within {MAX_AGE} s before now and {MAX_FUTURE} s after.")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_CHARS:
+        raise ProofError("The DPoP proof's jti must be a string of at most 256 characters.")
+    if access_token is not None:
+        ath = claims.get("ath")
+        if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
+            raise ProofError("The DPoP proof's ath is missing or is not this access token's hash.")
+
+
+def replay_key(claims: dict) -> str:
+    """What a store of used proofs keeps: a fixed-size hash of htu and jti (RFC 9449 11.1)."""
+    return hashlib.sha256(f"{claims['htu']}\n{claims['jti']}".encode()).hexdigest()
+
+
+class UsedProofs:
+    """The `jti`s seen in the last MAX_AGE + MAX_FUTURE seconds, in this process's memory.
+
+    The verifier runs as one granian worker process with several threads, so one dict
+    behind a lock is shared by every request it serves. With more worker processes a
+    proof could be replayed once per process: they would need a shared store (Redis).
+    """
+
+    def __init__(self, ttl: float = MAX_AGE + MAX_FUTURE, size: int = 1_000_000):
+        self._ttl, self._size = ttl, size
+        self._expiry: dict[str, float] = {}  # insertion order is expiry order: ttl is fixed
+        self._lock = Lock()
+
+    def add(self, key: str) -> bool:
+        """Remember `key`; False if it was seen within the ttl (a replay) or the store is full."""
+        now = time.monotonic()
+        with self._lock:
+            while self._expiry and next(iter(self._expiry.values())) <= now:
+                del self._expiry[next(iter(self._expiry))]
+            if key in self._expiry or len(self._expiry) >= self._size:
+                return False
+            self._expiry[key] = now + self._ttl
+            return True
