@@ -399,6 +399,8 @@ JWT_ABSOLUTE_LIFETIME = timedelta(days=7)  # no rotation keeps one login alive l
 JWT_REFRESH_REUSE_INTERVAL = timedelta(seconds=10)
 JWT_ACCESS_COOKIE = "__Host-access" if SECURE_COOKIES else "access"
 JWT_REFRESH_COOKIE = "__Secure-refresh" if SECURE_COOKIES else "refresh"  # path-scoped: no __Host-
+# DPoP (RFC 9449, api.dpop): on, every proof must carry the server's nonce (DPoP-Nonce header).
+DPOP_NONCE = choice("DPOP_NONCE", choices=("on", "off"), default="on")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "authdemo API",
