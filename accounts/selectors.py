@@ -15,11 +15,10 @@ from django.utils import timezone
 from accounts import vocabulary
 from accounts.authentication import current_registry_id, session_created_at
 from accounts.http import CACHE_ERRORS
-from accounts.local_tier import CUTOFF_KEY_PREFIX, tier
-from accounts.local_tier import enabled as local_tier_enabled
 from accounts.models import AccessCutoff, AuditEvent, TokenFamily, User, UserSession
 
 CUTOFF_CACHE_TIMEOUT = 60 * 60 * 24
+CUTOFF_KEY_PREFIX = "jwt-cutoff:"  # a COPY_PREFIXES entry of the site's cache (settings.py)
 
 
 def cutoff_cache_key(user_id: object) -> str:
@@ -29,8 +28,8 @@ def cutoff_cache_key(user_id: object) -> str:
 def get_access_cutoff(*, user_id: object) -> float:
     """Return the epoch time at or before which the user's access tokens are void (0: none).
 
-    From this process's copy while Redis's invalidation channel is alive (accounts.local_tier),
-    else one cache read; the database is read only on a cache miss or a cache outage, and the
+    One cache read (served from this process's copy where the cache keeps one:
+    copies.redis_cache); the database is read only on a cache miss or a cache outage, and the
     answer is written back so that every process sharing the cache sees the same cut-off.
     """
     backend = caches["default"]  # the backend itself: django.core.cache.cache is a proxy
@@ -38,7 +37,7 @@ def get_access_cutoff(*, user_id: object) -> float:
         return _cutoff_from_database(user_id)  # a per-process cache would miss other processes' revocations
     key = cutoff_cache_key(user_id)
     try:
-        cutoff = tier("default").read(backend, key) if local_tier_enabled(backend) else backend.get(key)
+        cutoff = backend.get(key)
     except CACHE_ERRORS:  # the cache is down: the database still knows, so fail safe, not open
         return _cutoff_from_database(user_id)
     if cutoff is None:

@@ -20,8 +20,6 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts import vocabulary
 from accounts.authentication import CREATED_KEY, REGISTRY_KEY, SEEN_KEY, SNAPSHOT_FIELDS, SNAPSHOT_KEY
 from accounts.http import CACHE_ERRORS, client_ip, user_agent
-from accounts.local_tier import enabled as local_tier_enabled
-from accounts.local_tier import tier
 from accounts.models import AccessCutoff, AuditEvent, TokenFamily, User, UserSession
 from accounts.replication import replicated
 from accounts.selectors import CUTOFF_CACHE_TIMEOUT, cutoff_cache_key
@@ -169,8 +167,6 @@ def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:
     backend = caches["default"]  # the backend itself, not the `cache` proxy: replicated() checks its type
     with replicated(backend) as target:
         backend.set(key, cutoff.timestamp() if cutoff else 0, CUTOFF_CACHE_TIMEOUT, **target)
-    if local_tier_enabled(backend):  # Redis tells the other processes; this one knows now
-        tier("default").discard(backend, key)
 
 
 def _forget_cutoff_cache(*, user_id: int) -> None:
@@ -183,8 +179,6 @@ def _forget_cutoff_cache(*, user_id: int) -> None:
         backend.delete(cutoff_cache_key(user_id))
     except CACHE_ERRORS:
         return
-    if local_tier_enabled(backend):
-        tier("default").discard(backend, cutoff_cache_key(user_id))
 
 
 def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:

@@ -9,6 +9,7 @@ through the services every other revocation uses.
 from __future__ import annotations
 
 import json
+from importlib import import_module
 from pathlib import Path
 
 import jwt
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user
 from django.contrib.auth import login as auth_login
+from django.contrib.sessions.backends.cache import KEY_PREFIX as SESSION_CACHE_PREFIX
 from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -32,9 +34,8 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts import vocabulary
 from accounts.forms import LoginForm
-from accounts.local_tier import enabled as local_tier_enabled
+from accounts.selectors import CUTOFF_KEY_PREFIX
 from accounts.services import revoke_everything
-from accounts.session_engines import db as db_sessions
 from accounts.vocabulary import (
     JWT_CUTOFF,
     JWT_DB_USER,
@@ -48,7 +49,8 @@ from api.services import issue_token_pair
 from api.tokens import validate_access_token
 from api.views import TimedAPIView
 from authdemo.chart import chart_svg, scheme_rows
-from authdemo.evidence import about_this_install
+from authdemo.evidence import about_this_install, cache_copies
+from copies import postgres_sessions
 
 # -- selectors ----------------------------------------------------------------------------
 
@@ -83,10 +85,16 @@ def cluster_figures(results: dict | None) -> dict | None:
 
 
 def sessions_copied() -> bool:
-    """Whether this process serves session reads from its own copy, as the engine decides (the local tier)."""
+    """Whether this process serves session reads from its own copy, as the configured
+    components decide: the session cache (copies.redis_cache) or engine (copies.postgres_sessions)."""
     if settings.SESSION_BACKEND == vocabulary.REDIS:
-        return local_tier_enabled(caches[settings.SESSION_CACHE_ALIAS])
-    return settings.SESSION_BACKEND == vocabulary.DB and db_sessions.serves_local_copies()
+        return cache_copies(caches[settings.SESSION_CACHE_ALIAS], SESSION_CACHE_PREFIX)
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return (
+        settings.SESSION_BACKEND == vocabulary.DB
+        and issubclass(store, postgres_sessions.SessionStore)
+        and (postgres_sessions.serves_copies())
+    )
 
 
 def describe_visitor_session(request: HttpRequest) -> dict:
@@ -173,7 +181,7 @@ class CompareView(TemplateView):
     def get_context_data(self, **kwargs):
         results, cluster = load_results(), load_results(settings.CLUSTER_RESULTS)
         database_sessions_copied = settings.SESSION_BACKEND == vocabulary.DB and sessions_copied()
-        redis_copied = local_tier_enabled(caches["default"])  # as the cut-off and Redis sessions decide
+        redis_copied = cache_copies(caches["default"], CUTOFF_KEY_PREFIX)  # as the cut-off decides
         return {
             **super().get_context_data(**kwargs),
             "results": results,
@@ -182,7 +190,7 @@ class CompareView(TemplateView):
             "full_rows": scheme_rows(results, "full"),
             "peer_rows": scheme_rows(results, order=PEER_KEYS),
             "local_tier": {
-                "on": redis_copied or (settings.LOCAL_TIER == "on" and database_sessions_copied),
+                "on": redis_copied or database_sessions_copied,
                 "database": database_sessions_copied,
                 "bound": settings.LOCAL_TIER_BOUND,
                 "max_age": settings.LOCAL_TIER_MAX_AGE,

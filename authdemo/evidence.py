@@ -22,8 +22,9 @@ from django.utils.safestring import SafeString
 from redis.exceptions import ResponseError
 
 from accounts.http import CACHE_ERRORS
-from accounts.local_tier import enabled as local_tier_enabled
+from accounts.selectors import CUTOFF_KEY_PREFIX
 from accounts.vocabulary import CACHED_DB, DB, JWT_CUTOFF, REVOCABLE_ENGINE_KEYS, SESSION_REDIS, SIGNED_COOKIES
+from copies.redis_cache import TrackingRedisCache
 
 PERSISTENCE_TTL = 60.0  # seconds one answer to CONFIG GET is reused: the page must not query Redis per view
 REDIS_DRILL = "Redis primary killed"  # bench.drill's name for the failover drill
@@ -72,11 +73,17 @@ def redis_persistence(*, alias: str) -> Persistence | None:
 
 def cutoff_source() -> str:
     """Where an access-token check reads the user's cut-off, as accounts.selectors.get_access_cutoff
-    decides: "database" (no shared cache), "local" (the local tier) or "redis"."""
+    decides: "database" (no shared cache), "local" (this process's copy) or "redis"."""
     backend = caches["default"]
     if isinstance(backend, LocMemCache):
         return "database"
-    return "local" if local_tier_enabled(backend) else "redis"
+    return "local" if cache_copies(backend, CUTOFF_KEY_PREFIX) else "redis"
+
+
+def cache_copies(backend, prefix: str) -> bool:
+    """Whether cache `backend` (not the `cache` proxy) keeps this process's copies of keys
+    under `prefix` (copies.redis_cache)."""
+    return isinstance(backend, TrackingRedisCache) and backend.tracks(prefix)
 
 
 # -- the table's rows ----------------------------------------------------------------------

@@ -194,11 +194,13 @@ def _cache(prefix: str) -> dict:
 
 
 CACHES = {"default": _cache("authdemo"), "throttle": _cache("authdemo-throttle")}
-# The in-process copy of the cut-off and of Redis sessions (accounts.local_tier), invalidated
-# by Redis (client-side caching), and of database sessions on PostgreSQL
-# (accounts.database_tier), invalidated by PostgreSQL (LISTEN/NOTIFY). BOUND: the longest a
-# copy can be served after a change when the invalidation channel hangs silently (heartbeat
-# every BOUND/4 s); MAX_AGE: any copy's lifetime.
+# LOCAL_TIER=on adds each process's copies of the reads every request makes (copies/, set up
+# under Sessions): the default cache becomes copies.redis_cache.TrackingRedisCache (the
+# cut-off, and Redis sessions), invalidated by Redis (client-side caching), and database
+# sessions on PostgreSQL use the engine copies.postgres_sessions, invalidated by PostgreSQL
+# (LISTEN/NOTIFY). Off: Django's cache backend and session engines alone. BOUND: the longest
+# a copy can be served after a change when the invalidation channel hangs silently
+# (heartbeat every BOUND/4 s); MAX_AGE: any copy's lifetime.
 LOCAL_TIER = choice("LOCAL_TIER", choices=("on", "off"), default="on")
 LOCAL_TIER_MAX_AGE = seconds("LOCAL_TIER_MAX_AGE", default=60.0, low=0, high=24 * 3600)
 LOCAL_TIER_BOUND = seconds("LOCAL_TIER_BOUND", default=1.0, low=0, high=LOCAL_TIER_MAX_AGE)
@@ -210,6 +212,12 @@ SESSION_BACKEND = choice("SESSION_BACKEND", choices=vocabulary.ENGINE_KEYS, defa
 if vocabulary.session_engine(SESSION_BACKEND).needs_cache and not SHARED_CACHE:  # a per-process cache cannot be revoked
     raise ConfigError(f"SESSION_BACKEND={SESSION_BACKEND} needs REDIS_URL (redis://host:port/db) or REDIS_SENTINELS.")
 SESSION_ENGINE = vocabulary.session_engine(SESSION_BACKEND).module
+if LOCAL_TIER == "on" and SHARED_CACHE:  # copies of the cut-off (accounts.selectors) and Redis sessions
+    _copied = ["jwt-cutoff:"] + (["django.contrib.sessions.cache"] if SESSION_BACKEND == vocabulary.REDIS else [])
+    _options = {**CACHES["default"]["OPTIONS"], "COPY_PREFIXES": _copied}
+    CACHES["default"] |= {"BACKEND": "copies.redis_cache.TrackingRedisCache", "OPTIONS": _options}
+if LOCAL_TIER == "on" and SESSION_BACKEND == vocabulary.DB and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    SESSION_ENGINE = "copies.postgres_sessions"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 7
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -26,8 +26,10 @@ import requests
 import time_machine
 from django.conf import settings as django_settings
 
-from accounts import database_tier, vocabulary
+from accounts import vocabulary
+from accounts.selectors import CUTOFF_KEY_PREFIX
 from bench.stack import NO_ADDRESS_LIMITS, Server, VerifierServer, free_port, log_in
+from copies import postgres_sessions
 from tests.factories import PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,10 +47,10 @@ def eventually(condition, *, within: float = 10.0, what: str = "the condition") 
         time.sleep(0.01)
 
 
-def listener_log(tier, caplog) -> list[str]:
-    """The levels and messages logged by `tier`'s own listener thread, not by the other
-    tiers this process may run (a test's own tier beside the shared one of the same alias)."""
-    ident = tier._thread.ident
+def listener_log(copies, caplog) -> list[str]:
+    """The levels and messages logged by `copies`'s own listener thread (copies.channel), not
+    by the other listeners this process may run."""
+    ident = copies._thread.ident
     return [f"{record.levelname} {record.getMessage()}" for record in caplog.records if record.thread == ident]
 
 
@@ -172,13 +174,25 @@ def postgres(db) -> None:
         need("this test needs PostgreSQL: set DATABASE_URL=postgres://...")
 
 
-def _redis_cache(url: str, prefix: str) -> dict:
-    return {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": url,
-        "KEY_PREFIX": prefix,
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
-    }
+def _redis_cache(url: str, prefix: str, *, copies: tuple[str, ...] = (CUTOFF_KEY_PREFIX,)) -> dict:
+    """A cache on Redis at `url`. With LOCAL_TIER=on (the default), as the site configures it:
+    copies.redis_cache.TrackingRedisCache, keeping copies of the keys under `copies`."""
+    return _with_copies(
+        {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        },
+        copies,
+    )
+
+
+def _with_copies(config: dict, copies: tuple[str, ...]) -> dict:
+    if django_settings.LOCAL_TIER != "on" or not copies:
+        return config
+    options = {**config["OPTIONS"], "COPY_PREFIXES": list(copies)}
+    return {**config, "BACKEND": "copies.redis_cache.TrackingRedisCache", "OPTIONS": options}
 
 
 @pytest.fixture(autouse=True)
@@ -442,9 +456,9 @@ def app_server(start_server) -> Server:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):
     """pytest-django's, and before it drops the test database: stop this process's session
-    listeners (accounts.database_tier), whose connections would keep the database in use."""
+    listeners (copies.postgres_sessions), whose connections would keep the database in use."""
     yield
-    database_tier.close_all()
+    postgres_sessions.close_all()
 
 
 @pytest.fixture(scope="session")
@@ -490,10 +504,10 @@ def sentinel_cache(settings, sentinel_stores):
     sentinels = [("127.0.0.1", sentinel.port) for sentinel in sentinel_stores.sentinels]
     options = {"CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory", "SENTINELS": sentinels,
                "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}  # fmt: skip
-    settings.CACHES = {**settings.CACHES, "default": {
+    settings.CACHES = {**settings.CACHES, "default": _with_copies({
         "BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://{SERVICE}/0",
         "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}", "OPTIONS": options,
-    }}  # fmt: skip
+    }, (CUTOFF_KEY_PREFIX,))}  # fmt: skip
     settings.REDIS_WAIT_REPLICAS = 1
     return sentinel_stores
 

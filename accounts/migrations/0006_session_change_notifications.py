@@ -1,11 +1,11 @@
 """On PostgreSQL, Django's session table tells every listener which session changed.
 
-accounts.database_tier keeps a per-process copy of database sessions; these triggers are how
+copies.postgres_sessions keeps a per-process copy of database sessions; these triggers are how
 PostgreSQL says that a copy is wrong. A notification on `authdemo_session_changed` for
 every session row updated or deleted (by anyone: the site, the admin, `clearsessions`,
 psql), with the SHA-256 of the session key as payload, and "*" (every copy) for a TRUNCATE
 or a statement that changes more than MANY rows. Nothing on other databases (SQLite has
-no notifications; the tier is off there).
+no notifications; the copies are off there).
 """
 
 from django.db import migrations

@@ -1,12 +1,9 @@
 """Django's cache session store on Redis, where an outage is an error, not a logout."""
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.sessions.backends import cache
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
-from accounts.local_tier import enabled as local_tier_enabled
-from accounts.local_tier import tier
 from accounts.replication import replicated
 
 
@@ -24,33 +21,23 @@ class SessionStore(cache.SessionStore):
 
     Writes and deletes wait for a replica where one is configured (accounts.replication),
     so a Sentinel failover neither logs anyone out nor brings an ended session back.
+
+    Reads are the cache's: with LOCAL_TIER=on the site's cache is
+    copies.redis_cache.TrackingRedisCache, which serves this process's copy of a session and
+    drops it when the session is written or deleted.
     """
 
     needs_redis_cache = True  # SET NX/XX: django-redis's set() takes nx= and xx=
 
     def load(self):
-        return self._loaded(self._read(self.cache_key))
+        return self._loaded(self._cache.get(self.cache_key))
 
     async def aload(self):
-        return self._loaded(await self._aread(await self.acache_key()))
-
-    def _read(self, key):
-        if local_tier_enabled(self._cache):  # this process's copy while Redis can say it changed
-            return self._tier().read(self._cache, key)
-        return self._cache.get(key)
-
-    async def _aread(self, key):
-        if local_tier_enabled(self._cache):
-            return await self._tier().aread(self._cache, key)
-        return await self._cache.aget(key)
-
-    def _tier(self):
-        """The local tier of the session cache (its listener watches the sessions' Redis)."""
-        return tier(settings.SESSION_CACHE_ALIAS)
+        return self._loaded(await self._cache.aget(await self.acache_key()))
 
     def _loaded(self, session_data):
         if session_data is not None:
-            return session_data  # each read has its own, even from the local tier
+            return session_data
         self._session_key = None
         return {}
 
@@ -77,7 +64,6 @@ class SessionStore(cache.SessionStore):
         """SET NX (create) or SET XX (update) one session; raise if Redis refused."""
         with replicated(self._cache) as target:
             written = self._cache.set(key, data, age, nx=must_create, xx=not must_create, **target)
-        self._forget_local_copy(key)
         if not written:
             raise CreateError if must_create else UpdateError
 
@@ -87,17 +73,7 @@ class SessionStore(cache.SessionStore):
             return
         with replicated(self._cache) as target:
             self._cache.delete(self.cache_key_prefix + key, **target)
-        self._forget_session(key)
 
     async def adelete(self, session_key=None):
         """See delete(); django-redis's calls run in a thread from async code anyway."""
         await sync_to_async(self.delete)(session_key)
-
-    def _forget_session(self, session_key) -> None:
-        if session_key is not None:
-            self._forget_local_copy(self.cache_key_prefix + session_key)
-
-    def _forget_local_copy(self, key) -> None:
-        """Drop this process's copy of cache key `key` at once; Redis tells the other processes."""
-        if local_tier_enabled(self._cache):
-            self._tier().discard(self._cache, key)

@@ -28,6 +28,7 @@ from django.test import override_settings
 from accounts.session_engines import cached_db
 from accounts.session_engines import db as db_engine
 from accounts.session_engines import redis as redis_engine
+from copies import postgres_sessions
 from tests.conftest import REQUIRE_SERVICES
 
 pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("async_to_sync_allowed")]
@@ -92,6 +93,19 @@ class TestDbEngineKeepsDjangosContract(django_tests.DatabaseSessionTests):
 
 class TestDbEngineKeepsDjangosContractWithTimeZones(django_tests.DatabaseSessionWithTimeZoneTests):
     backend = db_engine.SessionStore
+
+
+@pytest.mark.usefixtures("postgres")
+class TestPostgresCopiesEngineKeepsDjangosContract(django_tests.DatabaseSessionTests):
+    """copies.postgres_sessions, on PostgreSQL where it keeps copies (inside each test's
+    transaction nothing is kept, but every load goes through the copies' path)."""
+
+    backend = postgres_sessions.SessionStore
+
+
+@pytest.mark.usefixtures("postgres")
+class TestPostgresCopiesEngineKeepsDjangosContractWithTimeZones(django_tests.DatabaseSessionWithTimeZoneTests):
+    backend = postgres_sessions.SessionStore
 
 
 @pytest.mark.usefixtures("redis_cache")

@@ -124,8 +124,8 @@ PROFILE_QUERIES = {"db": 1, "redis": 0, "cached_db": 0, "signed_cookies": 1}  # 
 def test_profile_reads_nothing_beyond_the_session(client, alice, login, session_engine, django_assert_num_queries):
     login(alice)
     client.get("/accounts/profile/")  # the first request after login may move the registry's last-seen time
-    # db: the row. Inside the test's transaction even PostgreSQL's local tier keeps no copy
-    # (accounts.database_tier); its query-free reads: tests/accounts/test_database_tier.py.
+    # db: the row. Inside the test's transaction even the engine with copies keeps none
+    # (copies.postgres_sessions); its query-free reads: tests/copies/test_postgres_sessions.py.
     with django_assert_num_queries(PROFILE_QUERIES[session_engine]):
         assert client.get("/accounts/profile/").status_code == 200
 

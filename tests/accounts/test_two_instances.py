@@ -35,7 +35,7 @@ def test_token_from_one_verifies_on_the_other(pair_of_servers, transactional_db)
 
 def test_revocation_on_one_takes_effect_on_the_other_within_the_bound(pair_of_servers, transactional_db):
     """Within LOCAL_TIER_BOUND: the other process may serve its local copy until Redis's
-    invalidation reaches it (milliseconds; accounts.local_tier)."""
+    invalidation reaches it (milliseconds; copies.redis_cache)."""
     one, two = pair_of_servers
     UserFactory(username="carol")
     victim = browser_login(one.url, "carol")

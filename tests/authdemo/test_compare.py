@@ -8,10 +8,12 @@ from datetime import timedelta
 import pytest
 import redis
 import time_machine
+from django.contrib.sessions.backends.cache import KEY_PREFIX as SESSION_CACHE_PREFIX
 from django.db import connection
 from django.test import Client
 
 from accounts import vocabulary
+from accounts.selectors import CUTOFF_KEY_PREFIX
 from accounts.vocabulary import SIGNED_COOKIES
 from authdemo.compare import findings
 from authdemo.evidence import PERSISTENCE_TTL
@@ -231,11 +233,11 @@ def test_compare_shows_the_peers_from_the_run(client, db, results_file):
 
 
 @pytest.mark.postgres
-def test_compare_says_database_sessions_are_copied_on_postgresql(client, postgres, settings):
-    settings.LOCAL_TIER, settings.SESSION_BACKEND = "on", "db"
+def test_compare_says_database_sessions_are_copied_on_postgresql(client, postgres, settings, locmem_cache):
+    settings.SESSION_BACKEND, settings.SESSION_ENGINE = "db", "copies.postgres_sessions"  # as LOCAL_TIER=on
     body = client.get("/compare/").content.decode()
     assert "On here, for database sessions too (while their triggers are in place" in body
-    settings.LOCAL_TIER = "off"
+    settings.SESSION_ENGINE = vocabulary.session_engine("db").module  # as LOCAL_TIER=off
     assert "Off here" in client.get("/compare/").content.decode()
 
 
@@ -249,11 +251,13 @@ def said(client, where: str) -> str:
     return found.group(1)
 
 
-def redis_at(url: str) -> dict:
+def redis_at(url: str, *, copies: tuple[str, ...] = ()) -> dict:
     """A cache on `url`, configured unlike any before it: the page's answer from a Redis on a port
-    an earlier test used is kept per configuration, and must not be this test's."""
-    return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": uuid.uuid4().hex,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}}  # fmt: skip
+    an earlier test used is kept per configuration, and must not be this test's. With `copies`
+    (key prefixes), the backend that keeps copies of them: copies.redis_cache, as LOCAL_TIER=on."""
+    options = {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1} | ({"COPY_PREFIXES": list(copies)} if copies else {})
+    backend = "copies.redis_cache.TrackingRedisCache" if copies else "django_redis.cache.RedisCache"
+    return {"BACKEND": backend, "LOCATION": url, "KEY_PREFIX": uuid.uuid4().hex, "OPTIONS": options}
 
 
 @pytest.fixture
@@ -328,12 +332,12 @@ def test_compare_state_and_revocation_follow_the_session_engine(client, db, use_
     assert "nothing on the server: the data is in your cookie, signed" in client.get("/compare/").content.decode()
 
 
-def test_compare_state_says_the_cutoff_lives_in_the_database_with_copies(client, db, redis_cache, settings):
-    settings.LOCAL_TIER = "on"
+def test_compare_state_says_the_cutoff_lives_in_the_database_with_copies(client, db, redis_url, settings):
+    settings.CACHES = {**settings.CACHES, "default": redis_at(redis_url, copies=(CUTOFF_KEY_PREFIX,))}
     sentence = said(client, "state-jwt")
     assert "one value per user in the database (<code>User.tokens_valid_after</code>" in sentence
     assert "with a copy in Redis and one in each process" in sentence
-    settings.LOCAL_TIER = "off"
+    settings.CACHES = {**settings.CACHES, "default": redis_at(redis_url)}
     assert "with a copy in Redis that every check reads" in said(client, "state-jwt")
 
 
@@ -348,8 +352,8 @@ def test_compare_state_without_cutoff_says_the_access_token_is_stateless(client,
     assert "cut-off" not in sentence
 
 
-def test_compare_revocation_gives_the_measured_calls_of_the_cutoff(client, db, results_file, redis_cache, settings):
-    settings.LOCAL_TIER = "on"
+def test_compare_revocation_gives_the_measured_calls_of_the_cutoff(client, db, results_file, redis_url, settings):
+    settings.CACHES = {**settings.CACHES, "default": redis_at(redis_url, copies=(CUTOFF_KEY_PREFIX,))}
     results = results_file()
     results["empty"]["jwt_cutoff"] |= {"redis_per_request": 0.0, "sql_per_request": 0.0}  # as the local tier reads it
     settings.BENCH_RESULTS.write_text(json.dumps(results))
@@ -363,8 +367,8 @@ def test_compare_revocation_gives_the_measured_calls_of_the_cutoff(client, db, r
     assert "measured 1.00 Redis calls" in said(client, "revocation-jwt")
 
 
-def test_compare_revocation_names_where_the_cutoff_is_read(client, db, redis_cache, settings):
-    settings.LOCAL_TIER = "off"
+def test_compare_revocation_names_where_the_cutoff_is_read(client, db, redis_url, settings):
+    settings.CACHES = {**settings.CACHES, "default": redis_at(redis_url)}  # as LOCAL_TIER=off
     assert "refused at once: every check reads the cut-off from Redis." in said(client, "revocation-jwt")
 
 
@@ -379,8 +383,9 @@ def test_compare_revocation_without_cutoff_gives_the_access_lifetime(client, db,
     assert "stays valid until it expires (15 minutes)" in said(client, "revocation-jwt")
 
 
-def test_compare_local_tier_is_on_with_a_redis_cache_whatever_redis_url_says(client, db, redis_cache, settings):
-    settings.REDIS_URL, settings.LOCAL_TIER, settings.SESSION_BACKEND = "", "on", "redis"
+def test_compare_local_tier_is_on_with_a_redis_cache_whatever_redis_url_says(client, db, redis_url, settings):
+    settings.CACHES = {**settings.CACHES, "default": redis_at(redis_url, copies=(CUTOFF_KEY_PREFIX,))}
+    settings.REDIS_URL, settings.SESSION_BACKEND = "", "redis"
     assert "On here" in client.get("/compare/").content.decode()
 
 
@@ -417,9 +422,10 @@ def test_compare_says_each_process_keeps_a_copy_of_the_cutoff_only_when_it_measu
 def test_compare_says_where_the_session_lives_and_whether_it_is_copied(
     client, db, redis_sessions, settings, results_file
 ):
-    settings.LOCAL_TIER = "on"
+    copied = redis_at(redis_sessions.url, copies=(CUTOFF_KEY_PREFIX, SESSION_CACHE_PREFIX))  # as LOCAL_TIER=on
+    settings.CACHES = {**settings.CACHES, "default": copied}
     body = client.get("/compare/").content.decode()
     assert "Here: a key in Redis, nothing in the database" in body
     assert "each process keeps a copy of the sessions it reads" in body
-    settings.LOCAL_TIER = "off"
+    settings.CACHES = {**settings.CACHES, "default": redis_at(redis_sessions.url)}
     assert "each process keeps a copy of the sessions" not in client.get("/compare/").content.decode()

@@ -1,13 +1,14 @@
-"""The local tier (accounts.local_tier) across a Sentinel failover: its listener is built from
-the cache's Sentinel pool, so after a promotion it either listens to the new primary or
+"""Copies of Redis keys (copies.redis_cache) across a Sentinel failover: the listener is built
+from the cache's Sentinel pool, so after a promotion it either listens to the new primary or
 serves nothing locally; it never serves a copy that the new primary has changed."""
 
 import pytest
 import redis
 from django.core.cache import caches
 
-from accounts.local_tier import MISSING, LocalTier
 from bench.cluster import wait_until
+from copies.channel import MISSING
+from copies.redis_cache import TrackingRedisCache
 from tests.conftest import eventually
 
 pytestmark = [pytest.mark.redis]
@@ -15,25 +16,31 @@ KEY = "jwt-cutoff:failover"
 
 
 @pytest.fixture
-def failover_tier(settings, sentinel_cache):
+def failover_copies(settings, sentinel_cache):
     settings.LOCAL_TIER_BOUND = 0.5  # below Sentinel's down-after-milliseconds (1 s, deploy/sentinel.conf)
-    tier = LocalTier("default")
-    yield tier
-    tier.close()
+    assert isinstance(caches["default"], TrackingRedisCache)
+    found = caches["default"].copies
+    yield found
+    found.close()
 
 
-def read(tier: LocalTier) -> object:
-    """The tier's read of KEY; None while Redis is unreachable (the failover is under way)."""
+def read() -> object:
+    """The cache's read of KEY; None while Redis is unreachable (the failover is under way)."""
     try:
-        return tier.read(caches["default"], KEY)
+        return caches["default"].get(KEY)
     except redis.RedisError:
         return None
 
 
-def test_local_tier_never_serves_a_copy_the_new_primary_changed(failover_tier, sentinel_cache):
+def copy_of_key() -> object:
+    raw = caches["default"].copies.get(KEY)
+    return raw if raw is MISSING else caches["default"].client.decode(raw)
+
+
+def test_copies_never_serve_a_value_the_new_primary_changed(failover_copies, sentinel_cache):
     backend = caches["default"]
     backend.set(KEY, 1)
-    eventually(lambda: read(failover_tier) == 1 and failover_tier.get(backend, KEY) == 1, what="a local copy")
+    eventually(lambda: read() == 1 and copy_of_key() == 1, what="a local copy")
     victim = sentinel_cache.primary()
     victim.kill()
     port = wait_until(
@@ -42,11 +49,7 @@ def test_local_tier_never_serves_a_copy_the_new_primary_changed(failover_tier, s
     )  # fmt: skip
     primary = sentinel_cache.client(next(node for node in sentinel_cache.redis if node.port == port))
     primary.set(backend.make_key(KEY), 2)
-    assert failover_tier.get(backend, KEY) in (MISSING, 2)
-    eventually(
-        lambda: read(failover_tier) == 2 and failover_tier.get(backend, KEY) == 2,
-        what="a copy from the new primary",
-        within=30,
-    )
+    assert copy_of_key() in (MISSING, 2)
+    eventually(lambda: read() == 2 and copy_of_key() == 2, what="a copy from the new primary", within=30)
     primary.set(backend.make_key(KEY), 3)  # heard from the new primary: the listener follows it
-    eventually(lambda: failover_tier.get(backend, KEY) in (MISSING, 3), what="the copy dropped")
+    eventually(lambda: copy_of_key() in (MISSING, 3), what="the copy dropped")

@@ -1,4 +1,4 @@
-"""The in-process copy of database sessions, invalidated by PostgreSQL (accounts.database_tier).
+"""Copies of database sessions in this process, invalidated by PostgreSQL (copies.postgres_sessions).
 
 Real PostgreSQL: changes are made and committed on connections of their own (psql's way,
 not the site's), so only the trigger and LISTEN/NOTIFY can tell this process. Where a copy
@@ -17,9 +17,10 @@ import psycopg
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 
-from accounts import database_tier
-from accounts.local_tier import MISSING
-from accounts.session_engines.db import SessionStore
+from accounts.session_engines.db import SessionStore as PlainStore
+from copies import postgres_sessions
+from copies.channel import MISSING
+from copies.postgres_sessions import SessionStore
 from tests.conftest import eventually, listener_log
 
 MANY = import_module("accounts.migrations.0006_session_change_notifications").MANY
@@ -28,12 +29,12 @@ pytestmark = [pytest.mark.postgres]
 
 
 @pytest.fixture
-def tier(postgres, transactional_db, settings):
-    settings.LOCAL_TIER = "on"
+def copies(postgres, transactional_db, settings):
+    settings.SESSION_ENGINE = "copies.postgres_sessions"
     settings.LOCAL_TIER_BOUND = 0.5
-    found = database_tier.tier(DEFAULT_DB_ALIAS)
+    found = postgres_sessions.session_copies(DEFAULT_DB_ALIAS)
     yield found
-    database_tier.close_all()
+    postgres_sessions.close_all()
 
 
 def sql(statement: str, *params) -> list[tuple]:
@@ -51,45 +52,45 @@ def saved_session(**data) -> SessionStore:
     return store
 
 
-def copied(tier, store: SessionStore) -> bool:
+def copied(copies, store: SessionStore) -> bool:
     """Read through the store until this process serves its own copy."""
     SessionStore(store.session_key).load()
-    return tier.get(DEFAULT_DB_ALIAS, database_tier.digest(store.session_key)) is not MISSING
+    return copies.get(postgres_sessions.digest(store.session_key)) is not MISSING
 
 
-def test_a_read_session_is_served_without_a_query(tier, django_assert_num_queries):
+def test_a_read_session_is_served_without_a_query(copies, django_assert_num_queries):
     store = saved_session(colour="blue")
-    eventually(lambda: copied(tier, store), what="a local copy")
+    eventually(lambda: copied(copies, store), what="a local copy")
     with django_assert_num_queries(0):
         assert SessionStore(store.session_key).load() == {"colour": "blue"}
 
 
-def test_a_change_committed_elsewhere_reaches_the_copy(tier):
+def test_a_change_committed_elsewhere_reaches_the_copy(copies):
     store = saved_session(colour="blue")
-    eventually(lambda: copied(tier, store), what="a local copy")
+    eventually(lambda: copied(copies, store), what="a local copy")
     changed = SessionStore().encode({"colour": "red"})
     sql("UPDATE django_session SET session_data = %s WHERE session_key = %s", changed, store.session_key)
     eventually(lambda: SessionStore(store.session_key).load() == {"colour": "red"}, what="the change")
 
 
-def test_a_session_deleted_elsewhere_is_not_served(tier):
+def test_a_session_deleted_elsewhere_is_not_served(copies):
     store = saved_session(colour="blue")
-    eventually(lambda: copied(tier, store), what="a local copy")
+    eventually(lambda: copied(copies, store), what="a local copy")
     sql("DELETE FROM django_session WHERE session_key = %s", store.session_key)
     eventually(lambda: SessionStore(store.session_key).load() == {}, what="the deletion")
 
 
-def test_a_truncate_drops_every_copy(tier):
+def test_a_truncate_drops_every_copy(copies):
     stores = [saved_session(n=n) for n in range(3)]
-    eventually(lambda: all(copied(tier, store) for store in stores), what="local copies")
+    eventually(lambda: all(copied(copies, store) for store in stores), what="local copies")
     sql("TRUNCATE django_session")
     eventually(lambda: all(SessionStore(s.session_key).load() == {} for s in stores), what="the truncate")
 
 
-def test_this_process_forgets_its_own_writes_at_once(tier):
+def test_this_process_forgets_its_own_writes_at_once(copies):
     """No waiting for the notification: the store drops its copy when it writes."""
     store = saved_session(colour="blue")
-    eventually(lambda: copied(tier, store), what="a local copy")
+    eventually(lambda: copied(copies, store), what="a local copy")
     store["colour"] = "green"
     store.save()
     assert SessionStore(store.session_key).load() == {"colour": "green"}
@@ -97,12 +98,12 @@ def test_this_process_forgets_its_own_writes_at_once(tier):
     assert SessionStore(store.session_key).load() == {}
 
 
-def test_a_lost_channel_drops_every_copy_and_reads_go_to_the_database(tier, django_assert_num_queries):
+def test_a_lost_channel_drops_every_copy_and_reads_go_to_the_database(copies, django_assert_num_queries):
     store = saved_session(colour="blue")
-    eventually(lambda: copied(tier, store), what="a local copy")
-    listener = tier.connection_id
+    eventually(lambda: copied(copies, store), what="a local copy")
+    listener = copies.connection_id
     sql("SELECT pg_terminate_backend(%s)", listener)
-    eventually(lambda: tier.get(DEFAULT_DB_ALIAS, database_tier.digest(store.session_key)) is MISSING, what="drop")
+    eventually(lambda: copies.get(postgres_sessions.digest(store.session_key)) is MISSING, what="drop")
     # Changed while this process has no channel: it must read the database, not a copy.
     sql(
         "UPDATE django_session SET session_data = %s WHERE session_key = %s",
@@ -110,88 +111,99 @@ def test_a_lost_channel_drops_every_copy_and_reads_go_to_the_database(tier, djan
         store.session_key,
     )
     assert SessionStore(store.session_key).load() == {"c": 1}
-    eventually(lambda: tier.connection_id not in (None, listener), what="a new listener")
-    eventually(lambda: copied(tier, store), what="copies served again")
+    eventually(lambda: copies.connection_id not in (None, listener), what="a new listener")
+    eventually(lambda: copied(copies, store), what="copies served again")
 
 
-def test_a_copy_lives_no_longer_than_the_session_or_the_maximum_age(tier, settings):
+def test_a_copy_lives_no_longer_than_the_session_or_the_maximum_age(copies, settings):
     settings.LOCAL_TIER_MAX_AGE = 30
     short, long = saved_session(n=1), saved_session(n=2)
     short.set_expiry(5)
     short.save()
-    eventually(lambda: copied(tier, short) and copied(tier, long), what="local copies")
+    eventually(lambda: copied(copies, short) and copied(copies, long), what="local copies")
     now = time.time()
-    entries = tier._entries
-    assert entries[database_tier.digest(short.session_key)][1] <= now + 5
-    assert entries[database_tier.digest(long.session_key)][1] <= now + 30
+    entries = copies._entries
+    assert entries[postgres_sessions.digest(short.session_key)][1] <= now + 5
+    assert entries[postgres_sessions.digest(long.session_key)][1] <= now + 30
 
 
-def test_the_channel_names_a_session_by_its_digest_never_its_key(tier):
+def test_the_channel_names_a_session_by_its_digest_never_its_key(copies):
     store = saved_session(colour="blue")
     parameters = connection.get_connection_params()
     with psycopg.connect(**{**parameters, "autocommit": True}) as listener:
-        listener.execute(f"LISTEN {database_tier.CHANNEL}")
+        listener.execute(f"LISTEN {postgres_sessions.CHANNEL}")
         sql("DELETE FROM django_session WHERE session_key = %s", store.session_key)
         payloads = [notify.payload for notify in listener.notifies(timeout=5, stop_after=1)]
     assert payloads == [hashlib.sha256(store.session_key.encode()).hexdigest()]
 
 
-def test_a_bulk_change_sends_one_notification_for_every_copy(tier):
+def test_a_bulk_change_sends_one_notification_for_every_copy(copies):
     stores = [saved_session(n=n) for n in range(MANY + 1)]
     keys = [store.session_key for store in stores]
     parameters = connection.get_connection_params()
     with psycopg.connect(**{**parameters, "autocommit": True}) as listener:
-        listener.execute(f"LISTEN {database_tier.CHANNEL}")
+        listener.execute(f"LISTEN {postgres_sessions.CHANNEL}")
         sql("DELETE FROM django_session WHERE session_key = ANY(%s)", keys)
         sql("DELETE FROM django_session WHERE session_key = %s", keys[0])  # nothing left: no notification
         payloads = [notify.payload for notify in listener.notifies(timeout=1)]
-    assert payloads == [database_tier.EVERYTHING]
+    assert payloads == [postgres_sessions.EVERYTHING]
 
 
-def test_nothing_read_inside_a_transaction_is_kept(tier):
+def test_nothing_read_inside_a_transaction_is_kept(copies):
     """It may be this transaction's own write, which a rollback would never report."""
     store = saved_session(colour="blue")
-    eventually(lambda: copied(tier, store), what="the listener")  # the channel is up
+    eventually(lambda: copied(copies, store), what="the listener")  # the channel is up
     with transaction.atomic():
         inner = SessionStore(store.session_key)
         inner["colour"] = "green"
         inner.save()
         assert SessionStore(store.session_key).load() == {"colour": "green"}
         transaction.set_rollback(True)
-    assert tier.get(DEFAULT_DB_ALIAS, database_tier.digest(store.session_key)) is MISSING
+    assert copies.get(postgres_sessions.digest(store.session_key)) is MISSING
     assert SessionStore(store.session_key).load() == {"colour": "blue"}
 
 
-def test_a_request_cannot_change_what_another_one_reads(tier, django_assert_num_queries):
+def test_a_request_cannot_change_what_another_one_reads(copies, django_assert_num_queries):
     store = saved_session(cart={"items": ["book"]})
-    eventually(lambda: copied(tier, store), what="a local copy")
+    eventually(lambda: copied(copies, store), what="a local copy")
     first = SessionStore(store.session_key)
     first["cart"]["items"].append("lamp")  # changed in place, never saved
     with django_assert_num_queries(0):  # both read the same copy
         assert SessionStore(store.session_key).load() == {"cart": {"items": ["book"]}}
 
 
-def test_no_copy_is_served_while_the_triggers_are_disabled(tier, caplog):
+def test_no_copy_is_served_while_the_triggers_are_disabled(copies, caplog):
     """Without the triggers nothing would report a change: the heartbeat stops, and so do the
     copies; the listener says so once and waits longer between attempts, not every second."""
     store = saved_session(colour="blue")
-    eventually(lambda: copied(tier, store), what="a local copy")
+    eventually(lambda: copied(copies, store), what="a local copy")
     sql("ALTER TABLE django_session DISABLE TRIGGER authdemo_sessions_updated")
     try:
-        eventually(lambda: not copied(tier, store), what="copies stopped")
+        eventually(lambda: not copied(copies, store), what="copies stopped")
         changed = SessionStore().encode({"colour": "red"})
         sql("UPDATE django_session SET session_data = %s WHERE session_key = %s", changed, store.session_key)
         assert SessionStore(store.session_key).load() == {"colour": "red"}
-        eventually(lambda: tier.failures >= 2, what="a second attempt, refused for the triggers")
+        eventually(lambda: copies.failures >= 2, what="a second attempt, refused for the triggers")
     finally:
         sql("ALTER TABLE django_session ENABLE TRIGGER authdemo_sessions_updated")
-    eventually(lambda: copied(tier, store), what="copies served again")
-    logged = listener_log(tier, caplog)
+    eventually(lambda: copied(copies, store), what="copies served again")
+    logged = listener_log(copies, caplog)
     lost = [line for line in logged if "invalidation channel lost" in line]
     back = [line for line in logged if "invalidation channel back" in line]
     assert len(lost) == 1 and len(back) == 1, logged
 
 
-def test_the_tier_is_off_with_local_tier_off(postgres, settings):
-    settings.LOCAL_TIER = "off"
-    assert not database_tier.enabled(DEFAULT_DB_ALIAS)
+def test_the_plain_db_engine_keeps_no_copy(copies, django_assert_num_queries):
+    """With copies off (LOCAL_TIER=off) the site's engine is accounts.session_engines.db: every
+    load is Django's query, however often the session is read."""
+    store = saved_session(colour="blue")
+    eventually(lambda: copied(copies, store), what="the listener up, with copies")
+    for _ in range(3):
+        with django_assert_num_queries(1):
+            assert PlainStore(store.session_key).load() == {"colour": "blue"}
+
+
+def test_copies_apply_only_on_postgresql(db):
+    """Elsewhere the engine is the db engine: nothing could say that a copy changed."""
+    model = SessionStore.get_model_class()
+    assert postgres_sessions.copies_apply(model, DEFAULT_DB_ALIAS) == (connection.vendor == "postgresql")

@@ -1,4 +1,4 @@
-"""The in-process copy of the cut-off and of Redis sessions (accounts.local_tier).
+"""Copies of Redis keys in this process, invalidated by Redis (copies.redis_cache).
 
 Real Redis (the suite's, or a redis-server of our own that a test stops, freezes and
 restarts) and real gunicorn processes. Where a copy must go away, the test waits for it
@@ -9,20 +9,24 @@ a hung test; speed is measured by `make bench`.
 from __future__ import annotations
 
 import logging
+import threading
+import uuid
 from datetime import timedelta
 
 import pytest
 import redis
 import requests
 import time_machine
-from django.core.cache import cache, caches
+from asgiref.sync import async_to_sync
+from django.contrib.sessions.backends.cache import KEY_PREFIX as SESSION_PREFIX
+from django.core.cache import caches
 from django.utils import timezone
 
-from accounts import local_tier
-from accounts.local_tier import MISSING, RECONNECT_MAX_DELAY, LocalTier, reconnect_delay
 from accounts.models import User
-from accounts.selectors import cutoff_cache_key, get_access_cutoff
+from accounts.selectors import CUTOFF_KEY_PREFIX, cutoff_cache_key, get_access_cutoff
 from accounts.session_engines.redis import SessionStore
+from copies.channel import MISSING, RECONNECT_MAX_DELAY, reconnect_delay
+from copies.redis_cache import TrackingRedisCache
 from tests.conftest import _redis_cache, eventually, form_login, listener_log, log_out_everywhere
 from tests.factories import PASSWORD, UserFactory
 
@@ -30,11 +34,18 @@ pytestmark = [pytest.mark.redis]
 KEY = cutoff_cache_key(42)
 
 
+def copy_of(key: str, alias: str = "default") -> object:
+    """What this process serves for `key` from its own copy (MISSING: none)."""
+    backend = caches[alias]
+    raw = backend.copies.get(key)
+    return raw if raw is MISSING else backend.client.decode(raw)
+
+
 @pytest.fixture
-def tier(redis_cache):
-    tier = LocalTier("default")
-    yield tier
-    tier.close()
+def copies(redis_cache):
+    found = caches["default"].copies
+    yield found
+    found.close()
 
 
 @pytest.fixture
@@ -46,96 +57,146 @@ def own_redis_cache(settings, own_redis):
 
 
 @pytest.fixture
-def own_tier(own_redis_cache):
-    tier = LocalTier("default")
-    yield tier
-    tier.close()
+def own_copies(own_redis_cache):
+    found = caches["default"].copies
+    yield found
+    found.close()
 
 
-def warm(tier: LocalTier, value: float = 5.0) -> None:
+def warm(value: float = 5.0) -> None:
     """Store `value` and read it until this process serves its own copy."""
-    cache.set(KEY, value)
-    eventually(lambda: tier.read(cache, KEY) == value and tier.get(cache, KEY) == value, what="a local copy")
+    caches["default"].set(KEY, value)
+    eventually(lambda: caches["default"].get(KEY) == value and copy_of(KEY) == value, what="a local copy")
 
 
-def test_local_tier_serves_a_copy_once_the_channel_is_up(tier):
-    warm(tier)
-    assert tier.get(cache, KEY) == 5.0
+def test_redis_cache_serves_a_copy_once_the_channel_is_up(copies):
+    warm()
+    assert copy_of(KEY) == 5.0
 
 
-def test_local_tier_keeps_no_missing_key(tier):
-    warm(tier)
-    assert tier.read(cache, "jwt-cutoff:absent") is None
-    assert tier.get(cache, "jwt-cutoff:absent") is MISSING
+def test_redis_cache_keeps_no_missing_key(copies):
+    warm()
+    assert caches["default"].get("jwt-cutoff:absent") is None
+    assert copy_of("jwt-cutoff:absent") is MISSING
 
 
-def test_local_tier_drops_a_copy_when_another_client_writes_it(tier, redis_url):
-    warm(tier)
-    redis.Redis.from_url(redis_url).set(cache.make_key(KEY), b"written elsewhere")
-    eventually(lambda: tier.get(cache, KEY) is MISSING, what="the copy dropped")
+def test_redis_cache_keeps_no_copy_of_an_untracked_key(copies):
+    warm()
+    caches["default"].set("other", 1)
+    assert caches["default"].get("other") == 1
+    assert copy_of("other") is MISSING
 
 
-def test_local_tier_drops_a_copy_when_the_key_expires(tier):
-    warm(tier)
-    cache.touch(KEY, 1)  # Redis expires it and says so
-    eventually(lambda: tier.get(cache, KEY) is MISSING, what="the copy dropped", within=15)
+def test_redis_cache_gives_django_redis_none_of_its_own_options(settings, redis_cache):
+    options = settings.CACHES["default"]["OPTIONS"]
+    backend = caches["default"]
+    assert isinstance(backend, TrackingRedisCache) and backend.copy_prefixes == (CUTOFF_KEY_PREFIX,)
+    assert "COPY_PREFIXES" not in backend._params["OPTIONS"]
+    assert options["COPY_PREFIXES"] == [CUTOFF_KEY_PREFIX]  # the settings themselves are left alone
 
 
-def test_local_tier_drops_its_own_write_at_once(tier):
-    warm(tier)
-    cache.set(KEY, 6.0)
-    tier.discard(cache, KEY)
-    assert tier.get(cache, KEY) is MISSING
+def test_redis_cache_drops_a_copy_when_another_client_writes_it(copies, redis_url):
+    warm()
+    redis.Redis.from_url(redis_url).set(caches["default"].make_key(KEY), b"written elsewhere")
+    eventually(lambda: copy_of(KEY) is MISSING, what="the copy dropped")
 
 
-def test_local_tier_entry_ends_at_its_maximum_lifetime(tier, settings):
-    warm(tier)
+def test_redis_cache_drops_a_copy_when_the_key_expires(copies):
+    warm()
+    caches["default"].touch(KEY, 1)  # Redis expires it and says so
+    eventually(lambda: copy_of(KEY) is MISSING, what="the copy dropped", within=15)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda backend: backend.set(KEY, 6.0),
+        lambda backend: backend.add(KEY, 6.0),
+        lambda backend: backend.delete(KEY),
+        lambda backend: backend.delete_many([KEY]),
+        lambda backend: backend.set_many({KEY: 6.0}),
+        lambda backend: backend.incr(KEY),
+        lambda backend: backend.touch(KEY, 30),
+        lambda backend: backend.clear(),
+    ],
+    ids=["set", "add", "delete", "delete_many", "set_many", "incr", "touch", "clear"],
+)
+def test_redis_cache_drops_its_own_write_at_once(copies, write):
+    warm()
+    write(caches["default"])
+    assert copy_of(KEY) is MISSING
+
+
+def test_redis_cache_serves_aget_from_the_copy(own_copies, own_redis_cache):
+    warm()
+    before = redis_gets(own_redis_cache.url)
+    assert async_to_sync(caches["default"].aget)(KEY) == 5.0
+    assert redis_gets(own_redis_cache.url) == before
+
+
+def test_redis_cache_shares_its_copies_and_listener_between_threads(copies):
+    warm()
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append((caches["default"].copies, copy_of(KEY))))
+    thread.start()
+    thread.join()
+    assert seen == [(copies, 5.0)]
+
+
+def test_redis_cache_entry_ends_at_its_maximum_lifetime(copies, settings):
+    warm()
     with time_machine.travel(timezone.now() + timedelta(seconds=settings.LOCAL_TIER_MAX_AGE + 1)):
-        assert tier.get(cache, KEY) is MISSING
+        assert copy_of(KEY) is MISSING
 
 
-def test_local_tier_drops_everything_when_redis_is_flushed(own_tier, own_redis_cache):
-    warm(own_tier)
+def test_redis_cache_drops_everything_when_redis_is_flushed(own_copies, own_redis_cache):
+    warm()
     redis.Redis.from_url(own_redis_cache.url).flushall()
-    eventually(lambda: own_tier.get(cache, KEY) is MISSING, what="the copy dropped")
+    eventually(lambda: copy_of(KEY) is MISSING, what="the copy dropped")
 
 
-def test_local_tier_stops_serving_when_redis_goes_away(own_tier, own_redis_cache):
-    warm(own_tier)
+def test_redis_cache_stops_serving_when_redis_goes_away(own_copies, own_redis_cache):
+    warm()
     own_redis_cache.stop()
-    eventually(lambda: own_tier.get(cache, KEY) is MISSING, what="the copy dropped")
+    eventually(lambda: copy_of(KEY) is MISSING, what="the copy dropped")
     with pytest.raises(redis.RedisError):
-        own_tier.read(cache, KEY)  # the caller decides: the cut-off falls back to the database
+        caches["default"].get(KEY)  # the caller decides: the cut-off falls back to the database
 
 
-def test_local_tier_serves_again_after_redis_restarts(own_tier, own_redis_cache):
-    warm(own_tier)
+def test_redis_cache_serves_again_after_redis_restarts(own_copies, own_redis_cache):
+    warm()
     own_redis_cache.stop()
-    eventually(lambda: own_tier.get(cache, KEY) is MISSING, what="the copy dropped")
+    eventually(lambda: copy_of(KEY) is MISSING, what="the copy dropped")
     own_redis_cache.start()
-    warm(own_tier, 7.0)
+    warm(7.0)
 
 
-def test_local_tier_stops_serving_when_a_heartbeat_is_missed(own_tier, own_redis_cache):
-    warm(own_tier)
+def test_redis_cache_stops_serving_when_a_heartbeat_is_missed(own_copies, own_redis_cache):
+    warm()
     own_redis_cache.pause()  # the connection stays open, nothing answers
     try:
-        eventually(lambda: own_tier.get(cache, KEY) is MISSING, what="the copy dropped")
+        eventually(lambda: copy_of(KEY) is MISSING, what="the copy dropped")
     finally:
         own_redis_cache.resume()
 
 
-def test_local_tier_logs_an_outage_when_it_starts_and_when_it_ends(own_tier, own_redis_cache, caplog):
-    warm(own_tier)
-    caplog.set_level(logging.INFO, logger="accounts.local_tier")
+def test_redis_cache_logs_an_outage_when_it_starts_and_when_it_ends(own_copies, own_redis_cache, caplog):
+    warm()
+    caplog.set_level(logging.INFO, logger="copies.channel")
     own_redis_cache.stop()
-    eventually(lambda: own_tier.failures >= 3, what="three failed reconnects")
+    eventually(lambda: own_copies.failures >= 3, what="three failed reconnects")
     own_redis_cache.start()
-    warm(own_tier, 7.0)
-    assert [line.split()[0] for line in listener_log(own_tier, caplog)] == ["WARNING", "INFO"]
+    warm(7.0)
+    assert [line.split()[0] for line in listener_log(own_copies, caplog)] == ["WARNING", "INFO"]
 
 
-def test_local_tier_reconnect_delay_doubles_up_to_a_bound(settings):
+def test_redis_cache_log_names_no_password(settings, redis_url):
+    url = redis_url.replace("redis://", "redis://:secret@")
+    settings.CACHES = {**settings.CACHES, "default": _redis_cache(url, "pw")}
+    assert "secret" not in caches["default"]._new_copies().source_name
+
+
+def test_redis_cache_reconnect_delay_doubles_up_to_a_bound(settings):
     settings.LOCAL_TIER_BOUND = 1.0
     delays = [reconnect_delay(failures) for failures in range(1, 12)]
     assert delays[:3] == [0.25, 0.5, 1.0]
@@ -145,21 +206,27 @@ def test_local_tier_reconnect_delay_doubles_up_to_a_bound(settings):
 # -- sessions ------------------------------------------------------------------------------------
 
 
+SESSION_COPIES = (CUTOFF_KEY_PREFIX, SESSION_PREFIX)  # as the site configures Redis sessions
+
+
 @pytest.fixture
-def redis_sessions(settings, redis_cache):
+def redis_sessions(settings, redis_url):
+    prefix = f"test-sessions-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, prefix, copies=SESSION_COPIES)}
     settings.SESSION_ENGINE = "accounts.session_engines.redis"
     yield
-    local_tier.tier(settings.SESSION_CACHE_ALIAS).close()
+    caches[settings.SESSION_CACHE_ALIAS].copies.close()
 
 
 @pytest.fixture
 def sessions_on_own_redis(settings, redis_sessions, own_redis):
     """Sessions on a Redis of their own (SESSION_CACHE_ALIAS), the cut-off on the suite's."""
-    settings.CACHES = {**settings.CACHES, "sessions": _redis_cache(own_redis.url, "own-sessions")}
+    own = _redis_cache(own_redis.url, "own-sessions", copies=(SESSION_PREFIX,))
+    settings.CACHES = {**settings.CACHES, "sessions": own}
     settings.SESSION_CACHE_ALIAS = "sessions"
     settings.LOCAL_TIER_BOUND = 0.5
     yield own_redis
-    local_tier.tier("sessions").close()
+    caches["sessions"].copies.close()
 
 
 def saved_session(**age) -> SessionStore:
@@ -174,10 +241,10 @@ def saved_session(**age) -> SessionStore:
 def session_copied(store: SessionStore) -> bool:
     """Whether this process now serves `store`'s session from its own copy."""
     loaded = SessionStore(store.session_key).load().get("who") == "dave"
-    return loaded and store._tier().get(store._cache, store.cache_key) is not MISSING
+    return loaded and store._cache.copies.get(store.cache_key) is not MISSING
 
 
-def test_local_tier_drops_a_session_deleted_on_the_sessions_redis(sessions_on_own_redis):
+def test_redis_cache_drops_a_session_deleted_on_the_sessions_redis(sessions_on_own_redis):
     store = saved_session()
     eventually(lambda: session_copied(store), what="a local copy of the session")
     redis.Redis.from_url(sessions_on_own_redis.url).delete(store._cache.make_key(store.cache_key))
@@ -191,33 +258,34 @@ def test_a_request_cannot_change_the_session_another_one_reads(sessions_on_own_r
 
     def copied() -> bool:
         SessionStore(store.session_key).load()
-        return store._tier().get(store._cache, store.cache_key) is not MISSING
+        return store._cache.copies.get(store.cache_key) is not MISSING
 
     eventually(copied, what="a local copy of the session")
     SessionStore(store.session_key)["cart"]["items"].append("lamp")  # changed in place, never saved
     assert SessionStore(store.session_key).load() == {"cart": {"items": ["book"]}}
-    assert store._tier().get(store._cache, store.cache_key) is not MISSING  # it was served from the copy
+    assert store._cache.copies.get(store.cache_key) is not MISSING  # it was served from the copy
 
 
-def test_local_tier_keeps_one_listener_per_cache_when_both_are_read(sessions_on_own_redis, db):
+def test_redis_cache_keeps_one_listener_per_cache_when_both_are_read(sessions_on_own_redis, db):
     user = UserFactory()
     store = saved_session()
-    cutoffs = local_tier.tier("default")
-    cutoff_copied = lambda: cutoffs.get(caches["default"], cutoff_cache_key(user.pk)) is not MISSING  # noqa: E731
+    cutoffs = caches["default"].copies
+    cutoff_copied = lambda: copy_of(cutoff_cache_key(user.pk)) is not MISSING  # noqa: E731
     eventually(lambda: get_access_cutoff(user_id=user.pk) == 0 and cutoff_copied(), what="a copy of the cut-off")
     eventually(lambda: session_copied(store), what="a copy of the session")
-    listeners = (cutoffs.connection_id, store._tier().connection_id)
+    listeners = (cutoffs.connection_id, store._cache.copies.connection_id)
+    assert cutoffs is not store._cache.copies
     for _ in range(3):
         assert get_access_cutoff(user_id=user.pk) == 0 and session_copied(store)
-    assert (cutoffs.connection_id, store._tier().connection_id) == listeners
+    assert (cutoffs.connection_id, store._cache.copies.connection_id) == listeners
     assert None not in listeners
 
 
-def test_local_tier_copy_of_a_session_ends_with_the_session(redis_sessions):
+def test_redis_cache_copy_of_a_session_ends_with_the_session(redis_sessions):
     store = saved_session(seconds=30)
     eventually(lambda: session_copied(store), what="a local copy of the session")
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):  # Redis has expired it by now
-        assert store._tier().get(store._cache, store.cache_key) is MISSING
+        assert store._cache.copies.get(store.cache_key) is MISSING
 
 
 def redis_gets(url: str) -> int:
@@ -227,8 +295,7 @@ def redis_gets(url: str) -> int:
 
 def test_cutoff_is_read_from_the_local_copy(own_redis_cache, db):
     user = UserFactory()
-    cutoffs = local_tier.tier("default")
-    copied = lambda: cutoffs.get(caches["default"], cutoff_cache_key(user.pk)) is not MISSING  # noqa: E731
+    copied = lambda: copy_of(cutoff_cache_key(user.pk)) is not MISSING  # noqa: E731
     eventually(lambda: get_access_cutoff(user_id=user.pk) == 0 and copied(), what="a local copy of the cut-off")
     before = redis_gets(own_redis_cache.url)
     for _ in range(5):
