@@ -6,9 +6,6 @@ from functools import partial
 from io import BytesIO
 from time import perf_counter
 
-from csp.constants import HEADER, HEADER_REPORT_ONLY
-from csp.middleware import CheckableLazyObject, CSPMiddleware
-from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.wsgi import LimitedStream
@@ -19,9 +16,6 @@ from accounts.timing import get_auth_record, record_auth
 from accounts.vocabulary import Via
 from api.tokens import validate_access_token
 from authdemo.views import _error
-
-# Attributes django-csp's decorators set on a response that has a policy of its own.
-PER_RESPONSE_POLICY = tuple(f"_csp_{kind}{ro}" for kind in ("config", "update", "replace") for ro in ("", "_ro"))
 
 
 class ServerTimingMiddleware:
@@ -96,53 +90,6 @@ class PrivateCacheMiddleware:
             patch_cache_control(response, private=True, no_store=True)
             patch_vary_headers(response, ("Cookie", "Authorization"))
         return response
-
-
-class ContentSecurityPolicyMiddleware(CSPMiddleware):
-    """django-csp's middleware, with the site-wide policy built once instead of per response.
-
-    django-csp rebuilds the header from the settings on every response (about a quarter of
-    what /healthz costs here). The policy only changes with the settings, a nonce or a view's
-    own policy (its decorators): responses with either go through django-csp unchanged.
-    """
-
-    _built: tuple | None = None
-
-    def process_response(self, request, response):
-        if (
-            settings.DEBUG
-            or getattr(request, "_csp_nonce", None) is not None
-            or any(hasattr(response, name) for name in PER_RESPONSE_POLICY)
-        ):
-            return super().process_response(request, response)
-        for header, value, exempt, prefixes in self._site_policy():
-            exempt = getattr(response, exempt, False) or request.path_info.startswith(prefixes)
-            if value and not exempt and header not in response:
-                response[header] = value
-        # As django-csp does: a nonce asked for after the header is written is an error.
-        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
-        return response
-
-    def _site_policy(self) -> list[tuple]:
-        """The headers for the current settings, rebuilt when a setting object is replaced."""
-        policy = getattr(settings, "CONTENT_SECURITY_POLICY", None)
-        report_only = getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
-        key = (id(policy), id(report_only))
-        built = self._built
-        if built is None or built[0] != key:
-            built = self._built = (
-                key,
-                [
-                    (HEADER, build_policy(), "_csp_exempt", tuple((policy or {}).get("EXCLUDE_URL_PREFIXES") or ())),
-                    (
-                        HEADER_REPORT_ONLY,
-                        build_policy(report_only=True),
-                        "_csp_exempt_ro",
-                        tuple((report_only or {}).get("EXCLUDE_URL_PREFIXES") or ()),
-                    ),
-                ],
-            )
-        return built[1]
 
 
 class RequestBodyLimitMiddleware:

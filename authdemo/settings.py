@@ -77,7 +77,7 @@ MIDDLEWARE = [
     "authdemo.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "authdemo.middleware.ContentSecurityPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
     "accounts.middleware.AuthRateLimitMiddleware",
     "authdemo.middleware.RequestBodyLimitMiddleware",
@@ -99,13 +99,8 @@ TEMPLATES = [
         "APP_DIRS": False,
         "OPTIONS": {
             "environment": "authdemo.templating.environment",
-            # Jinja2's backend adds `request` itself. csrf: one masked token per page for
-            # csrf_field(); page_urls: url() (authdemo.templating).
-            "context_processors": [
-                "django.template.context_processors.csrf",
-                "authdemo.templating.page_urls",
-                *_CONTEXT_PROCESSORS,
-            ],
+            # Jinja2's backend adds `request`, `csrf_input` and `csrf_token` itself.
+            "context_processors": _CONTEXT_PROCESSORS,
         },
     },
     {

@@ -1,11 +1,15 @@
-"""The pages' Jinja2 environment keeps what Django's templates did for a value."""
+"""The pages' Jinja2 environment is Django's documented one: url() is reverse(), static() is
+Django's static(), asked anew each time, and a value reads as in Django's templates."""
 
+import itertools
 from datetime import UTC, datetime
 
+import pytest
+from django.contrib.staticfiles.storage import StaticFilesStorage
 from django.template import engines
 from django.test.utils import override_script_prefix
 from django.urls import reverse, set_script_prefix
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import lazy
 from django.utils.safestring import mark_safe
 
@@ -14,8 +18,61 @@ def render(source: str, **context) -> str:
     return engines["jinja2"].from_string(source).render(context)
 
 
-def test_a_missing_value_renders_as_nothing_through_the_filters():
-    assert render("[{{ results.rows.first|floatformat(1) }}|{{ nothing|date('c') }}|{{ gone|ago }}]") == "[||]"
+class SigningStorage(StaticFilesStorage):
+    """A storage whose URLs change at every call, as signed, expiring URLs do."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.signatures = itertools.count(1)
+
+    def url(self, name):
+        return f"/static/{name}?signature={next(self.signatures)}"
+
+
+def test_a_missing_name_shows_as_itself_in_debug_and_as_nothing_without(settings):
+    settings.DEBUG = True  # Django's backend then passes jinja2.DebugUndefined
+    assert render("[{{ nothing }}]") == "[{{ nothing }}]"
+    settings.DEBUG = False
+    assert render("[{{ nothing }}]") == "[]"
+
+
+@pytest.fixture
+def translation_backend_forgotten():
+    """django.utils.translation picks trans_real or trans_null (by USE_I18N) at its first use
+    and keeps the choice; no setting_changed receiver of Django's forgets it (its own test
+    settings keep USE_I18N on). Forget it again once the settings are restored."""
+    yield
+    translation._trans.__dict__.clear()
+
+
+@pytest.fixture
+def i18n_on(translation_backend_forgotten, settings):
+    """USE_I18N on, English and French, and a URLconf under i18n_patterns."""
+    settings.USE_I18N = True
+    settings.LANGUAGE_CODE = "en"
+    settings.LANGUAGES = [("en", "English"), ("fr", "French")]
+    settings.ROOT_URLCONF = "tests.authdemo.i18n_urls"
+    translation._trans.__dict__.clear()
+
+
+@pytest.mark.usefixtures("i18n_on")
+def test_url_follows_the_active_language_under_i18n_patterns():
+    with translation.override("en"):
+        assert render("{{ url('sessions') }}") == "/en/sessions/"
+    with translation.override("fr"):
+        assert render("{{ url('sessions') }}") == "/fr/sessions/" == reverse("sessions")
+
+
+def test_url_takes_reverses_arguments():
+    source = "{{ url('password_reset_confirm', kwargs={'uidb64': 'MQ', 'token': 'abc-123'}) }}"
+    assert render(source) == "/accounts/password/reset/MQ/abc-123/"
+
+
+def test_static_asks_the_storage_at_every_call(settings):
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": f"{__name__}.SigningStorage"}}
+    assert render("{{ static('css/site.css') }} {{ static('css/site.css') }}") == (
+        "/static/css/site.css?signature=1 /static/css/site.css?signature=2"
+    )
 
 
 def test_a_lazy_safe_string_stays_markup_and_a_lazy_plain_one_is_escaped():
@@ -44,7 +101,7 @@ def test_strftime_shows_a_moment_in_the_current_time_zone():
     assert render("{{ m|strftime('%Y-%m-%d %H:%M:%S %Z') }}", m=moment) == "2026-12-02 10:30:05 UTC"
     with timezone.override("Europe/Berlin"):
         assert render("{{ m|strftime('%H:%M %Z') }}", m=moment) == "11:30 CET"
-    assert render("[{{ none|strftime('%Y') }}{{ missing|strftime('%Y') }}]", none=None) == "[]"
+    assert render("[{{ none|strftime('%Y') }}]", none=None) == "[]"
 
 
 def test_a_page_links_under_the_script_prefix_it_is_served_at(client, db):
