@@ -16,20 +16,23 @@ import sys
 import tarfile
 import tempfile
 import types
+import uuid
 from pathlib import Path
 
 import django
 import pytest
 from django.conf import settings
+from django.contrib.sessions.backends.cache import KEY_PREFIX as CACHE_SESSION_PREFIX
 from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
 from django.core.cache import caches
 from django.test import override_settings
 
+from accounts.selectors import CUTOFF_KEY_PREFIX
 from accounts.session_engines import cached_db
 from accounts.session_engines import db as db_engine
 from accounts.session_engines import redis as redis_engine
 from copies import postgres_sessions
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import REQUIRE_SERVICES, _redis_cache
 
 pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("async_to_sync_allowed")]
 # What the session tests import from Django's test tree, and nothing else.
@@ -125,6 +128,21 @@ class TestRedisEngineKeepsDjangosContract(django_tests.CacheSessionTests):
             assert caches["default"].get(session.cache_key) is None
             assert caches["sessions"].get(session.cache_key) is not None
             session.delete()
+
+
+@pytest.fixture
+def redis_cache_with_session_copies(settings, redis_url):
+    """The sessions' cache as LOCAL_TIER=on configures it for Redis sessions: copies.redis_cache."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    copied = (CUTOFF_KEY_PREFIX, CACHE_SESSION_PREFIX)
+    settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, prefix, copies=copied)}
+    yield
+    caches["default"].copies.close()
+
+
+@pytest.mark.usefixtures("redis_cache_with_session_copies")
+class TestRedisEngineOnTheTrackingCacheKeepsDjangosContract(TestRedisEngineKeepsDjangosContract):
+    """The same tests with every session read served through this process's copies."""
 
 
 @pytest.mark.usefixtures("redis_cache")

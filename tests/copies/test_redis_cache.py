@@ -363,3 +363,11 @@ def test_cutoff_changed_while_redis_is_down_is_enforced_by_every_worker(start_se
     eventually(lambda: all_refused(lambda: bearer_get(workers, access), 401), what="every worker refusing")
     own_redis.start()  # back, empty: the next read goes to the database and repopulates Redis
     assert all_refused(lambda: bearer_get(workers, access), 401)
+
+
+def test_redis_cache_satisfies_the_redis_session_engines_check(settings, redis_sessions):
+    """accounts.E001 asks for django-redis: the tracking backend is one."""
+    from accounts.session_engines.checks import check_session_cache
+
+    assert settings.CACHES["default"]["BACKEND"] == "copies.redis_cache.TrackingRedisCache"
+    assert check_session_cache() == []
