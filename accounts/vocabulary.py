@@ -31,7 +31,7 @@ SESSION_ENGINES = (
     SessionEngine(
         DB,
         "Database",
-        "accounts.session_engines.db",  # Django's, reading the row with one ready-made statement
+        "accounts.session_engines.db",  # Django's + a key check; copies: copies.postgres_sessions
         "a row in the django_session table",
         False,
     ),
