@@ -328,3 +328,17 @@ def test_garbage_session_ids_are_refused(bound, session_id):
 
 def test_refresh_without_a_session_id_is_refused(bound):
     assert code_of(bound.post("/dbsc/refresh/"), 400) == "session_id_missing"
+
+
+def test_bound_cookie_restores_a_flag_lost_to_a_concurrent_save(dbsc_browser, alice, revocable_engine):
+    browser = dbsc_browser()
+    browser.log_in(alice)
+    stale = browser.client.session  # a page request that loaded the session before registration...
+    assert services.BOUND_KEY not in stale
+    assert browser.register().status_code == 200
+    stale.save()  # ...and saved it after: the session no longer says it is bound
+    assert services.BOUND_KEY not in browser.client.session
+    assert browser.page().status_code == 200  # the bound cookie proves it: the flag is put back
+    assert services.BOUND_KEY in browser.client.session
+    browser.drop_bound_cookie()
+    assert browser.page().status_code == 302
