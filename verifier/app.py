@@ -3,6 +3,8 @@
 `/dashboard/` answers like authdemo's `/api/dashboard/`: the same body
 (`{"message": "Access granted to <username>", "data": {...claims}}`), the same JSON errors
 (`{"detail": ..., "code": ...}`) and the same `WWW-Authenticate: Bearer realm="authdemo"`.
+A DPoP-bound token is taken as `Authorization: DPoP` with a proof (verifier.dpop), and the
+challenge is then DPoP's; the verifier issues no nonces (it holds no secret to make them).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 import falcon
 import jwt
 
+from verifier import dpop
 from verifier.config import Config
 from verifier.keyset import KeySet, Unavailable
 from verifier.revocations import RevocationFeed
@@ -22,19 +25,19 @@ FOREIGN_KEY_HEADERS = ("jku", "x5u", "jwk", "x5c")
 
 
 class Refused(Exception):
-    def __init__(self, detail: str, code: str):
+    def __init__(self, detail: str, code: str, challenge: str = CHALLENGE):
         super().__init__(detail)
-        self.detail, self.code = detail, code
+        self.detail, self.code, self.challenge = detail, code, challenge
 
 
-def bearer_token(header: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header, with the API's error codes."""
+def credentials(header: str | None) -> tuple[str, str]:
+    """The scheme and token of an `Authorization: Bearer|DPoP <token>` header, with the API's error codes."""
     parts = (header or "").split()
-    if not parts or parts[0] != "Bearer":  # another scheme is not ours to judge, as in SimpleJWT
+    if not parts or parts[0] not in ("Bearer", "DPoP"):  # another scheme is not ours to judge, as in SimpleJWT
         raise Refused("Authentication credentials were not provided.", "not_authenticated")
     if len(parts) != 2:
         raise Refused("Authorization header must contain two space-delimited values", "bad_authorization_header")
-    return parts[1]
+    return parts[0], parts[1]
 
 
 class Verifier:
@@ -51,7 +54,7 @@ class Verifier:
             kid, alg = header.get("kid"), header.get("alg")
             if not isinstance(kid, str) or alg not in self.config.algorithms:
                 raise Refused("Token is invalid.", "token_not_valid")  # kid required; allowlisted alg only
-            if any(name in header for name in FOREIGN_KEY_HEADERS):
+            if any(name in header for name in FOREIGN_KEY_HEADERS) or not access_typed(header):
                 raise Refused("Token is invalid.", "token_not_valid")
             self.feed.check()  # fail closed: no verdict without a recent enough feed
             key = self.keyset.get(kid)
@@ -87,12 +90,28 @@ class Verifier:
             raise Refused("Token has been revoked.", "token_revoked")
 
 
+def access_typed(header: dict) -> bool:
+    """RFC 9068 2.1: `typ` is at+jwt; PyJWT's default `JWT` is what authdemo wrote before it."""
+    typ = header.get("typ", "JWT")
+    return isinstance(typ, str) and typ.lower().removeprefix("application/") in ("at+jwt", "jwt")
+
+
 class Dashboard:
     def __init__(self, verifier: Verifier):
         self.verifier = verifier
+        self.used_proofs = dpop.UsedProofs()  # one process, its threads share it (verifier.dpop)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        claims = self.verifier.verify(bearer_token(req.get_header("Authorization")))
+        scheme, token = credentials(req.get_header("Authorization"))
+        claims = self.verifier.verify(token)
+        url = f"{req.scheme}://{req.netloc}{req.path}"  # the Host header's: see README, "Theft: DPoP"
+        try:
+            dpop.check_binding(scheme=scheme, proof=req.get_header("DPoP"), method=req.method, url=url,
+                               token=token, claims=claims, used=self.used_proofs)  # fmt: skip
+        except dpop.ProofError as exc:
+            challenge = f'DPoP error="{exc.code}", error_description="{exc.description}", algs="{dpop.ALGORITHMS}"'
+            code = "token_not_valid" if exc.code == "invalid_token" else exc.code
+            raise Refused(exc.description, code, challenge) from None
         resp.media = {"message": f"Access granted to {claims['username']}", "data": claims}
         resp.cache_control = ["private", "no-store"]
 
@@ -125,7 +144,7 @@ class Health:
 def refused(req, resp, exc: Refused, params) -> None:
     resp.status = falcon.HTTP_401
     resp.media = {"detail": exc.detail, "code": exc.code}
-    resp.set_header("WWW-Authenticate", CHALLENGE)
+    resp.set_header("WWW-Authenticate", exc.challenge)
 
 
 def unavailable(req, resp, exc: Unavailable, params) -> None:

@@ -160,3 +160,27 @@ class UsedProofs:
                 return False
             self._expiry[key] = now + self._ttl
             return True
+
+
+def check_binding(*, scheme: str, proof: str | None, method: str, url: str, token: str, claims: dict,
+                  used: UsedProofs) -> None:  # fmt: skip
+    """Refuse a request whose token's binding and presentation disagree (RFC 9449 7.1, 7.2):
+    a bound token (`cnf.jkt`) only as `DPoP` with a fresh proof by its key, an unbound one
+    only as `Bearer`. ProofError says why; its code `invalid_token` is about the token."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if scheme == "Bearer":
+        if cnf is not None:
+            raise ProofError("This token is bound to a DPoP key; send it as Authorization: DPoP with a proof.",
+                             "invalid_token")  # fmt: skip
+        return
+    if not isinstance(jkt, str):
+        raise ProofError("This token is not bound to a DPoP key; send it as Authorization: Bearer.", "invalid_token")
+    proof = one_proof(proof)
+    if not proof:
+        raise ProofError("A DPoP proof is required.")
+    checked = check_proof(proof, method=method, url=url, access_token=token)
+    if not used.add(replay_key(checked)):
+        raise ProofError("This DPoP proof was used already.")
+    if not hmac.compare_digest(checked["jkt"], jkt):
+        raise ProofError("The DPoP proof is not signed by the key this token is bound to.", "invalid_token")
