@@ -94,6 +94,8 @@ class TrackingRedisCache(RedisCache):
         options = dict(params.get("OPTIONS", {}))  # a copy: Django shares the settings' dict
         self.copy_prefixes = tuple(options.pop("COPY_PREFIXES", ()))
         super().__init__(server, {**params, "OPTIONS": options})
+        # What makes two backends (one per thread) share their copies: the same configuration.
+        self._identity = (type(self), server, repr(options), self.make_key(""), self.copy_prefixes)
 
     def tracks(self, key: str) -> bool:
         """Whether reads of cache key `key` are served from this process's copy."""
@@ -102,8 +104,7 @@ class TrackingRedisCache(RedisCache):
     @property
     def copies(self) -> RedisCopies:
         """This process's copies for this configuration (Django builds a backend per thread)."""
-        identity = (type(self), self._server, repr(self._params.get("OPTIONS")), self.make_key(""), self.copy_prefixes)
-        return channel.shared(identity, self._new_copies)
+        return channel.shared(self._identity, self._new_copies)
 
     def _new_copies(self) -> RedisCopies:
         pool = self.client.get_client(write=True).connection_pool
