@@ -342,3 +342,36 @@ def test_bound_cookie_restores_a_flag_lost_to_a_concurrent_save(dbsc_browser, al
     assert services.BOUND_KEY in browser.client.session
     browser.drop_bound_cookie()
     assert browser.page().status_code == 302
+
+
+# -- the middleware ----------------------------------------------------------------------------
+
+
+def test_middleware_before_authentication_stops_with_a_fix_it_message(settings, client):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.MIDDLEWARE = [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "devicebound.middleware.DeviceBoundSessionMiddleware",
+        "accounts.middleware.TimedAuthenticationMiddleware",
+    ]
+    with pytest.raises(ImproperlyConfigured, match="must come after accounts.middleware.TimedAuthentication"):
+        client.get("/healthz")
+
+
+def test_async_user_of_a_refused_session_is_anonymous(bound, async_to_sync_allowed):
+    from asgiref.sync import async_to_sync
+    from django.test import RequestFactory
+
+    from accounts.middleware import TimedAuthenticationMiddleware
+    from devicebound.middleware import DeviceBoundSessionMiddleware
+
+    seen = []
+    chain = TimedAuthenticationMiddleware(DeviceBoundSessionMiddleware(lambda request: seen.append(request)))
+    for cookies in ({}, {services.cookie_name(): bound.client.cookies[services.cookie_name()].value}):
+        request = RequestFactory().get("/accounts/profile/", secure=True)
+        request.session, request.COOKIES = bound.client.session, cookies
+        chain(request)
+    refused, kept = (async_to_sync(request.auser)() for request in seen)
+    assert not refused.is_authenticated
+    assert kept.is_authenticated and kept.username == "alice"
