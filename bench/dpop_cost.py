@@ -1,0 +1,122 @@
+"""`python -m bench.dpop_cost [ES256|EdDSA]`: what a DPoP-bound request adds over a bearer one.
+
+Times GET /api/dashboard/ in-process through Django's WSGI handler (production settings,
+debug off, no network), once with a bearer token and once with a DPoP-bound token and a
+fresh proof per request (signed beforehand: signing is the client's cost), and splits the
+difference into the proof's signature check (key from its jwk, then jwt.decode), the replay
+check (cache.add of its jti; Redis when REDIS_URL is set, else this process's memory) and
+the rest (parsing, claims, htu, nonce, thumbprint, headers). CPU time of this thread, best of
+REPEATS, as bench.middleware_cost measures.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import sys
+import time
+import uuid
+from io import BytesIO
+
+REPEATS, CALLS = 5, 300
+HOST = "127.0.0.1"
+
+
+def _environ(authorization: str, proof: str | None) -> dict:
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/api/dashboard/", "QUERY_STRING": "", "SERVER_NAME": HOST,
+        "SERVER_PORT": "80", "REMOTE_ADDR": HOST, "HTTP_HOST": HOST, "wsgi.url_scheme": "http",
+        "wsgi.input": BytesIO(b""), "wsgi.errors": sys.stderr, "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_AUTHORIZATION": authorization,
+    }  # fmt: skip
+    if proof is not None:
+        environ["HTTP_DPOP"] = proof
+    return environ
+
+
+def _signed(proof: str) -> tuple[bytes, bytes]:
+    head, _, signature = proof.rpartition(".")
+    return head.encode(), base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+
+
+def _best(run) -> float:
+    """Best microseconds per call of `run(i)` over REPEATS runs of CALLS calls."""
+    best = float("inf")
+    for repeat in range(REPEATS):
+        started = time.thread_time()
+        for call in range(CALLS):
+            run(repeat * CALLS + call)
+        best = min(best, (time.thread_time() - started) / CALLS * 1e6)
+    return best
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authdemo.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "false")
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
+    os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(48))
+    os.environ.setdefault("EMAIL_URL", "dummymail://")
+    os.environ.setdefault("SITE_URL", "http://127.0.0.1")
+    os.environ.setdefault("JWT_REVOCATION", "off")  # no cut-off read: the same for both, and no database
+    import django
+
+    django.setup()
+
+
+def measure(alg: str = "ES256") -> dict[str, float]:
+    """Microseconds per request: bearer, dpop, and the difference split in three."""
+    _setup()
+    import jwt
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from api import dpop
+    from api.tokens import mint_refresh_token
+    from scripts.dpop_demo import DpopKey
+    from verifier.dpop import check_proof, thumbprint
+
+    key, user = DpopKey.generate(alg), get_user_model()(pk=1, username="bench")
+    bearer = str(mint_refresh_token(user=user, family_id="f", auth_time=int(time.time())).access_token)
+    bound = str(
+        mint_refresh_token(user=user, family_id="f", auth_time=int(time.time()), jkt=thumbprint(key.jwk())).access_token
+    )
+    url, nonce = f"http://{HOST}/api/dashboard/", dpop.nonce()
+    proofs = [key.proof("GET", url, nonce=nonce, token=bound) for _ in range(REPEATS * CALLS * 2)]
+    handler = WSGIHandler()
+
+    def request(authorization: str, proof: str | None = None) -> None:
+        response = handler(_environ(authorization, proof), lambda status, headers, exc_info=None: None)
+        assert response.status_code == 200, response.content
+        response.close()
+
+    public = jwt.PyJWK(key.jwk(), algorithm=alg)
+    signing_input, signature_bytes = zip(*(_signed(proof) for proof in proofs), strict=True)
+
+    def signature(i: int) -> None:
+        assert public.Algorithm.verify(signing_input[i], public.key, signature_bytes[i])
+
+    request(f"Bearer {bearer}")  # warm up: imports, the URL resolver
+    result = {
+        "bearer": _best(lambda i: request(f"Bearer {bearer}")),
+        "dpop": _best(lambda i: request(f"DPoP {bound}", proofs[i])),
+        "signature": _best(signature),
+        "replay": _best(lambda i: cache.add(f"dpop-bench:{uuid.uuid4().hex}", 1, timeout=66)),
+        "proof checks": _best(lambda i: check_proof(proofs[i], method="GET", url=url, access_token=bound)),
+    }
+    result["added"] = result["dpop"] - result["bearer"]
+    result["rest"] = result["added"] - result["signature"] - result["replay"]
+    result["rest of proof checks"] = result["proof checks"] - result["signature"]
+    return result
+
+
+def main(argv: list[str]) -> None:
+    alg = argv[0] if argv else "ES256"
+    for name, value in measure(alg).items():
+        print(f"{alg} {name:>20}: {value:8.1f} µs")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
