@@ -170,4 +170,3 @@ def test_copied_session_cookie_is_refused_once_bound(dbsc_page, alice, browser_l
     assert thief_get(tls_server, {SESSION_COOKIE: stolen[SESSION_COOKIE], BOUND_COOKIE: stolen[BOUND_COOKIE]}).ok
     dbsc_page.goto("/accounts/profile/")
     expect(dbsc_page.locator(".auth-status")).to_have_attribute("data-auth-via", "session")
-
