@@ -1,5 +1,6 @@
 """DPoP (RFC 9449) at the token endpoints and the resources, with real ES256 and Ed25519 keys."""
 
+import sys
 import time
 import uuid
 
@@ -11,7 +12,8 @@ from accounts.models import TokenFamily
 from api import dpop
 from bench.stack import free_port
 from scripts.dpop_demo import DpopKey
-from tests.factories import PASSWORD
+from tests.conftest import ROOT, readme_script, run_readme_script
+from tests.factories import PASSWORD, UserFactory
 from verifier.dpop import access_token_hash, thumbprint
 
 BASE = "http://testserver"  # what the test client's requests build_absolute_uri() to
@@ -286,3 +288,14 @@ def test_dpop_replay_store_down_is_a_503(client, bob, key, settings):
     response = dashboard(client, access, proof_for(key, access))
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
+
+
+def test_dpop_readme_walkthrough_states_what_it_expects():
+    assert len([line for line in readme_script("### Theft: DPoP").splitlines() if line.startswith("# => ")]) >= 5
+
+
+@pytest.mark.server
+def test_dpop_readme_walkthrough_runs_as_written(app_server, transactional_db, tmp_path):
+    UserFactory(username="bob", password="bob-demo-pass")
+    proof = f"{sys.executable} {ROOT / 'scripts' / 'dpop_demo.py'}"
+    run_readme_script(readme_script("### Theft: DPoP"), cwd=tmp_path, BASE=app_server.url, PROOF=proof)
