@@ -12,12 +12,12 @@ REPEATS, as bench.middleware_cost measures.
 from __future__ import annotations
 
 import base64
-import os
-import secrets
 import sys
 import time
 import uuid
 from io import BytesIO
+
+from bench.in_process import setup_django
 
 REPEATS, CALLS = 5, 300
 HOST = "127.0.0.1"
@@ -51,23 +51,9 @@ def _best(run) -> float:
     return best
 
 
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authdemo.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
-    os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(48))
-    os.environ.setdefault("EMAIL_URL", "dummymail://")
-    os.environ.setdefault("SITE_URL", "http://127.0.0.1")
-    os.environ.setdefault("JWT_REVOCATION", "off")  # no cut-off read: the same for both, and no database
-    import django
-
-    django.setup()
-
-
 def measure(alg: str = "ES256") -> dict[str, float]:
     """Microseconds per request: bearer, dpop, and the difference split in three."""
-    _setup()
+    setup_django(JWT_REVOCATION="off")  # no cut-off read: the same for both requests, and no database
     import jwt
     from django.contrib.auth import get_user_model
     from django.core.cache import cache

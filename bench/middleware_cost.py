@@ -11,11 +11,11 @@ shows less; differences of a few microseconds are still within its noise.
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 import time
 from io import BytesIO
+
+from bench.in_process import setup_django
 
 REPEATS, CALLS, ROUNDS = 3, 300, 5
 
@@ -41,19 +41,11 @@ def _time(handler, path: str) -> float:
 
 
 def main(path: str = "/healthz") -> list[tuple[str, float]]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authdemo.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
-    os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(48))
-    os.environ.setdefault("EMAIL_URL", "dummymail://")  # required with debug off; no mail here
-    os.environ.setdefault("SITE_URL", "http://127.0.0.1")  # likewise
-    import django
+    setup_django()
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
     from django.test.utils import override_settings
 
-    django.setup()
     stack = list(settings.MIDDLEWARE)
     handlers = []
     for count in range(len(stack) + 1):
