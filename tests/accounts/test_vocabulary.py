@@ -1,5 +1,7 @@
 """The shared names: settings, models and the comparison all take them from accounts.vocabulary."""
 
+from importlib import import_module
+
 from django.conf import settings
 
 from accounts import vocabulary
@@ -7,7 +9,11 @@ from accounts.models import UserSession
 
 
 def test_settings_session_engine_is_the_vocabulary_module_of_session_backend():
-    assert settings.SESSION_ENGINE == vocabulary.session_engine(settings.SESSION_BACKEND).module
+    module = vocabulary.session_engine(settings.SESSION_BACKEND).module
+    if settings.SESSION_ENGINE == "copies.postgres_sessions":  # LOCAL_TIER=on adds copies to the db engine
+        assert issubclass(import_module(settings.SESSION_ENGINE).SessionStore, import_module(module).SessionStore)
+    else:
+        assert module == settings.SESSION_ENGINE
 
 
 def test_registry_engine_choices_are_the_vocabulary_labels():
