@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from api import wellknown
-from authdemo import compare, views
+from authdemo import compare, theft, views
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("cookies/", views.cookie_demo, name="cookies"),
     path("spa/", views.SpaView.as_view(), name="spa"),
     path("compare/", include((compare.urlpatterns, "compare"))),
+    path("theft/", theft.TheftView.as_view(), name="theft"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path(".well-known/jwks.json", wellknown.jwks, name="jwks"),
