@@ -30,7 +30,13 @@ class BearerScheme(OpenApiAuthenticationExtension):
     priority = 1
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A DPoP-bound token (token_type DPoP) goes as `Authorization: DPoP <token>` instead, "
+            "with a `DPoP` proof header (RFC 9449); as Bearer it is refused.",
+        }
 
 
 class DatabaseUserBearerScheme(BearerScheme):

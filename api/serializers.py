@@ -37,6 +37,11 @@ class VerifySerializer(serializers.Serializer):
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField(read_only=True)
     refresh = serializers.CharField(read_only=True)
+    token_type = serializers.ChoiceField(
+        choices=["DPoP"], read_only=True, required=False,
+        help_text="`DPoP` when the request carried a DPoP proof: both tokens are bound to its key. "
+        "Absent for bearer tokens.",
+    )  # fmt: skip
 
 
 class ErrorSerializer(serializers.Serializer):

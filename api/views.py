@@ -8,7 +8,8 @@ from time import perf_counter
 from django.conf import settings
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -48,6 +49,11 @@ ERRORS = {
 }
 REFRESH_COOKIE_PATH = "/api/cookie/"  # the refresh token travels only to the cookie endpoints
 CSRF = {403: OpenApiResponse(ErrorSerializer, description="CSRF check failed (code `csrf_failed`).")}
+DPOP_PROOF = OpenApiParameter(
+    "DPoP", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="A DPoP proof (RFC 9449) to bind the tokens to its key; a bad one is a 400 "
+    "(`invalid_dpop_proof`, `use_dpop_nonce` with a `DPoP-Nonce` header).",
+)  # fmt: skip
 
 
 class MethodCheckedFirst:
@@ -111,7 +117,12 @@ class TokenApi(DpopNonce, MethodCheckedFirst, TokenViewBase):
         raise NotImplementedError
 
 
-@extend_schema(tags=["tokens"], request=CredentialsSerializer, responses={200: TokenPairSerializer, **ERRORS})
+@extend_schema(
+    tags=["tokens"],
+    request=CredentialsSerializer,
+    responses={200: TokenPairSerializer, **ERRORS},
+    parameters=[DPOP_PROOF],
+)
 class TokenObtainPairApi(TokenApi):
     """Log in with username and password; start an API login (a refresh-token family)."""
 
@@ -122,7 +133,9 @@ class TokenObtainPairApi(TokenApi):
         return services.issue_token_pair(user=serializer.user, request=request, transport="bearer", jkt=jkt).as_json()
 
 
-@extend_schema(tags=["tokens"], request=RefreshSerializer, responses={200: TokenPairSerializer, **ERRORS})
+@extend_schema(
+    tags=["tokens"], request=RefreshSerializer, responses={200: TokenPairSerializer, **ERRORS}, parameters=[DPOP_PROOF]
+)
 class TokenRefreshApi(TokenApi):
     """Rotate: a new pair for a live refresh token, which is blacklisted.
 
