@@ -1,7 +1,7 @@
 """The attack catalogue: each case names the standard it comes from.
 
-RFC 8725 (JWT BCP), RFC 9700 4.14 (refresh tokens), OWASP ASVS 5.0 V7 (sessions) and
-V9 (self-contained tokens), OWASP Session Management and JWT cheat sheets. Token-format
+RFC 8725 (JWT BCP), RFC 9700 4.14 (refresh tokens), RFC 9449 (DPoP), OWASP ASVS 5.0 V7
+(sessions) and V9 (self-contained tokens), OWASP Session Management and JWT cheat sheets. Token-format
 cases are in tests/api/test_token_errors.py; lockout in test_brute_force.py.
 """
 
@@ -11,6 +11,8 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.vocabulary import SIGNED_COOKIES
+from api import dpop
+from scripts.dpop_demo import DpopKey
 from tests.factories import PASSWORD, UserFactory
 
 
@@ -119,3 +121,33 @@ def test_no_token_or_secret_reaches_answers_or_logs(app_server, transactional_db
         assert secret not in log
     signature = pair["refresh"].rsplit(".", 1)[1]
     assert signature not in log
+
+
+def _dpop_login(client, key: DpopKey) -> dict:
+    proof = key.proof("POST", "http://testserver/api/token/", nonce=dpop.nonce())
+    body = {"username": "bob", "password": PASSWORD}
+    return client.post("/api/token/", body, content_type="application/json", HTTP_DPOP=proof).json()
+
+
+def test_stolen_dpop_bound_tokens_are_useless_without_the_key(client, bob):
+    """RFC 9449 7.2 and 5: a thief holding both tokens but not the key gets nothing, and
+    revokes nothing: the real client refreshes afterwards."""
+    key = DpopKey.generate()
+    pair = _dpop_login(client, key)
+    assert client.get("/api/dashboard/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}").status_code == 401
+    thief = DpopKey.generate().proof("POST", "http://testserver/api/token/refresh/", nonce=dpop.nonce())
+    body = {"refresh": pair["refresh"]}
+    stolen = client.post("/api/token/refresh/", body, content_type="application/json", HTTP_DPOP=thief)
+    assert stolen.status_code == 400
+    proof = key.proof("POST", "http://testserver/api/token/refresh/", nonce=dpop.nonce())
+    assert client.post("/api/token/refresh/", body, content_type="application/json", HTTP_DPOP=proof).status_code == 200
+
+
+def test_a_dpop_proof_is_good_for_one_request(client, bob):
+    """RFC 9449 11.1: a proof copied from one request is refused on the next."""
+    key = DpopKey.generate("EdDSA")
+    access = _dpop_login(client, key)["access"]
+    proof = key.proof("GET", "http://testserver/api/dashboard/", nonce=dpop.nonce(), token=access)
+    headers = {"HTTP_AUTHORIZATION": f"DPoP {access}", "HTTP_DPOP": proof}
+    assert client.get("/api/dashboard/", **headers).status_code == 200
+    assert client.get("/api/dashboard/", **headers).status_code == 401
