@@ -241,6 +241,15 @@ HOSTILE = {
     "not a JWT": lambda key, token: "not-a-jwt",
     "two DPoP headers": lambda key, token: f"{proof_for(key, token)}, {proof_for(key, token)}",
     "empty": lambda key, token: "",
+    "jwk of another curve": lambda key, token: proof_for(key, token, header_jwk={**key.jwk(), "crv": "P-384"}),
+    "jwk not on its curve": lambda key, token: proof_for(
+        key, token, header_jwk={**key.jwk(), "x": key.jwk()["x"][::-1]}
+    ),
+    "claims not an object": lambda key, token: ".".join([proof_for(key, token).split(".")[0], "WzFd", "AAAA"]),
+    "htu with a bad port": lambda key, token: proof_for(key, token, htu="http://testserver:99999/api/dashboard/"),
+    "deeply nested header": lambda key, token: (
+        jwt.utils.base64url_encode(b"[" * 1200 + b"]" * 1200).decode() + ".e30.AA"
+    ),
 }
 
 
