@@ -174,9 +174,12 @@ def postgres(db) -> None:
         need("this test needs PostgreSQL: set DATABASE_URL=postgres://...")
 
 
-def _redis_cache(url: str, prefix: str, *, copies: tuple[str, ...] = (CUTOFF_KEY_PREFIX,)) -> dict:
-    """A cache on Redis at `url`. With LOCAL_TIER=on (the default), as the site configures it:
-    copies.redis_cache.TrackingRedisCache, keeping copies of the keys under `copies`."""
+def _redis_cache(url: str, prefix: str, *, copies: tuple[str, ...] | None = None) -> dict:
+    """A cache on Redis at `url`: copies.redis_cache.TrackingRedisCache keeping copies of the
+    keys under `copies`, or by default as the site configures it (with LOCAL_TIER=on, copies
+    of the cut-off; with LOCAL_TIER=off, django-redis's RedisCache)."""
+    if copies is None:
+        copies = (CUTOFF_KEY_PREFIX,) if django_settings.LOCAL_TIER == "on" else ()
     return _with_copies(
         {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -189,7 +192,7 @@ def _redis_cache(url: str, prefix: str, *, copies: tuple[str, ...] = (CUTOFF_KEY
 
 
 def _with_copies(config: dict, copies: tuple[str, ...]) -> dict:
-    if django_settings.LOCAL_TIER != "on" or not copies:
+    if not copies:
         return config
     options = {**config["OPTIONS"], "COPY_PREFIXES": list(copies)}
     return {**config, "BACKEND": "copies.redis_cache.TrackingRedisCache", "OPTIONS": options}
@@ -507,7 +510,7 @@ def sentinel_cache(settings, sentinel_stores):
     settings.CACHES = {**settings.CACHES, "default": _with_copies({
         "BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://{SERVICE}/0",
         "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}", "OPTIONS": options,
-    }, (CUTOFF_KEY_PREFIX,))}  # fmt: skip
+    }, (CUTOFF_KEY_PREFIX,) if django_settings.LOCAL_TIER == "on" else ())}  # fmt: skip
     settings.REDIS_WAIT_REPLICAS = 1
     return sentinel_stores
 

@@ -42,14 +42,21 @@ def copy_of(key: str, alias: str = "default") -> object:
 
 
 @pytest.fixture
-def copies(redis_cache):
+def tracking_cache(settings, redis_url):
+    """The default cache on the suite's Redis, keeping copies of the cut-off (LOCAL_TIER=on's)."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, prefix, copies=(CUTOFF_KEY_PREFIX,))}
+
+
+@pytest.fixture
+def copies(tracking_cache):
     found = caches["default"].copies
     yield found
     found.close()
 
 
 @pytest.fixture
-def unheard_copies(settings, redis_cache):
+def unheard_copies(settings, tracking_cache):
     """A warm copy whose listener has stopped: for LOCAL_TIER_BOUND (long here) the copy stays
     fresh and Redis can no longer drop it, so only the backend's own drop on a write can."""
     settings.LOCAL_TIER_BOUND = 8  # the listener stops within BOUND/8 s
@@ -64,7 +71,7 @@ def unheard_copies(settings, redis_cache):
 @pytest.fixture
 def own_redis_cache(settings, own_redis):
     """The default cache on a redis-server of our own, with a short bound."""
-    settings.CACHES = {**settings.CACHES, "default": _redis_cache(own_redis.url, "own")}
+    settings.CACHES = {**settings.CACHES, "default": _redis_cache(own_redis.url, "own", copies=(CUTOFF_KEY_PREFIX,))}
     settings.LOCAL_TIER_BOUND = 0.5
     return own_redis
 
@@ -100,7 +107,7 @@ def test_redis_cache_keeps_no_copy_of_an_untracked_key(copies):
     assert copy_of("other") is MISSING
 
 
-def test_redis_cache_gives_django_redis_none_of_its_own_options(settings, redis_cache):
+def test_redis_cache_gives_django_redis_none_of_its_own_options(settings, tracking_cache):
     options = settings.CACHES["default"]["OPTIONS"]
     backend = caches["default"]
     assert isinstance(backend, TrackingRedisCache) and backend.copy_prefixes == (CUTOFF_KEY_PREFIX,)
@@ -205,7 +212,7 @@ def test_redis_cache_logs_an_outage_when_it_starts_and_when_it_ends(own_copies, 
 
 def test_redis_cache_log_names_no_password(settings, redis_url):
     url = redis_url.replace("redis://", "redis://:secret@")
-    settings.CACHES = {**settings.CACHES, "default": _redis_cache(url, "pw")}
+    settings.CACHES = {**settings.CACHES, "default": _redis_cache(url, "pw", copies=(CUTOFF_KEY_PREFIX,))}
     assert "secret" not in caches["default"]._new_copies().source_name
 
 
