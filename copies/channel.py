@@ -218,10 +218,10 @@ def shared(key: Hashable, build: Callable[[], Copies]) -> Copies:
     return found
 
 
-def close_all(kind: type[Copies]) -> None:
-    """Stop every listener of `kind` in this process, forget its copies, and wait until each
-    has closed its connection (a test run does, before it drops its database)."""
+def close_all(kind: type[Copies], *, wait: bool = True) -> None:
+    """Stop every listener of `kind` in this process and forget its copies; with `wait`, wait
+    until each has closed its connection (a test run does, before it drops its database)."""
     for found in [found for found in list(_registry.values()) if isinstance(found, kind)]:
         found.close()
-        if found._thread is not None:
+        if wait and found._thread is not None:
             found._thread.join(timeout=settings.LOCAL_TIER_BOUND + 5)

@@ -29,7 +29,8 @@ from django.conf import settings as django_settings
 from accounts import vocabulary
 from accounts.selectors import CUTOFF_KEY_PREFIX
 from bench.stack import NO_ADDRESS_LIMITS, Server, VerifierServer, free_port, log_in
-from copies import postgres_sessions
+from copies import channel, postgres_sessions
+from copies.redis_cache import RedisCopies
 from tests.factories import PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,6 +209,9 @@ def _isolated_caches(settings):
         if config["BACKEND"].endswith("LocMemCache"):
             config["LOCATION"] = f"test-{run}-{alias}"
     settings.CACHES = caches
+    yield
+    # Each test's caches are its own configuration, so are their copies and listeners: stop them.
+    channel.close_all(RedisCopies, wait=False)
 
 
 @pytest.fixture
