@@ -1,9 +1,15 @@
 """What a script injected into a page (XSS) does, as page.evaluate() runs it: in the page's origin.
 
-Helpers for tests/e2e/test_spa_dpop.py and tests/e2e/test_theft_lab.py.
+Helpers for tests/e2e/test_spa_dpop.py and tests/e2e/test_theft_lab.py, with the SPA's DPoP login.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from playwright.sync_api import expect
+
+from tests.factories import PASSWORD
 
 # Wrap fetch: every later call of the page's own script is recorded, with its headers, its
 # request body and its JSON answer. Tokens held in a closure are out of a script's reach
@@ -58,3 +64,15 @@ def stolen_access(page) -> str:
     """The access token the page last sent as `Authorization: DPoP ...`."""
     sent = [call["headers"].get("Authorization", "") for call in page.evaluate(STOLEN)]
     return [value.split(" ", 1)[1] for value in sent if value.startswith("DPoP ")][-1]
+
+
+def dpop_login(page, user) -> list[tuple[str, int]]:
+    """Log `page` in through the SPA's DPoP button; return the (path, status) it saw."""
+    calls = []
+    page.on("response", lambda response: calls.append((urlsplit(response.url).path, response.status)))
+    page.goto("/spa/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in with DPoP").click()
+    expect(page.locator("#spa-state")).to_have_text(f"yes, as {user.username}")
+    return calls

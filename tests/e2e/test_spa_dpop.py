@@ -1,30 +1,15 @@
 """The single-page client's DPoP mode in Debian's Chromium: a key the page cannot export,
 a proof on every call, tokens in memory that are useless without the key."""
 
-from urllib.parse import urlsplit
-
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from accounts.models import TokenFamily
 from scripts.dpop_demo import DpopKey
-from tests.e2e.injected import HOOK_FETCH, READ_DPOP_KEY, STOLEN, stolen_access
-from tests.factories import PASSWORD
+from tests.e2e.injected import HOOK_FETCH, READ_DPOP_KEY, STOLEN, dpop_login, stolen_access
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
-
-
-def dpop_login(page, user) -> list[tuple[str, int]]:
-    """Log `page` in through the SPA's DPoP button; return the (path, status) it saw."""
-    calls = []
-    page.on("response", lambda response: calls.append((urlsplit(response.url).path, response.status)))
-    page.goto("/spa/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in with DPoP").click()
-    expect(page.locator("#spa-state")).to_have_text(f"yes, as {user.username}")
-    return calls
 
 
 @pytest.fixture
