@@ -120,17 +120,34 @@ def test_verifier_refuses_a_hostile_proof(site, verifier, bob, key, case):
     )
 
 
+def with_two_proofs(url: str, token: str, proofs: list[str]) -> http.client.HTTPResponse:
+    """GET `url` with one DPoP header per proof (requests would send one)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
+    connection.putrequest("GET", parts.path)
+    connection.putheader("Authorization", f"DPoP {token}")
+    for value in proofs:
+        connection.putheader("DPoP", value)
+    connection.endheaders()
+    return connection.getresponse()
+
+
 def test_verifier_refuses_two_dpop_headers(site, verifier, bob, key):
     token = obtain(site[0], key)
-    connection = http.client.HTTPConnection(urlsplit(verifier.url).netloc, timeout=10)
-    connection.putrequest("GET", "/dashboard/")
-    connection.putheader("Authorization", f"DPoP {token}")
-    connection.putheader("DPoP", proof(verifier, key, token))
-    connection.putheader("DPoP", proof(verifier, key, token))
-    connection.endheaders()
-    response = connection.getresponse()
+    response = with_two_proofs(f"{verifier.url}/dashboard/", token, [proof(verifier, key, token)] * 2)
     assert response.status == 401
     assert response.getheader("WWW-Authenticate").startswith('DPoP error="invalid_dpop_proof"')
+    assert "Send exactly one DPoP header." in response.getheader("WWW-Authenticate")
+
+
+def test_authdemo_on_gunicorn_refuses_two_dpop_headers(site, bob, key):
+    token, url = obtain(site[0], key), f"{site[0].url}/api/dashboard/"
+    first = requests.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": key.proof("GET", url, token=token)})
+    nonce = first.headers["DPoP-Nonce"]
+    response = with_two_proofs(url, token, [key.proof("GET", url, token=token, nonce=nonce) for _ in range(2)])
+    assert response.status == 401
+    assert response.getheader("WWW-Authenticate").startswith('DPoP error="invalid_dpop_proof"')
+    assert "Send exactly one DPoP header." in response.getheader("WWW-Authenticate")
 
 
 def test_verifier_takes_a_proof_once_across_its_threads(site, verifier, bob, key):
