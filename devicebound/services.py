@@ -52,11 +52,13 @@ def mark_login(*, request: HttpRequest) -> None:
 def offer_binding(*, request: HttpRequest, response: HttpResponse) -> None:
     """Ask the browser to bind the session that just logged in (`Secure-Session-Registration`).
 
-    Only over HTTPS (browsers ignore the header elsewhere) and only for a registered session.
-    The challenge lives in the session, which the login writes anyway: a browser that does
-    not take part costs nothing more.
+    Only over HTTPS (browsers ignore the header elsewhere), only for a registered session, and
+    only where the server holds the session (`bindable`). The challenge lives in the session,
+    which the login writes anyway: a browser that does not take part costs nothing more.
     """
     if not request.is_secure() or request.session.get(REGISTRY_KEY) is None or response.status_code >= 400:
+        return
+    if not bindable():
         return
     challenge = secrets.token_urlsafe(32)
     request.session[REGISTRATION_KEY] = [challenge, time.time() + CHALLENGE_AGE]
@@ -70,6 +72,8 @@ def register_binding(*, request: HttpRequest, proof: str | None) -> DeviceBindin
     registry_id = request.session.get(REGISTRY_KEY)
     if registry_id is None:
         raise BindingRefused(401, "not_logged_in", "Log in first: only a logged-in session can be bound.")
+    if not bindable():
+        raise BindingRefused(400, "not_bindable", "This site's sessions live in signed cookies: none can be bound.")
     if proof is None:
         raise BindingRefused(400, "proof_missing", "Send the proof in Secure-Session-Response.")
     algorithm, jwk, jti = _checked(proofs.check_registration, proof)
@@ -148,18 +152,19 @@ def set_bound_cookie(*, response: HttpResponse, binding: DeviceBinding) -> None:
 def is_bound(*, request: HttpRequest) -> bool:
     """Whether this request's session is device-bound.
 
-    Where the server holds the session, the session says so (no query). A signed-cookie
-    session cannot say: an older copy of the cookie predates the binding, so the registry
-    is asked.
+    The session says so (no query): only sessions the server holds are ever bound (`bindable`).
     """
-    registry_id = request.session.get(REGISTRY_KEY)
-    if registry_id is None:
-        return False
-    if request.session.get(BOUND_KEY) is not None:
-        return True
-    if vocabulary.session_engine(settings.SESSION_BACKEND).revocable:
-        return False
-    return DeviceBinding.objects.filter(session_id=registry_id).exists()
+    return request.session.get(REGISTRY_KEY) is not None and request.session.get(BOUND_KEY) is not None
+
+
+def bindable() -> bool:
+    """Whether this site's sessions can be bound: only where the server holds them.
+
+    A signed-cookie session is the whole session in the cookie: an older copy of it, taken
+    before the binding, would not say it is bound, and only a query on every request could
+    tell. Such sessions cannot be revoked by the server either; they are not offered binding.
+    """
+    return vocabulary.session_engine(settings.SESSION_BACKEND).revocable
 
 
 def bound_cookie_valid(*, request: HttpRequest) -> bool:

@@ -13,6 +13,7 @@ from accounts.models import UserSession
 from devicebound import services
 from devicebound.client import DeviceKey, b64url, challenge_of
 from devicebound.models import DeviceBinding
+from tests.factories import PASSWORD
 
 # -- the whole flow ----------------------------------------------------------------------------
 
@@ -154,17 +155,19 @@ def test_forged_bound_cookie_is_refused(bound):
     assert bound.page().status_code == 302
 
 
-def test_signed_cookie_session_copied_before_binding_is_refused(dbsc_browser, alice, use_engine):
+def test_signed_cookie_session_is_not_offered_binding(dbsc_browser, alice, use_engine):
+    """The server holds nothing of such a session: an older copy of the cookie would not say it
+    was bound, so none is (devicebound.services.bindable)."""
     use_engine("signed_cookies")
     browser = dbsc_browser()
-    browser.log_in(alice)
-    before_binding = browser.session_cookie  # the whole session, signed, without the flag
-    assert browser.register().status_code == 200
-    thief = thief_with({settings.SESSION_COOKIE_NAME: before_binding})
-    assert thief.get("/accounts/profile/", secure=True).status_code == 302
+    login = browser.client.post("/accounts/login/", {"username": "alice", "password": PASSWORD}, secure=True)
+    assert login.status_code == 302
+    assert services.REGISTRATION_HEADER not in login.headers
+    proof = browser.key.registration_proof("a-challenge-it-never-got")
+    assert code_of(browser.post("/dbsc/register/", proof=proof), 400) == "not_bindable"
 
 
-def test_bound_session_on_every_engine(dbsc_browser, alice, session_engine):
+def test_bound_session_on_every_engine_the_server_holds(dbsc_browser, alice, revocable_engine):
     browser = dbsc_browser()
     browser.log_in(alice)
     assert browser.register().status_code == 200
