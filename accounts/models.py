@@ -4,10 +4,12 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 
 from accounts import vocabulary
+from accounts.session_engines.keys import STORED_KEY_LENGTH
 from accounts.usernames import username_skeletons
 
 LOOKALIKE_USERNAME = "A user with a username that looks the same already exists."
@@ -97,13 +99,15 @@ class ClientDetails(models.Model):
 class UserSession(ClientDetails):
     """A logged-in browser session, whatever engine stores it.
 
-    `session_key` is empty for signed cookies: the data lives in the cookie and the
-    server holds nothing it could delete.
+    `session_key` is the key as the store keeps it, its SHA-256 (accounts.session_engines.keys),
+    never the cookie's key: revoke with the engine's `SessionStore.delete_stored()`. It is
+    empty for signed cookies: the data lives in the cookie and the server holds nothing it
+    could delete.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="web_sessions")
-    session_key = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    session_key = models.CharField(max_length=STORED_KEY_LENGTH, null=True, blank=True, unique=True)
     engine = models.CharField(max_length=20, choices=[(e.key, e.label) for e in vocabulary.SESSION_ENGINES])
     created_at = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -122,6 +126,30 @@ class UserSession(ClientDetails):
     @property
     def revocable(self) -> bool:
         return vocabulary.session_engine(self.engine).revocable
+
+
+class HashedSession(AbstractBaseSession):
+    """A database session stored under the SHA-256 of its key (the cookie keeps the key).
+
+    Django's `Session` keeps the key itself in a 40-character column: a dump of that table
+    is a list of live cookies. Here a dump gives digests, which no store accepts as a key.
+    The db and cached_db engines (accounts.session_engines) read and write this table.
+    """
+
+    # All three fields again, in Django's order: its manager builds rows positionally
+    # (BaseSessionManager.save), and a field redefined alone would move to the end.
+    session_key = models.CharField("session key hash", max_length=STORED_KEY_LENGTH, primary_key=True)
+    session_data = models.TextField("session data")
+    expire_date = models.DateTimeField("expire date", db_index=True)
+
+    class Meta:
+        verbose_name = "stored session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.session_engines.db import SessionStore
+
+        return SessionStore
 
 
 class TokenFamily(ClientDetails):

@@ -81,7 +81,11 @@ def find_own_family(*, user: User, family_id: object) -> TokenFamily | None:
 
 
 def describe_session(*, request: HttpRequest) -> dict:
-    """What the server keeps for this session; a key prefix only, never the whole key."""
+    """What the server keeps for this session; a key prefix only, never the whole key.
+
+    The prefix is the cookie's key's (what the user can find in the browser), not the stored
+    SHA-256's: eight of its 32 characters leave about 124 bits unknown.
+    """
     session = request.session
     key = session.session_key if vocabulary.session_engine(settings.SESSION_BACKEND).revocable else None
     created_at = session_created_at(request=request)

@@ -23,6 +23,7 @@ from accounts.http import CACHE_ERRORS, client_ip, user_agent
 from accounts.models import AccessCutoff, AuditEvent, TokenFamily, User, UserSession
 from accounts.replication import replicated
 from accounts.selectors import CUTOFF_CACHE_TIMEOUT, cutoff_cache_key
+from accounts.session_engines.keys import stored_key
 
 
 def record_event(
@@ -48,15 +49,17 @@ def record_event(
 
 
 def record_session(*, request: HttpRequest, user: AbstractBaseUser) -> UserSession:
-    """Register the session that `login()` just created for `user`."""
+    """Register the session that `login()` just created for `user`, under its stored key
+    (the SHA-256 of the cookie's key, as the engine keeps it): the registry names no cookie."""
     now = timezone.now()
     engine = settings.SESSION_BACKEND
     held = vocabulary.session_engine(engine).revocable  # the server holds the session under its key
+    stored = stored_key(request.session.session_key) if held else None
     if held:  # logging in again as the same user keeps the key
-        UserSession.objects.filter(session_key=request.session.session_key).delete()
+        UserSession.objects.filter(session_key=stored).delete()
     entry = UserSession.objects.create(
         user=user,
-        session_key=request.session.session_key if held else None,
+        session_key=stored,
         engine=engine,
         created_at=now,
         last_seen=now,
@@ -91,7 +94,7 @@ def forget_session(*, request: HttpRequest) -> None:
 def revoke_session(*, session: UserSession, actor: AbstractBaseUser | None, request: HttpRequest | None) -> bool:
     """End one session through the engine that stores it; False if the server cannot.
 
-    The engine's own `delete()` is the only correct way: deleting a `Session` row would
+    The engine's own `delete_stored()` is the only correct way: deleting a session row would
     leave `cached_db`'s cached copy alive, and Redis sessions have no row at all.
     """
     if not session.revocable:
@@ -182,15 +185,16 @@ def _forget_cutoff_cache(*, user_id: int) -> None:
 
 
 def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:
-    """Delete the session in its store, then its registry row.
+    """Delete the session in its store, by the stored key the registry keeps, then its
+    registry row.
 
     If it is the session of the request doing the revoking, that request's session is
     flushed too, so the response logs this browser out instead of writing it back.
     """
-    import_module(vocabulary.session_engine(session.engine).module).SessionStore(session.session_key).delete()
+    import_module(vocabulary.session_engine(session.engine).module).SessionStore.delete_stored(session.session_key)
     session.delete()
     own = getattr(request, "session", None)
-    if own is not None and own.session_key == session.session_key:
+    if own is not None and own.session_key and stored_key(own.session_key) == session.session_key:
         own.flush()
 
 

@@ -5,17 +5,18 @@ A session engine (SESSION_ENGINE = "copies.postgres_sessions"): the project's db
 PostgreSQL's LISTEN/NOTIFY can say it changed (copies.channel holds the rules: the bound,
 the lifetime, the generation counter):
 
-- Triggers on Django's session table (migration accounts.0006) send a notification on
-  channel `authdemo_session_changed` for every session row that is updated or deleted,
-  by anyone (this site, the admin, `clearsessions`, psql), and "*" (every copy) when the
-  table is truncated or one statement changes more than 100 rows (a bulk delete).
-  PostgreSQL delivers a notification when its transaction commits, and in commit order.
-  The payload is the SHA-256 of the session key, never the key: any role that can connect
-  to the database may LISTEN.
+- Triggers on the session table, accounts.HashedSession (migration accounts.0007, as 0006
+  made them on Django's table before), send a notification on channel
+  `authdemo_session_changed` for every session row that is updated or deleted, by anyone
+  (this site, the admin, `clearsessions`, psql), and "*" (every copy) when the table is
+  truncated or one statement changes more than 100 rows (a bulk delete). PostgreSQL
+  delivers a notification when its transaction commits, and in commit order. The payload
+  is the row's key, which is the SHA-256 of the session key (never the key: any role that
+  can connect to the database may LISTEN); the copies are kept under that name too.
 - One listener connection per process LISTENs on that channel and sends itself a heartbeat
   on a channel of its own, only while the triggers exist and are enabled; it refuses to
   listen through a transaction pooler, which may route LISTEN and NOTIFY apart.
-- Copies apply only on PostgreSQL, for Django's own session table, on the database sessions
+- Copies apply only on PostgreSQL, for the project's session table, on the database sessions
   are written to (a standby can neither LISTEN nor see a write before its primary).
   Elsewhere this engine is the db engine. Nothing read inside a transaction is kept: it may
   be the transaction's own uncommitted write (a rollback sends no notification).
@@ -23,7 +24,6 @@ the lifetime, the generation counter):
 
 from __future__ import annotations
 
-import hashlib
 import threading
 
 import psycopg
@@ -33,26 +33,23 @@ from django.db import connections, router
 from django.utils import timezone
 
 from accounts.session_engines import db
+from accounts.session_engines.keys import stored_key
 from copies import channel
 from copies.channel import MISSING, ChannelLost, Copies
 
 CHANNEL = "authdemo_session_changed"
 EVERYTHING = "*"
-TABLE = "django_session"
-TRIGGERS = ("authdemo_sessions_updated", "authdemo_sessions_deleted", "authdemo_sessions_truncated")  # accounts.0006
+TABLE = "accounts_hashedsession"
+TRIGGERS = ("authdemo_sessions_updated", "authdemo_sessions_deleted", "authdemo_sessions_truncated")  # accounts.0007
 TRIGGERS_ON = "SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = ANY(%s) AND tgenabled <> 'D'"
 HEARTBEAT = f"SELECT pg_notify(%s, '') WHERE ({TRIGGERS_ON}) = %s"  # noqa: S608  (constants only)
 
 
-def digest(session_key: str) -> str:
-    """The name a session has on the channel: the hex SHA-256 of its key (the trigger's)."""
-    return hashlib.sha256(session_key.encode()).hexdigest()
-
-
 class SessionStore(db.SessionStore):
     """The db engine; load() serves this process's copy of the session while PostgreSQL can
-    say it changed, and save() and delete() drop this process's copy at once (PostgreSQL
-    tells the others, and this one again, when the write commits)."""
+    say it changed, and save() and delete() (delete_stored() too) drop this process's copy at
+    once (PostgreSQL tells the others, and this one again, when the write commits). A copy is
+    named by the row's key, the SHA-256 of the session key, as the channel names it."""
 
     def load(self):
         alias = router.db_for_read(self.model)
@@ -61,7 +58,7 @@ class SessionStore(db.SessionStore):
         # The copy is the session as checked, serialized again: checking the signature is most
         # of a read served locally, and each request parses its own objects from the copy, so
         # no request can change what another one reads.
-        copies, name = session_copies(alias), digest(self.session_key)
+        copies, name = session_copies(alias), stored_key(self.session_key)
         payload = copies.get(name)
         if payload is MISSING:
             generation = copies.generation
@@ -89,26 +86,24 @@ class SessionStore(db.SessionStore):
 
     def save(self, must_create=False):
         super().save(must_create)
-        self._forget(self.session_key)
+        self._forget(stored_key(self.session_key))
 
     async def asave(self, must_create=False):
         await super().asave(must_create)
-        self._forget(self.session_key)
+        self._forget(stored_key(self.session_key))
 
-    def delete(self, session_key=None):
-        key = session_key if session_key is not None else self.session_key
-        super().delete(session_key)
-        self._forget(key)
+    def _delete_stored(self, stored: str) -> None:
+        super()._delete_stored(stored)
+        self._forget(stored)
 
-    async def adelete(self, session_key=None):
-        key = session_key if session_key is not None else self.session_key
-        await super().adelete(session_key)
-        self._forget(key)
+    async def _adelete_stored(self, stored: str) -> None:
+        await super()._adelete_stored(stored)
+        self._forget(stored)
 
-    def _forget(self, session_key) -> None:
+    def _forget(self, stored: str) -> None:
         alias = router.db_for_write(self.model)
-        if session_key is not None and copies_apply(self.model, alias):
-            session_copies(alias).drop([digest(session_key)])
+        if copies_apply(self.model, alias):
+            session_copies(alias).drop([stored])
 
 
 def copies_apply(model, alias: str) -> bool:
@@ -152,7 +147,7 @@ class SessionCopies(Copies):
             # may route LISTEN, NOTIFY and the heartbeat to different servers' sessions.
             raise ChannelLost("the listener is not connected to PostgreSQL directly (a pooler?)")
         if connection.execute(TRIGGERS_ON, [TABLE, list(TRIGGERS)]).fetchone()[0] != len(TRIGGERS):
-            raise ChannelLost("the session triggers (migration accounts.0006) are missing or disabled")
+            raise ChannelLost("the session triggers (migration accounts.0007) are missing or disabled")
         heartbeat = f"authdemo_tier_{backend}"  # this listener's own channel
         connection.execute(f"LISTEN {CHANNEL}")
         connection.execute(f"LISTEN {heartbeat}")

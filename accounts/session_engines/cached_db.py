@@ -4,16 +4,22 @@ import logging
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import cached_db
-from django.contrib.sessions.backends.db import SessionStore as DBStore
 
 from accounts.replication import replicated
-from accounts.session_engines.db import DjangoKeysOnly
+from accounts.session_engines import db
+from accounts.session_engines.keys import HashedCacheKeys
+
+DBStore = db.SessionStore  # the rows: accounts.HashedSession, under the SHA-256 of the key
 
 logger = logging.getLogger("django.contrib.sessions")
 
 
-class SessionStore(DjangoKeysOnly, cached_db.SessionStore):
+class SessionStore(HashedCacheKeys, cached_db.SessionStore, DBStore):
     """cached_db that survives a cache outage and never lets a revoked session come back.
+
+    The row and the cached copy are both kept under the SHA-256 of the key
+    (`django.contrib.sessions.cached_db<sha256>`): the project's db engine below Django's
+    cached_db, and accounts.session_engines.keys for the cache key.
 
     The invariant: a cached copy never outlives its database row.
     - load: when the cache cannot be read or written, the database answers alone, so
@@ -31,7 +37,8 @@ class SessionStore(DjangoKeysOnly, cached_db.SessionStore):
       after the row, in case a concurrent load or save wrote it back in between.
 
     Every sync method has its async twin with the same guarantees; create, cycle_key and
-    flush are Django's, built on these. The cache must be django-redis (accounts.E001).
+    flush are Django's, built on these; `delete_stored(stored)` ends a session known by its
+    stored key (the registry's), as delete() does. The cache must be django-redis (accounts.E001).
     """
 
     needs_redis_cache = True  # SET XX: django-redis's set() takes xx=
@@ -84,31 +91,28 @@ class SessionStore(DjangoKeysOnly, cached_db.SessionStore):
     def exists(self, session_key):
         if not session_key:
             return False
-        return bool(self._from_cache(self._cache.has_key, self.cache_key_prefix + session_key)) or DBStore.exists(
+        return bool(self._from_cache(self._cache.has_key, self.cache_key_of(session_key))) or DBStore.exists(
             self, session_key
         )
 
     async def aexists(self, session_key):
         if not session_key:
             return False
-        cached = await self._afrom_cache(self._cache.ahas_key, self.cache_key_prefix + session_key)
+        cached = await self._afrom_cache(self._cache.ahas_key, self.cache_key_of(session_key))
         return bool(cached) or await DBStore.aexists(self, session_key)
 
-    def delete(self, session_key=None):
-        key = session_key if session_key is not None else self.session_key
-        if key is None:
-            return
-        self._delete_copy(self.cache_key_prefix + key)
-        DBStore.delete(self, key)
-        self._delete_copy(self.cache_key_prefix + key)
+    delete = DBStore.delete  # StoredByDigest's, over Django's cached_db: both end in _delete_stored
+    adelete = DBStore.adelete
 
-    async def adelete(self, session_key=None):
-        key = session_key if session_key is not None else self.session_key
-        if key is None:
-            return
-        await sync_to_async(self._delete_copy)(self.cache_key_prefix + key)
-        await DBStore.adelete(self, key)
-        await sync_to_async(self._delete_copy)(self.cache_key_prefix + key)
+    def _delete_stored(self, stored: str) -> None:
+        self._delete_copy(self.cache_key_prefix + stored)
+        DBStore._delete_stored(self, stored)
+        self._delete_copy(self.cache_key_prefix + stored)
+
+    async def _adelete_stored(self, stored: str) -> None:
+        await sync_to_async(self._delete_copy)(self.cache_key_prefix + stored)
+        await DBStore._adelete_stored(self, stored)
+        await sync_to_async(self._delete_copy)(self.cache_key_prefix + stored)
 
     def _delete_copy(self, cache_key) -> None:
         """Delete the cached copy, on a replica too before it counts (accounts.replication):

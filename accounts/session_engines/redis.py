@@ -5,10 +5,12 @@ from django.contrib.sessions.backends import cache
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
 from accounts.replication import replicated
+from accounts.session_engines.keys import HashedCacheKeys, StoredByDigest
 
 
-class SessionStore(cache.SessionStore):
-    """Load sessions without swallowing cache errors; write them with SET NX / SET XX.
+class SessionStore(StoredByDigest, HashedCacheKeys, cache.SessionStore):
+    """Load sessions without swallowing cache errors; write them with SET NX / SET XX; keep
+    each under `django.contrib.sessions.cache<SHA-256 of the key>`, never the key itself.
 
     Django's `load()` treats any cache exception as "no session" (for memcached's invalid
     keys, ticket #17810). During a Redis outage every user would then silently look logged
@@ -16,7 +18,8 @@ class SessionStore(cache.SessionStore):
     gives a clear 503 page at once (authdemo.views.server_error).
 
     Every sync method has its async twin with the same guarantees; `acreate`,
-    `acycle_key`, `aflush` and `adelete` are Django's, built on the methods here.
+    `acycle_key` and `aflush` are Django's, built on the methods here; `delete` and
+    `delete_stored` are accounts.session_engines.keys.StoredByDigest's.
     The cache must be django-redis (system check `accounts.E001`).
 
     Writes and deletes wait for a replica where one is configured (accounts.replication),
@@ -67,13 +70,16 @@ class SessionStore(cache.SessionStore):
         if not written:
             raise CreateError if must_create else UpdateError
 
-    def delete(self, session_key=None):
-        key = session_key if session_key is not None else self.session_key
-        if key is None:
-            return
-        with replicated(self._cache) as target:
-            self._cache.delete(self.cache_key_prefix + key, **target)
+    def exists(self, session_key):
+        return bool(session_key) and self._cache.has_key(self.cache_key_of(session_key))
 
-    async def adelete(self, session_key=None):
-        """See delete(); django-redis's calls run in a thread from async code anyway."""
-        await sync_to_async(self.delete)(session_key)
+    async def aexists(self, session_key):
+        return bool(session_key) and await self._cache.ahas_key(self.cache_key_of(session_key))
+
+    def _delete_stored(self, stored: str) -> None:
+        with replicated(self._cache) as target:
+            self._cache.delete(self.cache_key_prefix + stored, **target)
+
+    async def _adelete_stored(self, stored: str) -> None:
+        """See _delete_stored(); django-redis's calls run in a thread from async code anyway."""
+        await sync_to_async(self._delete_stored)(stored)

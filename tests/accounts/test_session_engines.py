@@ -13,14 +13,16 @@ import pytest
 import redis
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.backends.base import UpdateError
-from django.contrib.sessions.models import Session
 from django.db.models.signals import post_init, post_save
 
 from accounts import vocabulary
+from accounts.models import HashedSession
 from accounts.session_engines import cached_db
+from accounts.session_engines import db as db_engine
 from accounts.session_engines import redis as redis_engine
+from accounts.session_engines.keys import stored_key
 from accounts.vocabulary import CACHED_DB, REDIS
-from bench.stack import free_port
+from harness.stack import free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("async_to_sync_allowed")]
 
@@ -134,19 +136,19 @@ def test_cached_db_exists_is_false_after_a_revocation(db, redis_cache):
 def test_cached_db_adelete_removes_the_cached_copy_and_the_row(db, redis_cache):
     key = saved(cached_db.SessionStore, user="alice").session_key
     async_to_sync(cached_db.SessionStore(key).adelete)()
-    assert not Session.objects.filter(session_key=key).exists()
+    assert not HashedSession.objects.filter(session_key=stored_key(key)).exists()
     assert async_to_sync(cached_db.SessionStore(key).aload)() == {}
 
 
 def test_cached_db_adelete_with_the_cache_down_fails_before_the_row_goes(row_without_cached_copy):
     with pytest.raises(redis.exceptions.ConnectionError):
         async_to_sync(cached_db.SessionStore(row_without_cached_copy).adelete)()
-    assert Session.objects.filter(session_key=row_without_cached_copy).exists()
+    assert HashedSession.objects.filter(session_key=stored_key(row_without_cached_copy)).exists()
 
 
 @contextmanager
 def revoked_on(signal, key):
-    """Revoke session `key` through the engine the first time `signal` fires for a Session row:
+    """Revoke session `key` through the engine the first time `signal` fires for a session row:
     in the middle of another store's load or save, at the one moment a race would need."""
     fired = []
 
@@ -155,16 +157,16 @@ def revoked_on(signal, key):
             fired.append(True)
             cached_db.SessionStore(key).delete()
 
-    signal.connect(revoke, sender=Session, weak=False)
+    signal.connect(revoke, sender=HashedSession, weak=False)
     try:
         yield
     finally:
-        signal.disconnect(revoke, sender=Session)
+        signal.disconnect(revoke, sender=HashedSession)
 
 
 def test_cached_db_load_revoked_after_its_database_read_leaves_no_cached_copy(db, redis_cache):
     key = saved(cached_db.SessionStore, user="alice").session_key
-    caches_default_delete(cached_db.SessionStore.cache_key_prefix + key)
+    caches_default_delete(cached_db.SessionStore().cache_key_of(key))
     with revoked_on(post_init, key):  # the row is read, then the whole revocation runs
         cached_db.SessionStore(key).load()
     assert cached_db.SessionStore(key).load() == {}
@@ -180,7 +182,7 @@ def test_cached_db_save_revoked_after_its_database_write_leaves_no_cached_copy(d
 
 def test_cached_db_aload_racing_adelete_never_leaves_a_cached_copy(db, redis_cache):
     key = saved(cached_db.SessionStore, user="alice").session_key
-    caches_default_delete(cached_db.SessionStore.cache_key_prefix + key)  # a row, no cached copy
+    caches_default_delete(cached_db.SessionStore().cache_key_of(key))  # a row, no cached copy
     reader, revoker = cached_db.SessionStore(key), cached_db.SessionStore(key)
 
     async def race():
@@ -231,3 +233,35 @@ def test_redis_engine_on_a_missing_cache_alias_fails_the_system_check(settings, 
 def test_redis_engine_on_django_redis_passes_the_system_check(settings, redis_cache):
     settings.SESSION_ENGINE = vocabulary.session_engine(REDIS).module
     assert session_check_errors() == []
+
+
+# -- revocation by the stored key (the registry's) ----------------------------------------
+
+
+ENGINES = {"db": db_engine, "cached_db": cached_db, "redis": redis_engine}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_delete_stored_ends_the_session_named_by_its_digest(db, redis_cache, engine):
+    store_class = ENGINES[engine].SessionStore
+    key = saved(store_class, user="alice").session_key
+    store_class.delete_stored(stored_key(key))
+    assert store_class(key).load() == {}
+    assert not store_class().exists(key)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_adelete_stored_ends_the_session_named_by_its_digest(db, redis_cache, engine):
+    store_class = ENGINES[engine].SessionStore
+    key = saved(store_class, user="alice").session_key
+    async_to_sync(store_class.adelete_stored)(stored_key(key))
+    assert async_to_sync(store_class(key).aload)() == {}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_delete_stored_of_the_cookie_key_ends_nothing(db, redis_cache, engine):
+    """The stored key is the digest: the cookie's key itself names no stored session."""
+    store_class = ENGINES[engine].SessionStore
+    key = saved(store_class, user="alice").session_key
+    store_class.delete_stored(key)
+    assert store_class(key).load() == {"user": "alice"}

@@ -7,6 +7,13 @@ failing cache the tests use in ~/.cache/authdemo/django-<version>-tests/ (or
 $AUTHDEMO_DJANGO_TESTS). Every test of `CacheSessionTests` runs against the redis engine, and
 of `CacheDBSessionTests` (with and without time zones) against cached_db, as Django runs them;
 the one test that cannot apply is replaced by its Redis equivalent below, with the reason.
+
+Our stores keep each session under the SHA-256 of its key (accounts.session_engines.keys).
+Django's cache tests read the cache through `session.cache_key`, which is ours, so they run
+unchanged. Three of `DatabaseSessionTests` look a row up by the cookie's key
+(`test_session_str`, `test_session_get_decoded`, `test_sessionmanager_save`): they are
+replaced by the same checks looked up by the stored key (`HashedRowTests`), and
+`session_engine` names our engine, so `test_clearsessions_command` runs `clearsessions` on it.
 """
 
 import importlib
@@ -31,8 +38,9 @@ from accounts.selectors import CUTOFF_KEY_PREFIX
 from accounts.session_engines import cached_db
 from accounts.session_engines import db as db_engine
 from accounts.session_engines import redis as redis_engine
+from accounts.session_engines.keys import stored_key
 from copies import postgres_sessions
-from tests.conftest import REQUIRE_SERVICES, _redis_cache
+from tests.support import REQUIRE_SERVICES, redis_cache_settings
 
 pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("async_to_sync_allowed")]
 # What the session tests import from Django's test tree, and nothing else.
@@ -90,25 +98,53 @@ except (OSError, subprocess.SubprocessError, KeyError) as exc:
     pytest.skip(reason, allow_module_level=True)
 
 
-class TestDbEngineKeepsDjangosContract(django_tests.DatabaseSessionTests):
-    backend = db_engine.SessionStore
+class HashedRowTests:
+    """Django's tests that read a row by the cookie's key, reading it by the stored key."""
+
+    def stored_row(self):
+        self.session["x"] = 1
+        self.session.save()
+        return self.model.objects.get(session_key=stored_key(self.session.session_key))
+
+    def test_session_str(self):
+        # Django's: str(row) is the key. Here the row knows only the key's digest.
+        assert str(self.stored_row()) == stored_key(self.session.session_key) != self.session.session_key
+
+    def test_session_get_decoded(self):
+        assert self.stored_row().get_decoded() == {"x": 1}
+
+    def test_sessionmanager_save(self):
+        row = self.stored_row()
+        self.model.objects.save(row.session_key, {"y": 2}, row.expire_date)
+        del self.session._session_cache  # read it again from the database
+        assert self.session["y"] == 2
 
 
-class TestDbEngineKeepsDjangosContractWithTimeZones(django_tests.DatabaseSessionWithTimeZoneTests):
+class TestDbEngineKeepsDjangosContract(HashedRowTests, django_tests.DatabaseSessionTests):
     backend = db_engine.SessionStore
+    session_engine = "accounts.session_engines.db"
+
+
+class TestDbEngineKeepsDjangosContractWithTimeZones(HashedRowTests, django_tests.DatabaseSessionWithTimeZoneTests):
+    backend = db_engine.SessionStore
+    session_engine = "accounts.session_engines.db"
 
 
 @pytest.mark.usefixtures("postgres")
-class TestPostgresCopiesEngineKeepsDjangosContract(django_tests.DatabaseSessionTests):
+class TestPostgresCopiesEngineKeepsDjangosContract(HashedRowTests, django_tests.DatabaseSessionTests):
     """copies.postgres_sessions, on PostgreSQL where it keeps copies (inside each test's
     transaction nothing is kept, but every load goes through the copies' path)."""
 
     backend = postgres_sessions.SessionStore
+    session_engine = "copies.postgres_sessions"
 
 
 @pytest.mark.usefixtures("postgres")
-class TestPostgresCopiesEngineKeepsDjangosContractWithTimeZones(django_tests.DatabaseSessionWithTimeZoneTests):
+class TestPostgresCopiesEngineKeepsDjangosContractWithTimeZones(
+    HashedRowTests, django_tests.DatabaseSessionWithTimeZoneTests
+):
     backend = postgres_sessions.SessionStore
+    session_engine = "copies.postgres_sessions"
 
 
 @pytest.mark.usefixtures("redis_cache")
@@ -135,7 +171,7 @@ def redis_cache_with_session_copies(settings, redis_url):
     """The sessions' cache as LOCAL_TIER=on configures it for Redis sessions: copies.redis_cache."""
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     copied = (CUTOFF_KEY_PREFIX, CACHE_SESSION_PREFIX)
-    settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, prefix, copies=copied)}
+    settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(redis_url, prefix, copies=copied)}
     yield
     caches["default"].copies.close()
 

@@ -18,12 +18,14 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 
 from accounts.session_engines.db import SessionStore as PlainStore
+from accounts.session_engines.keys import stored_key
 from copies import postgres_sessions
 from copies.channel import MISSING
 from copies.postgres_sessions import SessionStore
-from tests.conftest import eventually, listener_log
+from tests.support import eventually, listener_log
 
-MANY = import_module("accounts.migrations.0006_session_change_notifications").MANY
+MANY = import_module("accounts.migrations.0007_hashed_sessions").MANY
+TABLE = postgres_sessions.TABLE  # accounts.HashedSession: rows keyed by the SHA-256 of the key
 
 pytestmark = [pytest.mark.postgres]
 
@@ -55,7 +57,7 @@ def saved_session(**data) -> SessionStore:
 def copied(copies, store: SessionStore) -> bool:
     """Read through the store until this process serves its own copy."""
     SessionStore(store.session_key).load()
-    return copies.get(postgres_sessions.digest(store.session_key)) is not MISSING
+    return copies.get(stored_key(store.session_key)) is not MISSING
 
 
 def test_a_read_session_is_served_without_a_query(copies, django_assert_num_queries):
@@ -69,21 +71,21 @@ def test_a_change_committed_elsewhere_reaches_the_copy(copies):
     store = saved_session(colour="blue")
     eventually(lambda: copied(copies, store), what="a local copy")
     changed = SessionStore().encode({"colour": "red"})
-    sql("UPDATE django_session SET session_data = %s WHERE session_key = %s", changed, store.session_key)
+    sql(f"UPDATE {TABLE} SET session_data = %s WHERE session_key = %s", changed, stored_key(store.session_key))
     eventually(lambda: SessionStore(store.session_key).load() == {"colour": "red"}, what="the change")
 
 
 def test_a_session_deleted_elsewhere_is_not_served(copies):
     store = saved_session(colour="blue")
     eventually(lambda: copied(copies, store), what="a local copy")
-    sql("DELETE FROM django_session WHERE session_key = %s", store.session_key)
+    sql(f"DELETE FROM {TABLE} WHERE session_key = %s", stored_key(store.session_key))
     eventually(lambda: SessionStore(store.session_key).load() == {}, what="the deletion")
 
 
 def test_a_truncate_drops_every_copy(copies):
     stores = [saved_session(n=n) for n in range(3)]
     eventually(lambda: all(copied(copies, store) for store in stores), what="local copies")
-    sql("TRUNCATE django_session")
+    sql(f"TRUNCATE {TABLE}")
     eventually(lambda: all(SessionStore(s.session_key).load() == {} for s in stores), what="the truncate")
 
 
@@ -103,12 +105,12 @@ def test_a_lost_channel_drops_every_copy_and_reads_go_to_the_database(copies, dj
     eventually(lambda: copied(copies, store), what="a local copy")
     listener = copies.connection_id
     sql("SELECT pg_terminate_backend(%s)", listener)
-    eventually(lambda: copies.get(postgres_sessions.digest(store.session_key)) is MISSING, what="drop")
+    eventually(lambda: copies.get(stored_key(store.session_key)) is MISSING, what="drop")
     # Changed while this process has no channel: it must read the database, not a copy.
     sql(
-        "UPDATE django_session SET session_data = %s WHERE session_key = %s",
+        f"UPDATE {TABLE} SET session_data = %s WHERE session_key = %s",
         SessionStore().encode({"c": 1}),
-        store.session_key,
+        stored_key(store.session_key),
     )
     assert SessionStore(store.session_key).load() == {"c": 1}
     eventually(lambda: copies.connection_id not in (None, listener), what="a new listener")
@@ -123,8 +125,8 @@ def test_a_copy_lives_no_longer_than_the_session_or_the_maximum_age(copies, sett
     eventually(lambda: copied(copies, short) and copied(copies, long), what="local copies")
     now = time.time()
     entries = copies._entries
-    assert entries[postgres_sessions.digest(short.session_key)][1] <= now + 5
-    assert entries[postgres_sessions.digest(long.session_key)][1] <= now + 30
+    assert entries[stored_key(short.session_key)][1] <= now + 5
+    assert entries[stored_key(long.session_key)][1] <= now + 30
 
 
 def test_the_channel_names_a_session_by_its_digest_never_its_key(copies):
@@ -132,19 +134,19 @@ def test_the_channel_names_a_session_by_its_digest_never_its_key(copies):
     parameters = connection.get_connection_params()
     with psycopg.connect(**{**parameters, "autocommit": True}) as listener:
         listener.execute(f"LISTEN {postgres_sessions.CHANNEL}")
-        sql("DELETE FROM django_session WHERE session_key = %s", store.session_key)
+        sql(f"DELETE FROM {TABLE} WHERE session_key = %s", stored_key(store.session_key))
         payloads = [notify.payload for notify in listener.notifies(timeout=5, stop_after=1)]
     assert payloads == [hashlib.sha256(store.session_key.encode()).hexdigest()]
 
 
 def test_a_bulk_change_sends_one_notification_for_every_copy(copies):
     stores = [saved_session(n=n) for n in range(MANY + 1)]
-    keys = [store.session_key for store in stores]
+    keys = [stored_key(store.session_key) for store in stores]
     parameters = connection.get_connection_params()
     with psycopg.connect(**{**parameters, "autocommit": True}) as listener:
         listener.execute(f"LISTEN {postgres_sessions.CHANNEL}")
-        sql("DELETE FROM django_session WHERE session_key = ANY(%s)", keys)
-        sql("DELETE FROM django_session WHERE session_key = %s", keys[0])  # nothing left: no notification
+        sql(f"DELETE FROM {TABLE} WHERE session_key = ANY(%s)", keys)
+        sql(f"DELETE FROM {TABLE} WHERE session_key = %s", keys[0])  # nothing left: no notification
         payloads = [notify.payload for notify in listener.notifies(timeout=1)]
     assert payloads == [postgres_sessions.EVERYTHING]
 
@@ -159,7 +161,7 @@ def test_nothing_read_inside_a_transaction_is_kept(copies):
         inner.save()
         assert SessionStore(store.session_key).load() == {"colour": "green"}
         transaction.set_rollback(True)
-    assert copies.get(postgres_sessions.digest(store.session_key)) is MISSING
+    assert copies.get(stored_key(store.session_key)) is MISSING
     assert SessionStore(store.session_key).load() == {"colour": "blue"}
 
 
@@ -177,15 +179,15 @@ def test_no_copy_is_served_while_the_triggers_are_disabled(copies, caplog):
     copies; the listener says so once and waits longer between attempts, not every second."""
     store = saved_session(colour="blue")
     eventually(lambda: copied(copies, store), what="a local copy")
-    sql("ALTER TABLE django_session DISABLE TRIGGER authdemo_sessions_updated")
+    sql(f"ALTER TABLE {TABLE} DISABLE TRIGGER authdemo_sessions_updated")
     try:
         eventually(lambda: not copied(copies, store), what="copies stopped")
         changed = SessionStore().encode({"colour": "red"})
-        sql("UPDATE django_session SET session_data = %s WHERE session_key = %s", changed, store.session_key)
+        sql(f"UPDATE {TABLE} SET session_data = %s WHERE session_key = %s", changed, stored_key(store.session_key))
         assert SessionStore(store.session_key).load() == {"colour": "red"}
         eventually(lambda: copies.failures >= 2, what="a second attempt, refused for the triggers")
     finally:
-        sql("ALTER TABLE django_session ENABLE TRIGGER authdemo_sessions_updated")
+        sql(f"ALTER TABLE {TABLE} ENABLE TRIGGER authdemo_sessions_updated")
     eventually(lambda: copied(copies, store), what="copies served again")
     logged = listener_log(copies, caplog)
     lost = [line for line in logged if "invalidation channel lost" in line]
