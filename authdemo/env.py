@@ -194,6 +194,10 @@ def site_url(name: str, *, debug: bool) -> str:
             raise ConfigError(f"{name} must be set when DJANGO_DEBUG is off, for example https://authdemo.example.com.")
         port = os.environ.get("PORT", "").strip()  # make run's; Django itself does not need it
         return f"http://127.0.0.1:{port if port.isdigit() and 0 < int(port) < 65536 else 8000}"
+    return _origin(name, value)
+
+
+def _origin(name: str, value: str) -> str:
     parts = urlsplit(value)
     try:
         valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
@@ -204,6 +208,15 @@ def site_url(name: str, *, debug: bool) -> str:
             f"{name}={value!r} is not valid; give an origin without a path, like https://authdemo.example.com:8443."
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def origin(name: str, *, default_host: str) -> str:
+    """Return an origin (scheme://host[:port]); unset, http://`default_host`:$PORT, where `make run` serves."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        port = os.environ.get("PORT", "").strip()
+        return f"http://{default_host}:{port if port.isdigit() and 0 < int(port) < 65536 else 8000}"
+    return _origin(name, value)
 
 
 def hosts(name: str, *, default: list[str]) -> list[str]:

@@ -22,6 +22,7 @@ from authdemo.env import (
     hosts,
     integer,
     name_of,
+    origin,
     rate,
     redis_url,
     seconds,
@@ -60,11 +61,15 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "api",
     "devicebound",
+    "crosssite",
+    "corsheaders",
     "authdemo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # before any middleware that answers (a preflight is answered here)
+    "crosssite.middleware.SecondSiteMiddleware",  # before CommonMiddleware, which resolves in its URLconf
     "authdemo.middleware.ServerTimingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -300,6 +305,21 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# ---------------------------------------------------------------------------------------
+# Cross-site clients (crosssite/): https://github.com/adamchainz/django-cors-headers
+# The second site (Host localhost) is another site than the API (127.0.0.1) for every cookie and
+# fetch rule; CORS lets that one origin, and no other, read the API's answers. Never a wildcard,
+# never a reflected Origin. Credentials (cookies) cross-site only with CORS_ALLOW_CREDENTIALS=true.
+# ---------------------------------------------------------------------------------------
+CROSS_SITE_ORIGIN = origin("CROSS_SITE_ORIGIN", default_host="localhost")
+CROSS_SITE_HOST = CROSS_SITE_ORIGIN.split("://", 1)[1].rsplit(":", 1)[0]
+CROSS_SITE_API = origin("CROSS_SITE_API", default_host="127.0.0.1")  # what the backend-for-frontend calls
+CORS_ALLOWED_ORIGINS = [CROSS_SITE_ORIGIN]
+CORS_ALLOW_CREDENTIALS = boolean("CORS_ALLOW_CREDENTIALS", default=False)
+CORS_URLS_REGEX = r"^/(api|crosssite/api)/"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "dpop", "x-csrftoken")
+CORS_EXPOSE_HEADERS = ("DPoP-Nonce", "WWW-Authenticate")
 
 # ---------------------------------------------------------------------------------------
 # Brute force: https://django-axes.readthedocs.io/en/latest/4_configuration.html

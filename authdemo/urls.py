@@ -10,6 +10,7 @@ urlpatterns = [
     path("spa/", views.SpaView.as_view(), name="spa"),
     path("compare/", include((compare.urlpatterns, "compare"))),
     path("theft/", theft.TheftView.as_view(), name="theft"),
+    path("crosssite/", include("crosssite.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path(".well-known/jwks.json", wellknown.jwks, name="jwks"),
