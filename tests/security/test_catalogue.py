@@ -151,3 +151,73 @@ def test_a_dpop_proof_is_good_for_one_request(client, bob):
     headers = {"HTTP_AUTHORIZATION": f"DPoP {access}", "HTTP_DPOP": proof}
     assert client.get("/api/dashboard/", **headers).status_code == 200
     assert client.get("/api/dashboard/", **headers).status_code == 401
+
+
+# -- CORS: one origin, never reflected, never a wildcard (crosssite/, README "Cross-site clients") --------
+# OWASP ASVS 5.0 V3.4.2, and PortSwigger's CORS misconfigurations: a reflected Origin, `null`, and
+# origins matched by prefix, suffix or substring instead of exactly.
+def look_alike_origins() -> list[str]:
+    origin = settings.CROSS_SITE_ORIGIN  # http://localhost:PORT
+    scheme, rest = origin.split("://")
+    host, _, port = rest.partition(":")
+    return [
+        "https://evil.example",
+        "null",  # sandboxed iframes and file: pages send it
+        f"{origin}.evil.example",  # the allowed origin as a prefix
+        f"{scheme}://evil{host}:{port}",  # as a suffix
+        f"{scheme}://{host}.evil.example:{port}",
+        f"{scheme}://{host}:{int(port or 80) + 1}",  # another port of the same host
+        f"{'https' if scheme == 'http' else 'http'}://{rest}",  # another scheme
+        f"{scheme}://127.0.0.1:{port}",  # the API's own site is not a CORS client
+        f"{origin}@evil.example",
+    ]
+
+
+@pytest.mark.parametrize("index", range(9))
+def test_cors_refuses_a_forged_or_look_alike_origin(client, api_login, bob, settings, index):
+    settings.CORS_ALLOW_CREDENTIALS = True  # the cross-site cookie ways' configuration: still one origin
+    forged = look_alike_origins()[index]
+    pair = api_login(bob)
+
+    answer = client.get("/api/me/", HTTP_ORIGIN=forged, HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    preflight = client.options("/api/me/", HTTP_ORIGIN=forged, HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
+
+    for response in (answer, preflight):
+        assert "Access-Control-Allow-Origin" not in response
+        assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_cors_grants_exactly_the_cross_site_origin_and_never_a_wildcard(client, db, settings):
+    settings.CORS_ALLOW_CREDENTIALS = True
+    preflight = client.options("/api/dashboard/", HTTP_ORIGIN=settings.CROSS_SITE_ORIGIN,
+                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+                               HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization,dpop")  # fmt: skip
+
+    assert preflight["Access-Control-Allow-Origin"] == settings.CROSS_SITE_ORIGIN
+    assert preflight["Access-Control-Allow-Credentials"] == "true"
+    assert "origin" in preflight["Vary"].lower()  # a cache must not hand one origin's grant to another
+
+
+def test_cors_grants_no_credentials_unless_configured(client, db, settings):
+    assert settings.CORS_ALLOW_CREDENTIALS is False  # the default: the bearer and DPoP ways need none
+    preflight = client.options("/api/dashboard/", HTTP_ORIGIN=settings.CROSS_SITE_ORIGIN,
+                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")  # fmt: skip
+
+    assert preflight["Access-Control-Allow-Origin"] == settings.CROSS_SITE_ORIGIN
+    assert "Access-Control-Allow-Credentials" not in preflight
+
+
+def test_cors_is_not_offered_on_the_sites_pages(client, db, settings):
+    response = client.get("/accounts/login/", HTTP_ORIGIN=settings.CROSS_SITE_ORIGIN)
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.parametrize("forged", [None, "null", "https://evil.example", "http://localhost.evil.example"])
+def test_cross_site_cookie_login_refuses_another_origin(client, bob, forged):
+    """Login CSRF: the cross-site cookie logins take only the one trusted Origin, exactly."""
+    extra = {} if forged is None else {"HTTP_ORIGIN": forged}
+    response = client.post("/crosssite/api/session/login/?cookie=none", {"username": "bob", "password": PASSWORD},
+                           content_type="application/json", **extra)  # fmt: skip
+
+    assert (response.status_code, response.json()["code"]) == (403, "origin_not_trusted")
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
