@@ -51,6 +51,7 @@ from api.views import TimedAPIView
 from authdemo.chart import chart_svg, scheme_rows
 from authdemo.evidence import about_this_install, cache_copies
 from copies import postgres_sessions
+from crosssite import results as cross_site
 
 # -- selectors ----------------------------------------------------------------------------
 
@@ -202,6 +203,7 @@ class CompareView(TemplateView):
             "visitor_token": describe_visitor_token(self.request),
             "session_engine": settings.SESSION_BACKEND,
             "login_form": LoginForm(self.request),
+            "cross_site": cross_site.cross_site_table(cross_site.load_results(cross_site.results_path())),
         }
 
 

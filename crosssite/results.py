@@ -23,3 +23,54 @@ def load_results(path: Path) -> dict | None:
     if not all(isinstance(cells, dict) for cells in results["ways"].values()):
         return None
     return results
+
+
+# The ways in the order the table shows them, with what the page calls them.
+WAYS = (
+    ("bearer", "Bearer token in memory, CORS without credentials"),
+    ("token-cookie-lax", "Access token in an HttpOnly cookie, SameSite=Lax"),
+    ("token-cookie-none", "Access token cookie, SameSite=None; Secure"),
+    ("token-cookie-partitioned", "Access token cookie, SameSite=None; Secure; Partitioned (CHIPS)"),
+    ("session-cookie-lax", "Session cookie, SameSite=Lax"),
+    ("session-cookie-none", "Session cookie, SameSite=None; Secure"),
+    ("session-cookie-partitioned", "Session cookie, SameSite=None; Secure; Partitioned"),
+    ("bff", "Backend-for-frontend (same-site session; the backend holds DPoP-bound tokens)"),
+    ("dpop", "DPoP in the browser (tokens in memory, a key the page cannot export)"),
+)
+COLUMNS = (
+    "works_third_party_cookies_allowed",
+    "works_third_party_cookies_blocked",
+    "reads_token",
+    "stolen_token_works_elsewhere",
+    "acts_as_user_in_page",
+    "sent_by_another_site",
+    "survives_reload",
+)
+
+
+def _shown(value) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return "-"
+
+
+def cross_site_table(results: dict | None) -> dict | None:
+    """The measured ways as rows of shown cells, and what the backend-for-frontend's hop costs."""
+    if results is None:
+        return None
+    ways = results["ways"]
+    rows = []
+    for key, label in WAYS:
+        cells = ways.get(key, {})
+        latency = cells.get("latency_ms")
+        latency = f"{latency:.1f} ms" if isinstance(latency, int | float) and not isinstance(latency, bool) else "-"
+        rows.append({"key": key, "label": label, "cells": [_shown(cells.get(name)) for name in COLUMNS],
+                     "latency": latency})  # fmt: skip
+    bff, bearer = ways.get("bff", {}).get("latency_ms"), ways.get("bearer", {}).get("latency_ms")
+    hop = None
+    if all(isinstance(value, int | float) and not isinstance(value, bool) for value in (bff, bearer)):
+        hop = f"{bff - bearer:+.1f} ms"
+    return {"rows": rows, "bff_hop": hop, "measured_at": str(results.get("measured_at", "")),
+            "browser": str(results.get("browser", "")), "calls": results.get("latency_calls")}  # fmt: skip
