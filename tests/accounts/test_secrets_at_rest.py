@@ -177,9 +177,9 @@ def test_hashing_a_session_key_costs_at_most_5_microseconds():
     assert secrets_cost.measure() <= secrets_cost.BUDGET_US
 
 
-# -- the migration (accounts.0007) -----------------------------------------------------------
+# -- the migrations (accounts.0007, 0008) ---------------------------------------------------------
 
-BEFORE, AFTER = ("accounts", "0006_session_change_notifications"), ("accounts", "0007_hashed_sessions")
+BEFORE, AFTER = ("accounts", "0006_session_change_notifications"), ("accounts", "0008_hash_stored_session_keys")
 RAW_PREFIX = {DB: None, CACHED_DB: "django.contrib.sessions.cached_db", REDIS: "django.contrib.sessions.cache"}
 
 
