@@ -40,6 +40,7 @@ WAYS = (
 COLUMNS = (
     "works_third_party_cookies_allowed",
     "works_third_party_cookies_blocked",
+    "works_without_cors_credentials",
     "reads_token",
     "stolen_token_works_elsewhere",
     "acts_as_user_in_page",

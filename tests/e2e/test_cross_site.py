@@ -77,16 +77,32 @@ ACT = """async ([way, api, token]) => {
 EVIL_PAGE = "<!doctype html><title>another site</title><p>Nothing to see.</p>"
 
 
+def _two_sites(server_env, tmp_path_factory, *, credentials: bool) -> Server:
+    port = free_port()
+    env = {
+        **server_env,
+        "CROSS_SITE_ORIGIN": f"http://localhost:{port}",
+        "CROSS_SITE_API": f"http://127.0.0.1:{port}",
+        "CORS_ALLOW_CREDENTIALS": str(credentials).lower(),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+    log = tmp_path_factory.mktemp("crosssite") / "server.log"
+    return Server("crosssite", env, log, app="authdemo.wsgi", port=port, access_log=True)
+
+
 @pytest.fixture(scope="module")
 def two_sites(server_env, tmp_path_factory):
     """One authdemo process serving the API on 127.0.0.1:PORT and the second site on localhost:PORT,
     CORS allowing only that origin, with credentials (the cookie ways need them)."""
-    port = free_port()
-    env = {**server_env, "CROSS_SITE_ORIGIN": f"http://localhost:{port}", "CROSS_SITE_API": f"http://127.0.0.1:{port}",
-           "CORS_ALLOW_CREDENTIALS": "true", "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}  # fmt: skip
-    log = tmp_path_factory.mktemp("crosssite") / "server.log"
-    server = Server("crosssite", env, log, app="authdemo.wsgi", port=port, access_log=True)
-    server.start().wait_ready()
+    server = _two_sites(server_env, tmp_path_factory, credentials=True).start().wait_ready()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def two_sites_without_credentials(server_env, tmp_path_factory):
+    """The same, with the default configuration: CORS for that origin without credentials."""
+    server = _two_sites(server_env, tmp_path_factory, credentials=False).start().wait_ready()
     yield server
     server.stop()
 
@@ -276,3 +292,21 @@ def test_cross_site_way_measured(way_id, two_sites, profiles, table, transaction
     assert cells["acts_as_user_in_page"] is True
     assert cells["sent_by_another_site"] is SENT_BY_ANOTHER_SITE.get(way_id, False)
     assert cells["survives_reload"] is SURVIVES_RELOAD.get(way_id, True)
+
+
+# Without Access-Control-Allow-Credentials the browser keeps a credentialed answer from the page: the
+# cookie ways fail even with SameSite=None and third-party cookies allowed; the others need none.
+WITHOUT_CREDENTIALS = {"bearer": True, "token-cookie-none": False, "session-cookie-partitioned": False, "bff": True,
+                       "dpop": True}  # fmt: skip
+
+
+@pytest.mark.parametrize("way_id", list(WITHOUT_CREDENTIALS))
+def test_cross_site_way_without_cors_credentials(way_id, two_sites_without_credentials, profiles, table,
+                                                 transactional_db, bob):  # fmt: skip
+    page = open_second_site(profiles["allowed"], two_sites_without_credentials)
+
+    result = works(page, bob, way_id)
+
+    table.setdefault(way_id, {})["works_without_cors_credentials"] = result
+    page.close()
+    assert result is WITHOUT_CREDENTIALS[way_id]
