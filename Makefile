@@ -105,11 +105,11 @@ cluster-packages:
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 
 cluster: dev-venv cluster-packages  ## nginx + 3 app instances + Redis primary/replica/3 Sentinels under supervisord on 127.0.0.1; map in artifacts/cluster/state.json
-	$(BIN)/python -m bench.cluster
+	$(BIN)/python -m deploy.cluster
 
 drill: dev-venv cluster-packages  ## failure drills on the cluster (own PostgreSQL; ~3 min): timeline, figures in bench/results/cluster.json, exit 1 on any violation
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
-	$(BIN)/python -m bench.drill
+	$(BIN)/python -m deploy.cluster.drill
 
 .PHONY: loadtest-quick loadtest-ui cluster cluster-packages drill
 loadtest: dev-venv  ## 50 users for 60 s on 127.0.0.1 (PostgreSQL authdemo_load, Redis db 8): p50/p99, exit 1 on any violation

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from accounts.vocabulary import SCHEME_KEYS
+from authdemo.measured import SCHEME_KEYS
 
 
 def scheme_rows(results: dict | None, phase: str = "empty", order: tuple[str, ...] = SCHEME_KEYS) -> list[dict]:

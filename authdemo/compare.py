@@ -36,20 +36,14 @@ from accounts import vocabulary
 from accounts.forms import LoginForm
 from accounts.selectors import CUTOFF_KEY_PREFIX
 from accounts.services import revoke_everything
-from accounts.vocabulary import (
-    JWT_CUTOFF,
-    JWT_DB_USER,
-    JWT_STATELESS,
-    PEER_KEYS,
-    SESSION_DB,
-    SESSION_REDIS,
-    session_engine,
-)
+from accounts.vocabulary import session_engine
 from api.services import issue_token_pair
 from api.tokens import validate_access_token
 from api.views import TimedAPIView
+from authdemo import measured
 from authdemo.chart import chart_svg, scheme_rows
 from authdemo.evidence import about_this_install, cache_copies
+from authdemo.measured import JWT_CUTOFF, JWT_DB_USER, JWT_STATELESS, PEER_KEYS, SESSION_DB, SESSION_REDIS
 from copies import postgres_sessions
 from crosssite import results as cross_site
 
@@ -64,7 +58,7 @@ def load_results(path: Path | None = None) -> dict | None:
         return None
 
 
-CLUSTER_SCHEMES = (vocabulary.SESSION_REDIS, vocabulary.SESSION_DB, vocabulary.JWT_STATELESS, vocabulary.JWT_CUTOFF)
+CLUSTER_SCHEMES = (measured.SESSION_REDIS, measured.SESSION_DB, measured.JWT_STATELESS, measured.JWT_CUTOFF)
 
 
 def cluster_figures(results: dict | None) -> dict | None:
@@ -74,7 +68,7 @@ def cluster_figures(results: dict | None) -> dict | None:
     figures = {"failover_seconds": results.get("failover_seconds"), "cpus": results.get("cpus")}
     for side in ("session", "jwt"):
         keys = [key for key in CLUSTER_SCHEMES if key.startswith("jwt") == (side == "jwt")]
-        label = {scheme.key: scheme.label for scheme in vocabulary.SCHEMES}
+        label = {scheme.key: scheme.label for scheme in measured.SCHEMES}
         figures[side] = {
             "rates": [(label[key], " / ".join(str(rate) for _, rate in sorted(by.items())))
                       for key, by in results.get("throughput", {}).items() if key in keys],

@@ -23,11 +23,12 @@ from redis.exceptions import ResponseError
 
 from accounts.http import CACHE_ERRORS
 from accounts.selectors import CUTOFF_KEY_PREFIX
-from accounts.vocabulary import CACHED_DB, DB, JWT_CUTOFF, REVOCABLE_ENGINE_KEYS, SESSION_REDIS, SIGNED_COOKIES
+from accounts.vocabulary import CACHED_DB, DB, REVOCABLE_ENGINE_KEYS, SIGNED_COOKIES
+from authdemo.measured import JWT_CUTOFF, SESSION_REDIS
 from copies.redis_cache import TrackingRedisCache
 
 PERSISTENCE_TTL = 60.0  # seconds one answer to CONFIG GET is reused: the page must not query Redis per view
-REDIS_DRILL = "Redis primary killed"  # bench.drill's name for the failover drill
+REDIS_DRILL = "Redis primary killed"  # deploy.cluster.drill's name for the failover drill
 
 # -- the Redis this install uses ---------------------------------------------------------
 

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.admin_scale [--rows 1000000] [--reuse]
 
 Builds a PostgreSQL database of its own (authdemo_bench_admin, Redis db 11) through
-bench.stack, fills it with generate_series, serves it with gunicorn (production settings,
+harness.stack, fills it with generate_series, serves it with gunicorn (production settings,
 debug off) and times each page over HTTP (median of 7). It also times `prune_auth` on the
 expired tenth. Prints a Markdown table; writes bench/results/admin_scale.json.
 """
@@ -21,13 +21,13 @@ import psycopg
 import requests
 
 from accounts.vocabulary import REVOCABLE_ENGINE_KEYS
-from bench.stack import (
+from harness.logins import log_in
+from harness.stack import (
     ROOT,
     Server,
     Stores,
     base_env,
     collect_static_if_stale,
-    log_in,
     manage,
     prepare_site,
     recreate_database,

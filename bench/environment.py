@@ -12,7 +12,7 @@ import django
 import psycopg
 import redis
 
-from bench.stack import PG_ADMIN_URL, REDIS_HOST_URL, ROOT
+from harness.stack import PG_ADMIN_URL, REDIS_HOST_URL, ROOT
 
 
 def now() -> str:

@@ -4,30 +4,31 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import requests
 
-from bench.stack import Server, Stores
+from bench.counting import COUNTERS_PATH
+from harness.stack import Server, Stores, ensure_wrk
 
+# The benchmark's servers, authdemo's and the bare Django peer's: gunicorn's default sync
+# worker, as `make serve` runs and as the issue measured a new user's setup. One request at a
+# time per process, so nothing is spent handing the GIL between threads (with gthread x 4 a
+# request that waits on the database or Redis waited again for the GIL: a 200 µs read cost
+# about 1 ms). A sync worker does not keep connections alive, so every request in a run
+# also pays its own TCP connection, as the Express peer's do not.
+BENCH_WORKER_CLASS = "sync"
+COUNTED_APP = "bench.wsgi:application"  # the site with the benchmark's counters (bench.counting)
 SUMMARY_LUA = Path(__file__).with_name("summary.lua")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def ensure_wrk() -> str:
-    """Return wrk's path, installing Debian's package when it is missing and we may."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
-        found = shutil.which("wrk")
-    if not found:
-        raise SystemExit("bench: wrk is missing; install it with `sudo apt-get install -y wrk` and run again.")
-    return found
+def counters(server: Server) -> dict[str, int]:
+    """What a server running COUNTED_APP has counted so far (requests, SQL, Redis, connections)."""
+    return requests.get(f"{server.url}{COUNTERS_PATH}", timeout=5).json()
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
@@ -82,9 +83,9 @@ def measure(target: Target, stores: Stores, *, seconds: float, connections: int)
     """Run wrk once; return throughput, latency, CPU and store calls per request."""
     server = target.server
     app_pids, db_pids = server.worker_pids(), postgres_pids(stores)
-    before = server.counters(), cpu_seconds(app_pids), cpu_seconds(db_pids), redis_cpu(stores)
+    before = counters(server), cpu_seconds(app_pids), cpu_seconds(db_pids), redis_cpu(stores)
     result = run_wrk(target, seconds=seconds, connections=connections)
-    after = server.counters(), cpu_seconds(app_pids), cpu_seconds(postgres_pids(stores)), redis_cpu(stores)
+    after = counters(server), cpu_seconds(app_pids), cpu_seconds(postgres_pids(stores)), redis_cpu(stores)
     served = after[0]["requests"] - before[0]["requests"]
     if result["non_2xx"] or result["socket_errors"] or not served:
         raise RuntimeError(f"{server.name}{target.path}: {result['non_2xx']} non-2xx, {result['socket_errors']} errors")

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from statistics import median
 
-from accounts.vocabulary import (
+from authdemo.chart import chart_svg
+from authdemo.measured import (
     BASELINE,
     JWT_CUTOFF,
     JWT_STATELESS,
@@ -20,7 +21,6 @@ from accounts.vocabulary import (
     SESSION_DB,
     SESSION_REDIS,
 )
-from authdemo.chart import chart_svg
 
 METRICS = (
     "rps", "p50_ms", "p99_ms", "app_cpu_us", "postgres_cpu_us", "redis_cpu_us",

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import environment, peers, scale, verifier
-from bench.load import ensure_wrk, measure
+from bench.load import BENCH_WORKER_CLASS, COUNTED_APP, measure
 from bench.report import check_targets, spread, steady, summarize, write
 from bench.schemes import ALL_SCHEMES, SCHEMES, check, credential_bytes, credentials, server_settings, session_cookies
-from bench.stack import BENCH_WORKER_CLASS, ROOT, Server, Stores, base_env, prepare_site, recreate_database, start_all
+from harness.stack import ROOT, Server, Stores, base_env, ensure_wrk, prepare_site, recreate_database, start_all
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> Path:
     peers.prepare_bare(env, plan.stores)
     logs = Path(tempfile.mkdtemp(prefix="authdemo-bench-"))
     servers = {
-        name: Server(name, {**env, **extra}, logs / f"{name}.log", worker_class=BENCH_WORKER_CLASS)
+        name: Server(name, {**env, **extra}, logs / f"{name}.log", app=COUNTED_APP, worker_class=BENCH_WORKER_CLASS)
         for name, extra in server_settings().items()
     }
     servers.update(peers.peer_servers(env, plan.stores, logs))

@@ -11,10 +11,10 @@ from statistics import median
 import psycopg
 import requests
 
-from accounts.vocabulary import BASELINE, JWT_CUTOFF, SESSION_REDIS
-from bench.load import Target, measure
+from authdemo.measured import BASELINE, JWT_CUTOFF, SESSION_REDIS
+from bench.load import BENCH_WORKER_CLASS, COUNTED_APP, Target, measure
 from bench.schemes import PASSWORD, USERNAME, access_token, session_cookie
-from bench.stack import BENCH_WORKER_CLASS, Server, Stores, start_all
+from harness.stack import Server, Stores, start_all
 
 LOAD_USERS = 10_000
 REDIS_BATCH = 10_000
@@ -128,7 +128,10 @@ def two_processes(
     """Two app processes on the same PostgreSQL and Redis: shared logins, shared revocation,
     how long a revocation takes to reach the other process, throughput."""
     shared = {**env, "SESSION_BACKEND": "redis", "JWT_REVOCATION": "cutoff"}
-    pair = [Server(f"pair-{n}", shared, logs / f"pair-{n}.log", worker_class=BENCH_WORKER_CLASS) for n in "ab"]
+    pair = [
+        Server(f"pair-{n}", shared, logs / f"pair-{n}.log", app=COUNTED_APP, worker_class=BENCH_WORKER_CLASS)
+        for n in "ab"
+    ]
     a, b = start_all(pair)
     try:
         result = {"cross_process": _cross_process(a, b), "propagation": propagation(a, b, count=revocations)}

@@ -12,23 +12,25 @@ from dataclasses import dataclass
 import requests
 
 from accounts import vocabulary
+from authdemo import measured
 from bench import peers
 from bench.load import Target
-from bench.stack import Server, log_in
+from harness.logins import log_in
+from harness.stack import Server
 
 USERNAME, PASSWORD = "bob", "bob-demo-pass"
 SESSION_PROBE = "/compare/probe/session/"
 # How each row of the comparison is measured: (server, path, credential). The server is the
 # name of the Server process that serves it; the credential "none", "session", "bearer", "cookie" or "raw".
 MEASURED_BY = {
-    vocabulary.BASELINE: ("jwt-off", "/healthz", "none"),
-    **{vocabulary.session_scheme_key(e): (f"session-{e}", SESSION_PROBE, "session") for e in vocabulary.ENGINE_KEYS},
-    vocabulary.JWT_STATELESS: ("jwt-off", "/api/dashboard/", "bearer"),
-    vocabulary.JWT_DB_USER: ("jwt-off", "/api/dashboard/db/", "bearer"),
-    vocabulary.JWT_CUTOFF: ("jwt-cutoff", "/api/dashboard/", "bearer"),
-    vocabulary.JWT_COOKIE: ("jwt-off", "/api/dashboard/", "cookie"),
-    vocabulary.PAGE_PROFILE: ("session-db", "/accounts/profile/", "session"),
-    vocabulary.PAGE_PROFILE_REDIS: ("session-redis", "/accounts/profile/", "session"),  # the local tier's copy
+    measured.BASELINE: ("jwt-off", "/healthz", "none"),
+    **{measured.session_scheme_key(e): (f"session-{e}", SESSION_PROBE, "session") for e in vocabulary.ENGINE_KEYS},
+    measured.JWT_STATELESS: ("jwt-off", "/api/dashboard/", "bearer"),
+    measured.JWT_DB_USER: ("jwt-off", "/api/dashboard/db/", "bearer"),
+    measured.JWT_CUTOFF: ("jwt-cutoff", "/api/dashboard/", "bearer"),
+    measured.JWT_COOKIE: ("jwt-off", "/api/dashboard/", "cookie"),
+    measured.PAGE_PROFILE: ("session-db", "/accounts/profile/", "session"),
+    measured.PAGE_PROFILE_REDIS: ("session-redis", "/accounts/profile/", "session"),  # the local tier's copy
     # The peers: (server, path, credential, where a session starts).
     "peer_django_ping": ("peer-django", "/ping", "none"),
     "peer_django_jwt": ("peer-django", "/api/dashboard/", "bearer"),
@@ -56,8 +58,8 @@ class Scheme:
         return self.server.startswith("peer-")
 
 
-SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in vocabulary.SCHEMES)
-PEER_SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in vocabulary.PEER_SCHEMES)
+SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in measured.SCHEMES)
+PEER_SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in measured.PEER_SCHEMES)
 ALL_SCHEMES = SCHEMES + PEER_SCHEMES
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import jwt
 import requests
 
-from bench.load import Target, cpu_seconds, run_wrk
+from bench.load import BENCH_WORKER_CLASS, COUNTED_APP, Target, cpu_seconds, run_wrk
 from bench.schemes import access_token, session_cookie
-from bench.stack import BENCH_WORKER_CLASS, ROOT, Server, VerifierServer
+from harness.stack import ROOT, Server, VerifierServer
 
 ALGORITHMS = ("RS256", "ES256", "EdDSA")
 FEED_TOKEN = secrets.token_urlsafe(32)  # REVOCATION_FEED_TOKEN of the sites and their verifiers (debug is off)
@@ -30,7 +30,9 @@ def keyed_site(env: dict[str, str], logs: Path, algorithm: str) -> Server:
                 "AUTH_THROTTLE_RATE": "100000/minute", "REVOCATION_FEED_TOKEN": FEED_TOKEN}  # fmt: skip
     command = [sys.executable, "manage.py", "jwt_keys", "generate", "--activate"]
     subprocess.run(command, cwd=ROOT, env=site_env, check=True, capture_output=True)  # noqa: S603
-    return Server(f"site-{algorithm}", site_env, logs / f"site-{algorithm}.log", worker_class=BENCH_WORKER_CLASS)
+    return Server(
+        f"site-{algorithm}", site_env, logs / f"site-{algorithm}.log", app=COUNTED_APP, worker_class=BENCH_WORKER_CLASS
+    )
 
 
 def verify_cost_us(token: str, site: Server, algorithm: str, *, rounds: int) -> float:
@@ -145,9 +147,9 @@ def main(argv: list[str] | None = None) -> Path:
     import json
     import tempfile
 
-    from bench.load import ensure_wrk, measure
+    from bench.load import measure
     from bench.report import verifier_table
-    from bench.stack import Stores, base_env, prepare_site, recreate_database
+    from harness.stack import Stores, base_env, ensure_wrk, prepare_site, recreate_database
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--revocations", type=int, default=100)
@@ -161,7 +163,13 @@ def main(argv: list[str] | None = None) -> Path:
     env = base_env(stores)
     prepare_site(env)
     logs = Path(tempfile.mkdtemp(prefix="authdemo-bench-verifier-"))
-    site = Server("jwt-off", {**env, "JWT_REVOCATION": "off"}, logs / "jwt-off.log", worker_class=BENCH_WORKER_CLASS)
+    site = Server(
+        "jwt-off",
+        {**env, "JWT_REVOCATION": "off"},
+        logs / "jwt-off.log",
+        app=COUNTED_APP,
+        worker_class=BENCH_WORKER_CLASS,
+    )
     site = site.start().wait_ready()
     try:
         target = Target(site, "/api/dashboard/", {"Authorization": f"Bearer {access_token(site)}"})

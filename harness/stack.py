@@ -1,7 +1,8 @@
-"""The services under test: a bench database, a Redis db, and gunicorn processes.
+"""The services a run starts: a database and Redis db of its own, gunicorn processes, free ports.
 
-Only databases named `authdemo_bench*` are ever dropped or created here; the test
-suite's `test` and `test_*` databases are never touched.
+The test suite, the benchmark, the load test and the cluster all start the site this way.
+Only databases whose name starts with the caller's prefix (`authdemo_bench` by default) are
+ever dropped or created here; the test suite's `test` and `test_*` databases are never touched.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,19 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_HOST_URL = PG_ADMIN_URL.rsplit("/", 1)[0]
 REDIS_HOST_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
-# The benchmark's servers, authdemo's and the bare Django peer's: gunicorn's default sync
-# worker, as `make serve` runs and as the issue measured a new user's setup. One request at a
-# time per process, so nothing is spent handing the GIL between threads (with gthread x 4 a
-# request that waits on the database or Redis waited again for the GIL: a 200 µs read cost
-# about 1 ms). A sync worker does not keep connections alive, so every request in a run
-# also pays its own TCP connection, as the Express peer's do not.
-BENCH_WORKER_CLASS = "sync"
 LOG_PROBLEMS = re.compile(r"IntegrityError|duplicate key|Traceback|\bERROR\b|\bCRITICAL\b")
 
 
 @dataclass(frozen=True)
 class Stores:
-    """Where one benchmark run keeps its data."""
+    """Where one run (a benchmark, a load test, a cluster) keeps its data."""
 
     database: str
     redis_db: int
@@ -108,24 +105,10 @@ def collect_static_if_stale(env: dict[str, str]) -> None:
 
 
 def prepare_site(env: dict[str, str]) -> None:
-    """Collect static files (when changed), migrate the bench database and create the demo users."""
+    """Collect static files (when changed), migrate the run's database and create the demo users."""
     collect_static_if_stale(env)
     manage(env, "migrate", "--no-input")
     manage(env, "seed_demo", "--force")
-
-
-def log_in(base: str, username: str, password: str) -> requests.Session:
-    """Log in through the real login form, as a browser does; the session carries the cookie.
-
-    Raises unless the form answered with the redirect of a successful login.
-    """
-    browser = requests.Session()
-    browser.get(f"{base}/accounts/login/", timeout=30).raise_for_status()
-    form = {"username": username, "password": password, "csrfmiddlewaretoken": browser.cookies["csrftoken"]}
-    response = browser.post(f"{base}/accounts/login/", data=form, timeout=30, allow_redirects=False)
-    if response.status_code != 302:
-        raise RuntimeError(f"logging in {username} at {base}: HTTP {response.status_code}")
-    return browser
 
 
 _ports_handed_out: set[int] = set()
@@ -152,13 +135,13 @@ class Server:
 
     gthread workers by default (a test or a load test holds several connections at once);
     the benchmark measures with `worker_class="sync"`, one request at a time per process
-    (BENCH_WORKER_CLASS).
+    (bench.load.BENCH_WORKER_CLASS), and its own `app` (bench.load.COUNTED_APP).
     """
 
     name: str
     env: dict[str, str]
     log: Path
-    app: str = "bench.wsgi:application"
+    app: str = "authdemo.wsgi:application"
     workers: int = 1
     threads: int = 4  # gthread only
     worker_class: str = "gthread"
@@ -207,9 +190,6 @@ class Server:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
-    def counters(self) -> dict[str, int]:
-        return requests.get(f"{self.url}/__bench__/counters", timeout=5).json()
-
     def log_problems(self) -> list[str]:
         """Lines of the server log that show an error: IntegrityError, tracebacks, ERROR logs."""
         return [line for line in self.log.read_text(errors="replace").splitlines() if LOG_PROBLEMS.search(line)]
@@ -245,3 +225,32 @@ def start_all(servers: list[Server]) -> list[Server]:
     for server in servers:
         server.wait_ready()
     return servers
+
+
+def ensure_wrk() -> str:
+    """Return wrk's path, installing Debian's package when it is missing and we may."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is missing; install it with `sudo apt-get install -y wrk` and run again.")
+    return found
+
+
+def wait_until(check: Callable[[], object], *, timeout: float, what: str) -> object:
+    """Poll `check` until it returns something true; fail naming `what` after `timeout` seconds.
+
+    A check that raises (a store or server not answering yet) counts as not yet.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if result := check():
+                return result
+        except (redis.RedisError, requests.RequestException, OSError, xmlrpc.client.Error):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")

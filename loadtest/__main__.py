@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from accounts.vocabulary import REDIS, REVOCABLE_ENGINE_KEYS
-from bench.stack import ROOT, Server, Stores, base_env, collect_static_if_stale, manage, recreate_database
+from harness.stack import ROOT, Server, Stores, base_env, collect_static_if_stale, manage, recreate_database
 from loadtest import report
 
 FULL = {"users": 50, "seconds": 60.0}

@@ -1,4 +1,7 @@
-"""Shared test set-up: real services, engine parametrization, real server processes.
+"""Fixtures of several test folders: real services, engine parametrization, real server processes.
+
+A folder's own fixtures are in its conftest.py (tests/e2e: the browser; tests/cluster: nginx
+and the app instances); helpers a test imports are in tests/support.py.
 
 A test that needs Redis, PostgreSQL or Chromium skips with a one-line reason when the
 service is missing; with REQUIRE_SERVICES=1 (as in CI) that skip becomes a failure.
@@ -9,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -22,37 +24,18 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-import requests
 import time_machine
 from django.conf import settings as django_settings
 
 from accounts import vocabulary
 from accounts.selectors import CUTOFF_KEY_PREFIX
-from bench.stack import NO_ADDRESS_LIMITS, Server, VerifierServer, free_port, log_in
 from copies import channel, postgres_sessions
 from copies.redis_cache import RedisCopies
+from harness.stack import NO_ADDRESS_LIMITS, Server, VerifierServer, free_port
 from tests.factories import PASSWORD, UserFactory
+from tests.support import ROOT, need, redis_cache_settings, use_key_ring, with_copies
 
-ROOT = Path(__file__).resolve().parent.parent
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def eventually(condition, *, within: float = 10.0, what: str = "the condition") -> None:
-    """Poll `condition` until it holds; fail after `within` seconds (a bound on a hung
-    test, not a speed assertion: speed is measured by `make bench`)."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not hold within {within} s")
-        time.sleep(0.01)
-
-
-def listener_log(copies, caplog) -> list[str]:
-    """The levels and messages logged by `copies`'s own listener thread (copies.channel), not
-    by the other listeners this process may run."""
-    ident = copies._thread.ident
-    return [f"{record.levelname} {record.getMessage()}" for record in caplog.records if record.thread == ident]
 
 
 @pytest.fixture
@@ -61,39 +44,6 @@ def still_clock():
     so attempts that straddle a window's end on a slow machine would count in two windows."""
     with time_machine.travel(time.time(), tick=False):
         yield
-
-
-def need(reason: str) -> None:
-    """Skip for a missing service, or fail when CI requires every service."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
-    pytest.skip(reason)
-
-
-README = ROOT / "README.md"
-
-
-def readme_script(after: str) -> str:
-    """Return the first ```sh block of README.md that follows the text `after`."""
-    section = README.read_text().split(after, 1)[1]
-    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
-
-
-def run_readme_script(script: str, *, cwd: Path, **env: str) -> None:
-    """Run a README curl walkthrough as written (bash -euo pipefail, real curl) and check that
-    it prints exactly one line per `# => ` comment, each containing what the comment says."""
-    if shutil.which("curl") is None:
-        need("curl is not installed")
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    output = result.stdout.splitlines()
-    expected = [line.removeprefix("# => ") for line in script.splitlines() if line.startswith("# => ")]
-    assert len(output) == len(expected), result.stdout
-    for got, want in zip(output, expected, strict=True):
-        assert want in got
 
 
 # -- services ---------------------------------------------------------------------------
@@ -112,8 +62,8 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def harness_stores() -> None:
     """Require the PostgreSQL server and Redis that the benchmark and load harnesses use
-    for databases of their own (bench.stack), whatever database the suite runs on."""
-    from bench.stack import PG_ADMIN_URL, REDIS_HOST_URL
+    for databases of their own (harness.stack), whatever database the suite runs on."""
+    from harness.stack import PG_ADMIN_URL, REDIS_HOST_URL
 
     try:
         psycopg.connect(PG_ADMIN_URL, connect_timeout=2).close()
@@ -175,30 +125,6 @@ def postgres(db) -> None:
         need("this test needs PostgreSQL: set DATABASE_URL=postgres://...")
 
 
-def _redis_cache(url: str, prefix: str, *, copies: tuple[str, ...] | None = None) -> dict:
-    """A cache on Redis at `url`: copies.redis_cache.TrackingRedisCache keeping copies of the
-    keys under `copies`, or by default as the site configures it (with LOCAL_TIER=on, copies
-    of the cut-off; with LOCAL_TIER=off, django-redis's RedisCache)."""
-    if copies is None:
-        copies = (CUTOFF_KEY_PREFIX,) if django_settings.LOCAL_TIER == "on" else ()
-    return _with_copies(
-        {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": prefix,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
-        },
-        copies,
-    )
-
-
-def _with_copies(config: dict, copies: tuple[str, ...]) -> dict:
-    if not copies:
-        return config
-    options = {**config["OPTIONS"], "COPY_PREFIXES": list(copies)}
-    return {**config, "BACKEND": "copies.redis_cache.TrackingRedisCache", "OPTIONS": options}
-
-
 @pytest.fixture(autouse=True)
 def _isolated_caches(settings):
     """Give every test caches of its own: a fresh key prefix in Redis, a fresh local memory."""
@@ -217,19 +143,22 @@ def _isolated_caches(settings):
 @pytest.fixture
 def redis_cache(settings, redis_url):
     """Point the default cache at real Redis for this test."""
-    settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, f"test-{uuid.uuid4().hex[:12]}")}
+    settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(redis_url, f"test-{uuid.uuid4().hex[:12]}")}
 
 
 @pytest.fixture
 def redis_throttle_cache(settings, redis_url):
     """Point the throttle cache (DRF throttle, per-address limits) at real Redis for this test."""
-    settings.CACHES = {**settings.CACHES, "throttle": _redis_cache(redis_url, f"test-{uuid.uuid4().hex[:12]}")}
+    settings.CACHES = {**settings.CACHES, "throttle": redis_cache_settings(redis_url, f"test-{uuid.uuid4().hex[:12]}")}
 
 
 @pytest.fixture
 def dead_throttle_cache(settings):
     """Point the throttle cache at a Redis address where nothing listens: every call fails."""
-    settings.CACHES = {**settings.CACHES, "throttle": _redis_cache(f"redis://127.0.0.1:{free_port()}/0", "dead")}
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": redis_cache_settings(f"redis://127.0.0.1:{free_port()}/0", "dead"),
+    }
 
 
 @pytest.fixture
@@ -264,17 +193,6 @@ def revocable_engine(request, use_engine) -> str:
 # -- signing keys --------------------------------------------------------------------------
 
 ASYMMETRIC = ("RS256", "ES256", "EdDSA")
-
-
-def use_key_ring(settings, directory: Path, algorithm: str) -> str:
-    """Sign with `algorithm` from a fresh key ring in `directory`; return the active kid."""
-    from api import keys
-
-    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ALGORITHM": algorithm}
-    settings.JWT_KEYS_DIR = directory
-    kid = keys.generate_key(directory=directory, algorithm=algorithm)
-    keys.activate_key(directory=directory, kid=kid, algorithm=algorithm)
-    return kid
 
 
 @pytest.fixture(params=ASYMMETRIC)
@@ -333,33 +251,7 @@ def api_login(client):
     return _obtain
 
 
-def client_logged_in_as(user, password: str = PASSWORD, **extra):
-    """Another browser: a fresh test Client logged in as `user` through the real login form."""
-    from django.test import Client
-
-    other = Client(**extra)
-    response = other.post("/accounts/login/", {"username": user.username, "password": password})
-    assert response.status_code == 302, response.content
-    return other
-
-
 # -- real server processes ------------------------------------------------------------------
-
-
-def form_login(base: str, username: str) -> requests.Session:
-    """Log in through a server's real login form, as a browser would (bench.stack.log_in)."""
-    return log_in(base, username, PASSWORD)
-
-
-def log_out_everywhere(browser: requests.Session, base: str) -> None:
-    """Press "log out everywhere" on a server's sessions page."""
-    response = browser.post(
-        f"{base}/accounts/sessions/everywhere/",
-        data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": f"{base}/accounts/sessions/"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.status_code
 
 
 def database_url_for_subprocess() -> str:
@@ -477,13 +369,14 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         database.setdefault("TEST", {})["NAME"] = str(name)
 
 
-# == the cluster: Redis primary + replica + three Sentinels, app instances, nginx (bench.cluster) ==
+# == the cluster's stores: Redis primary + replica + three Sentinels (deploy.cluster), for tests/accounts
+# and tests/cluster; the app instances and nginx are in tests/cluster/conftest.py ==
 
 
 @pytest.fixture(scope="session")
 def cluster_stores(tmp_path_factory):
     """Redis primary, replica and three Sentinels of our own on free ports, for the whole run."""
-    from bench.cluster import MAIN, Cluster, missing_programs
+    from deploy.cluster.launcher import MAIN, Cluster, missing_programs
 
     if missing := missing_programs():
         need(f"the cluster needs Debian's {', '.join(missing)} (apt-get install -y {' '.join(missing)})")
@@ -506,12 +399,12 @@ def sentinel_stores(cluster_stores):
 @pytest.fixture
 def sentinel_cache(settings, sentinel_stores):
     """Point the default cache at the cluster's Redis through its Sentinels, as REDIS_SENTINELS does."""
-    from bench.cluster import SERVICE
+    from deploy.cluster.launcher import SERVICE
 
     sentinels = [("127.0.0.1", sentinel.port) for sentinel in sentinel_stores.sentinels]
     options = {"CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory", "SENTINELS": sentinels,
                "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}  # fmt: skip
-    settings.CACHES = {**settings.CACHES, "default": _with_copies({
+    settings.CACHES = {**settings.CACHES, "default": with_copies({
         "BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://{SERVICE}/0",
         "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}", "OPTIONS": options,
     }, (CUTOFF_KEY_PREFIX,) if django_settings.LOCAL_TIER == "on" else ())}  # fmt: skip
@@ -519,62 +412,14 @@ def sentinel_cache(settings, sentinel_stores):
     return sentinel_stores
 
 
-@pytest.fixture(scope="session")
-def running_cluster(cluster_stores, server_env):
-    """Two app instances (Redis sessions, cut-off) behind nginx on the suite's database; a login
-    throttle low enough to reach in a test (the cluster's Redis is emptied before each one)."""
-    cluster_stores.env = {**server_env, "AUTH_THROTTLE_RATE": "10/minute"}
-    try:
-        yield cluster_stores.start_apps()
-    finally:
-        cluster_stores.stop_apps()  # before the test database is dropped
-
-
-@pytest.fixture
-def cluster(running_cluster, sentinel_stores, transactional_db):
-    """The running cluster, every instance up, its Redis healthy and empty."""
-    running_cluster.wait_recovered()
-    return running_cluster
-
-
-# == browser: Playwright for Python driving Debian's Chromium (tests/e2e) =====================
-# Playwright's own browser download does not work here; the real browser is the distribution's.
-
-CHROMIUM = Path("/usr/bin/chromium")
-AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-# Headless, and quiet: no calls home, no updates, no sync, no QUIC, so a run touches only
-# the test server. Playwright gives every launch a new, empty user-data directory.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium for the whole run; every test gets its own contexts."""
-    if not CHROMIUM.exists():
-        need(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an asyncio loop marked as running in this thread, and Django
-    # then refuses ORM calls (SynchronousOnlyOperation). Nothing here is async: the loop only
-    # talks to the browser. Playwright documents this setting for Django's test runner.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+# == async code after a browser test (the browser itself: tests/e2e/conftest.py) ================
 
 
 @pytest.fixture
 def async_to_sync_allowed():
     """Let this test drive async code with `async_to_sync`, even after a browser test.
 
-    The loop Playwright's sync API leaves marked as running in the main thread (above) makes
+    The loop Playwright's sync API leaves marked as running in the main thread (tests/e2e) makes
     asgiref refuse ("You cannot use AsyncToSync in the same thread as an async event loop").
     The browser is idle while a non-browser test runs, so the mark is lifted for the test
     and put back after it.
@@ -583,87 +428,3 @@ def async_to_sync_allowed():
     asyncio._set_running_loop(None)
     yield
     asyncio._set_running_loop(browser_loop)
-
-
-@pytest.fixture
-def new_context(browser, app_server, transactional_db):
-    """Open isolated browser contexts (own cookies, own storage) on the shared server."""
-    contexts = []
-
-    def _open(**options):
-        context = browser.new_context(**{"base_url": app_server.url, "viewport": DESKTOP, **options})
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context
-
-    yield _open
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def page(new_context):
-    """A page in a fresh context of its own."""
-    return new_context().new_page()
-
-
-@pytest.fixture
-def browser_login():
-    """Log `page` in through a real login form, the one browser login of the suite.
-
-    The site's form (`remember` ticks or unticks "Remember me") lands on the profile; with
-    `spa=True`, the single-page client's form (POST /api/cookie/login/) shows the user as
-    logged in. With `succeeds=False` (a wrong password) it only submits: the test checks
-    the answer.
-    """
-
-    def _login(page, user, password: str = PASSWORD, *, remember=None, spa=False, succeeds=True) -> None:
-        page.goto("/spa/" if spa else "/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password", exact=True).fill(password)
-        if remember is not None:
-            page.get_by_label("Remember me").set_checked(remember)
-        if not spa:
-            page.get_by_role("button", name="Log in").click()
-            if succeeds:
-                page.wait_for_url("**/accounts/profile/")
-            return
-        with page.expect_response("**/api/cookie/login/") as login:
-            page.get_by_role("button", name="Log in with tokens").click()
-        if succeeds:
-            from playwright.sync_api import expect
-
-            assert login.value.status == 200
-            expect(page.locator("#spa-state")).to_have_text(f"yes, as {user.username}")
-
-    return _login
-
-
-@pytest.fixture(scope="session")
-def axe_script() -> str:
-    if not AXE_SCRIPT.exists():
-        need(f"axe-core is not installed at {AXE_SCRIPT} (run `npm ci`, or `make test`)")
-    return AXE_SCRIPT.read_text()
-
-
-@pytest.fixture
-def axe(axe_script):
-    """Run axe-core in `page`; return its serious and critical violations."""
-
-    def _run(page) -> list[dict]:
-        # evaluate(), not a <script> tag, so a Content-Security-Policy cannot block it.
-        page.evaluate(axe_script)
-        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-    return _run
-
-
-@pytest.fixture(scope="session")
-def screenshot_dir() -> Path:
-    """Where the run leaves a picture of every main page (git-ignored, not committed)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
-
-
-# == end of browser block =====================================================================

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import requests
 
-from bench.stack import BENCH_WORKER_CLASS, ROOT, Server, Stores, recreate_database
+from bench.load import BENCH_WORKER_CLASS
+from harness.stack import ROOT, Server, Stores, recreate_database
 
 USERNAME, PASSWORD = "bob", "bob-demo-pass"
 EXPRESS = ROOT / "bench" / "peers" / "express" / "server.cjs"

@@ -1,6 +1,6 @@
-"""`python -m bench.drill [--quick]` (`make drill`): the cluster's failure drills and figures.
+"""`python -m deploy.cluster.drill [--quick]` (`make drill`): the cluster's failure drills and figures.
 
-Starts the cluster on a PostgreSQL server of its own (bench.postgres), with a second group
+Starts the cluster on a PostgreSQL server of its own (deploy.cluster.postgres), with a second group
 of instances for the schemes that keep nothing in Redis (database sessions, stateless
 JWT), then:
 1. measures requests per second through nginx with one, two and three instances;
@@ -25,24 +25,22 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from accounts import vocabulary
-from bench.cluster import MAIN, STATE, STATELESS, Cluster, Program, missing_programs, wait_until
-from bench.drill_kit import (
+from authdemo import measured
+from deploy.cluster.drill_kit import (
     SCHEMES,
     Drill,
     Load,
     Probe,
     Revocation,
-    bearer,
     check_still_logged_in,
     check_still_revoked,
-    page_login,
-    page_post,
     probes_for,
 )
-from bench.load import ensure_wrk
-from bench.postgres import OwnPostgres, postgres_bin
-from bench.stack import ROOT, Stores, base_env, prepare_site
+from deploy.cluster.launcher import MAIN, STATE, STATELESS, Cluster, missing_programs
+from deploy.cluster.postgres import OwnPostgres, postgres_bin
+from deploy.cluster.supervisor import Program
+from harness.logins import bearer, log_in, post_form
+from harness.stack import ROOT, Stores, base_env, ensure_wrk, prepare_site, wait_until
 
 RESULTS = {"full": ROOT / "bench" / "results" / "cluster.json", "quick": ROOT / "artifacts" / "drill" / "cluster.json"}
 DEMO_USERS = {"session": ("alice", "alice-demo-pass"), "token": ("bob", "bob-demo-pass"),
@@ -70,16 +68,16 @@ def prepare_revocations(cluster: Cluster, users: dict) -> tuple[list, list[Revoc
     """Logins to end right before the kill: a Redis session logged out, and a user logged out
     everywhere whose access token's cut-off was already cached (so a lost write would show)."""
     base = cluster.group_url("main")
-    leaving = page_login(base, *users["session"])
-    ended = page_login(base, *users["session"])  # a copy of the cookie that logs out
+    leaving = log_in(base, *users["session"])
+    ended = log_in(base, *users["session"])  # a copy of the cookie that logs out
     ended.cookies.update(leaving.cookies)
     token = bearer(base, *users["revoked"])
     if token.get(f"{base}/api/dashboard/", timeout=10).status_code != 200:
         raise RuntimeError("the revoked user's token did not work before the drill")
-    everywhere = page_login(base, *users["revoked"])
+    everywhere = log_in(base, *users["revoked"])
     actions = [
-        lambda: page_post(leaving, base, "/accounts/logout/"),
-        lambda: page_post(everywhere, base, "/accounts/sessions/everywhere/"),
+        lambda: post_form(leaving, base, "/accounts/logout/"),
+        lambda: post_form(everywhere, base, "/accounts/sessions/everywhere/"),
     ]
     revocations = [
         Revocation("a Redis session ended by logging out",
@@ -110,7 +108,7 @@ def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Program,
 def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, seconds: float, verbose=False) -> Drill:
     """Revoke, SIGKILL the Redis primary at once, let Sentinel promote; supervisord brings the old
     one back (deploy/redis-node.sh: as a replica of the new primary)."""
-    drill = Drill("Redis primary killed", tolerated={vocabulary.SESSION_REDIS}, verbose=verbose)
+    drill = Drill("Redis primary killed", tolerated={measured.SESSION_REDIS}, verbose=verbose)
     actions, revocations = prepare_revocations(cluster, users)
     with Load(drill, probes) as load:
         time.sleep(seconds / 3)
@@ -119,8 +117,8 @@ def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, s
                 drill.violate(f"a revocation right before the kill answered {status}")
         killed = drill.now()
         victim, pid = kill_primary(cluster, drill, note=f"{len(actions)} revocations made, then")
-        if any(probe.scheme == vocabulary.SESSION_REDIS for probe in probes):
-            back = load.wait_for(vocabulary.SESSION_REDIS, "ok", timeout=30)
+        if any(probe.scheme == measured.SESSION_REDIS for probe in probes):
+            back = load.wait_for(measured.SESSION_REDIS, "ok", timeout=30)
             drill.figures["sessions_back_seconds"] = round(back - killed, 2)
         cluster.wait_back(victim, pid)
         cluster.wait_healthy()

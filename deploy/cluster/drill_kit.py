@@ -4,7 +4,7 @@ A drill drives each scheme with back-to-back GETs through nginx while one piece 
 cluster is killed or restarted, records every answer, and judges them: a user must never
 be silently logged out, an outage answer is a 503 with Retry-After where the scheme depends
 on the failed store, and nothing else may fail. The timeline says when each thing happened.
-The drills themselves are in bench.drill (`make drill`); the test suite runs them short.
+The drills themselves are in deploy.cluster.drill (`make drill`); the test suite runs them short.
 """
 
 from __future__ import annotations
@@ -17,49 +17,20 @@ from dataclasses import dataclass, field
 
 import requests
 
-from accounts import vocabulary
-from bench.cluster import Cluster, wait_until
+from authdemo import measured
+from deploy.cluster.launcher import Cluster
+from harness.logins import bearer, log_in
+from harness.stack import wait_until
 
 TIMEOUT = 10  # a bound on one hung request
 TIMED_OUT = -1
 # scheme (the comparison's names) -> (group of instances behind nginx, path it reads)
 SCHEMES = {
-    vocabulary.SESSION_REDIS: ("main", "/accounts/profile/"),
-    vocabulary.JWT_CUTOFF: ("main", "/api/dashboard/"),
-    vocabulary.SESSION_DB: ("stateless", "/accounts/profile/"),
-    vocabulary.JWT_STATELESS: ("stateless", "/api/dashboard/"),
+    measured.SESSION_REDIS: ("main", "/accounts/profile/"),
+    measured.JWT_CUTOFF: ("main", "/api/dashboard/"),
+    measured.SESSION_DB: ("stateless", "/accounts/profile/"),
+    measured.JWT_STATELESS: ("stateless", "/api/dashboard/"),
 }
-
-
-def page_login(base: str, username: str, password: str) -> requests.Session:
-    """Log in through the login form, as a browser would; return the browser."""
-    browser = requests.Session()
-    browser.get(f"{base}/accounts/login/", timeout=TIMEOUT)
-    response = browser.post(
-        f"{base}/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": f"{base}/accounts/login/"}, allow_redirects=False, timeout=TIMEOUT,
-    )  # fmt: skip
-    if response.status_code != 302:
-        raise RuntimeError(f"login of {username} at {base} answered {response.status_code}")
-    return browser
-
-
-def page_post(browser: requests.Session, base: str, path: str) -> requests.Response:
-    """POST a form of the site (logout, log out everywhere) with the page's CSRF token."""
-    return browser.post(
-        f"{base}{path}", data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": f"{base}/accounts/profile/"}, allow_redirects=False, timeout=TIMEOUT,
-    )  # fmt: skip
-
-
-def bearer(base: str, username: str, password: str) -> requests.Session:
-    """A client holding an access token from the token endpoint."""
-    response = requests.post(f"{base}/api/token/", json={"username": username, "password": password}, timeout=TIMEOUT)
-    response.raise_for_status()
-    client = requests.Session()
-    client.headers["Authorization"] = f"Bearer {response.json()['access']}"
-    return client
 
 
 @dataclass(frozen=True)
@@ -89,7 +60,8 @@ def probes_for(cluster: Cluster, users: dict[str, tuple[str, str]]) -> list[Prob
         if group in cluster.ports:
             base = cluster.group_url(group)
             kind = "session" if scheme.startswith("session") else "token"
-            client = page_login(base, *users[kind]) if kind == "session" else bearer(base, *users[kind])
+            login = log_in if kind == "session" else bearer
+            client = login(base, *users[kind], timeout=TIMEOUT)
             probes.append(Probe(scheme, f"{base}{path}", client))
     return probes
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import psycopg
 
-from bench.cluster import Daemon, wait_until
-from bench.stack import free_port
+from deploy.cluster.supervisor import Daemon
+from harness.stack import free_port, wait_until
 
 
 def postgres_bin() -> Path | None:

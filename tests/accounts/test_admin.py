@@ -4,8 +4,8 @@ from django.test import Client
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import AuditEvent, User, UserSession
-from tests.conftest import client_logged_in_as
 from tests.factories import PASSWORD, UserFactory
+from tests.support import client_logged_in_as
 
 
 def admin_client(staff) -> Client:

@@ -20,9 +20,8 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.http import OUTAGES
 from accounts.models import User, UserSession
-from tests.accounts.test_replication import replica_paused
-from tests.conftest import _redis_cache, client_logged_in_as
 from tests.factories import PASSWORD, UserFactory
+from tests.support import client_logged_in_as, redis_cache_settings, replica_paused
 
 pytestmark = [pytest.mark.redis]
 
@@ -37,7 +36,7 @@ def fault(request, settings):
     """Return a context manager that holds the fault for its block; the store is healthy after it."""
     if request.param == "redis stopped":
         own = request.getfixturevalue("own_redis")
-        settings.CACHES = {**settings.CACHES, "default": _redis_cache(own.url, "credential")}
+        settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(own.url, "credential")}
 
         @contextmanager
         def redis_stopped():

@@ -11,7 +11,7 @@ from accounts import services
 from accounts.authentication import REGISTRY_KEY
 from accounts.models import AuditEvent, UserSession
 from accounts.vocabulary import CACHED_DB, SIGNED_COOKIES
-from tests.conftest import client_logged_in_as
+from tests.support import client_logged_in_as
 
 
 def test_login_registers_the_session(client, alice, login, session_engine):

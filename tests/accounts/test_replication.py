@@ -4,10 +4,6 @@ Real Redis primary, replica and Sentinels of our own; the replica is paused with
 (our own process) to stand for one that did not get the write before a failover.
 """
 
-import os
-import signal
-import time
-from contextlib import contextmanager
 from importlib import import_module
 
 import pytest
@@ -19,24 +15,9 @@ from accounts.models import User
 from accounts.replication import NotReplicated
 from accounts.selectors import cutoff_cache_key
 from tests.factories import UserFactory
+from tests.support import replica_paused
 
 pytestmark = [pytest.mark.redis]
-
-
-@contextmanager
-def replica_paused(stores):
-    """Stop the replica for the block; after it, wait until it acknowledges the primary again,
-    so the next test starts with a replica in step (a just-resumed one can miss a short WAIT)."""
-    replica = stores.replica()
-    os.kill(replica.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(replica.pid, signal.SIGCONT)
-        primary = stores.client(stores.primary())
-        deadline = time.monotonic() + 15
-        while primary.execute_command("WAIT", 1, 200) < 1:
-            assert time.monotonic() < deadline, "the replica did not catch up within 15 s of SIGCONT"
 
 
 def redis_session(settings):

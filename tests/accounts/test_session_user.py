@@ -3,8 +3,8 @@
 from django.test import Client
 
 from accounts.vocabulary import REDIS, SIGNED_COOKIES
-from tests.conftest import client_logged_in_as
 from tests.factories import PASSWORD
+from tests.support import client_logged_in_as
 
 
 def test_redis_session_page_makes_no_query(alice, use_engine, django_assert_num_queries):

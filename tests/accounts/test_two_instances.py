@@ -5,9 +5,9 @@ import pytest
 import requests
 
 from accounts.vocabulary import REVOCABLE_ENGINE_KEYS
-from tests.conftest import eventually, log_out_everywhere
-from tests.conftest import form_login as browser_login
 from tests.factories import PASSWORD, UserFactory
+from tests.support import eventually, log_out_everywhere
+from tests.support import form_login as browser_login
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
 

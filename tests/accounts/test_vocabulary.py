@@ -1,4 +1,4 @@
-"""The shared names: settings, models and the comparison all take them from accounts.vocabulary."""
+"""The shared names: settings and models take the session engines from accounts.vocabulary."""
 
 from importlib import import_module
 
@@ -23,8 +23,3 @@ def test_registry_engine_choices_are_the_vocabulary_labels():
 
 def test_only_signed_cookies_cannot_be_revoked():
     assert vocabulary.REVOCABLE_ENGINE_KEYS == (vocabulary.DB, vocabulary.REDIS, vocabulary.CACHED_DB)
-
-
-def test_every_session_engine_has_a_comparison_row():
-    rows = {scheme.key for scheme in vocabulary.SCHEMES}
-    assert {vocabulary.session_scheme_key(key) for key in vocabulary.ENGINE_KEYS} <= rows

@@ -10,10 +10,10 @@ import time_machine
 
 from accounts.models import TokenFamily
 from api import dpop
-from bench.stack import free_port
+from harness.stack import free_port
 from scripts.dpop_demo import DpopKey
-from tests.conftest import ROOT, readme_script, run_readme_script
 from tests.factories import PASSWORD, UserFactory
+from tests.support import ROOT, readme_script, run_readme_script
 from verifier.dpop import access_token_hash, thumbprint
 
 BASE = "http://testserver"  # what the test client's requests build_absolute_uri() to

@@ -10,9 +10,9 @@ import socket
 import pytest
 import requests
 
-from bench.stack import Server
-from tests.conftest import ROOT
+from harness.stack import Server
 from tests.factories import PASSWORD, UserFactory
+from tests.support import ROOT
 
 LIMIT = 64 * 1024
 OVERSIZE = 200 * 1024

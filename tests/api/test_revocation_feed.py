@@ -17,7 +17,7 @@ from accounts.models import AccessCutoff
 from accounts.services import revoke_everything
 from api import keys, wellknown
 from api.wellknown import FEED_AUDIENCE, FEED_MAX_CUTOFFS, FEED_TYPE
-from tests.conftest import ROOT
+from tests.support import ROOT
 from verifier import revocations
 from verifier.keyset import MAX_BODY
 

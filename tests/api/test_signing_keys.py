@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from api import keys
-from tests.conftest import ROOT, use_key_ring
 from tests.factories import PASSWORD, hmac_token, unsigned_token
+from tests.support import ROOT, use_key_ring
 
 
 def bearer(client, token: str):

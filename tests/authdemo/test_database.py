@@ -8,8 +8,9 @@ import sys
 
 import requests
 
-from bench.stack import Server
-from tests.conftest import ROOT
+from bench.load import COUNTED_APP, counters
+from harness.stack import Server
+from tests.support import ROOT
 
 PRAGMAS = "from django.db import connection as c; cur = c.cursor(); " + "; ".join(
     f"print(cur.execute('PRAGMA {name}').fetchone()[0])" for name in ("journal_mode", "synchronous", "temp_store")
@@ -29,11 +30,12 @@ def test_sqlite_connection_pragmas_are_set(tmp_path):
 
 
 def test_sqlite_connection_is_reused_across_requests(server_env, tmp_path):
-    server = Server("sqlite-reuse", _sqlite_env(server_env, tmp_path), tmp_path / "server.log", threads=2).start()
+    env, log = _sqlite_env(server_env, tmp_path), tmp_path / "server.log"
+    server = Server("sqlite-reuse", env, log, app=COUNTED_APP, threads=2).start()
     try:
         server.wait_ready()
         for _ in range(20):
             assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
-        assert 1 <= server.counters()["connections"] <= server.threads
+        assert 1 <= counters(server)["connections"] <= server.threads
     finally:
         server.stop()

@@ -12,8 +12,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from tests.bench.sample_results import sample_cluster_results, sample_results
-from tests.conftest import client_logged_in_as
 from tests.factories import PASSWORD, UserFactory
+from tests.support import client_logged_in_as
 
 EVERYONES_PAGES = ["/", "/cookies/", "/spa/", "/compare/", "/accounts/password/reset/"]
 ANONYMOUS_PAGES = [

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.conftest import readme_script, run_readme_script
 from tests.factories import UserFactory
+from tests.support import readme_script, run_readme_script
 
 
 def walkthrough() -> str:

@@ -1,6 +1,6 @@
 """A benchmark result built by the harness's own summary code from made-up rounds."""
 
-from accounts.vocabulary import BASELINE
+from authdemo.measured import BASELINE
 from bench.report import check_targets, summarize
 from bench.schemes import ALL_SCHEMES, SCHEMES
 
@@ -108,7 +108,7 @@ def sample_results(*, full: bool = True, burst: float = 1.0) -> dict:
 
 
 def sample_cluster_results() -> dict:
-    """A `make drill` results file, as bench.drill writes it."""
+    """A `make drill` results file, as deploy.cluster.drill writes it."""
     every = ("session_redis", "jwt_cutoff", "session_db", "jwt_stateless")
     return {
         "measured_at": "2026-01-01T00:00:00+00:00",

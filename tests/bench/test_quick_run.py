@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from bench.schemes import ALL_SCHEMES
-from tests.conftest import need
+from tests.support import need
 
 
 @pytest.fixture(scope="module")

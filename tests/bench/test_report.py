@@ -11,7 +11,7 @@ import pytest
 from authdemo.chart import chart_svg
 from bench.report import STEADY_SPREAD, markdown, spread, steady
 from tests.bench.sample_results import sample_results
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def test_summarize_ratio_is_against_the_same_rounds_baseline():

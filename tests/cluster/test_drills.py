@@ -2,12 +2,13 @@
 
 import pytest
 
-from bench.drill import drill_app_killed, drill_postgres_restart, drill_redis_primary
-from bench.drill_kit import Probe, bearer, page_login, probes_for
-from bench.postgres import OwnPostgres, postgres_bin
-from bench.stack import manage
-from tests.conftest import need
+from deploy.cluster.drill import drill_app_killed, drill_postgres_restart, drill_redis_primary
+from deploy.cluster.drill_kit import Probe, probes_for
+from deploy.cluster.postgres import OwnPostgres, postgres_bin
+from harness.logins import bearer, log_in
+from harness.stack import manage
 from tests.factories import PASSWORD, UserFactory
+from tests.support import need
 
 pytestmark = [pytest.mark.server, pytest.mark.redis, pytest.mark.postgres]
 USERS = {"session": ("alice", PASSWORD), "token": ("bob", PASSWORD), "revoked": ("carol", PASSWORD)}
@@ -48,7 +49,7 @@ def test_drill_postgres_restarted_503_then_recovery(start_server, server_env, ow
     manage(env, "seed_demo", "--force")
     server = start_server(DATABASE_URL=env["DATABASE_URL"], SESSION_BACKEND="db")
     probes = [
-        Probe("session_db", f"{server.url}/accounts/profile/", page_login(server.url, "alice", "alice-demo-pass")),
+        Probe("session_db", f"{server.url}/accounts/profile/", log_in(server.url, "alice", "alice-demo-pass")),
         Probe("jwt_cutoff", f"{server.url}/api/dashboard/", bearer(server.url, "bob", "bob-demo-pass")),
     ]
     drill = drill_postgres_restart(own_postgres, probes, down=1)

@@ -6,10 +6,10 @@ import pytest
 import redis
 from django.core.cache import caches
 
-from bench.cluster import wait_until
 from copies.channel import MISSING
 from copies.redis_cache import TrackingRedisCache
-from tests.conftest import eventually
+from harness.stack import wait_until
+from tests.support import eventually
 
 pytestmark = [pytest.mark.redis]
 KEY = "jwt-cutoff:failover"

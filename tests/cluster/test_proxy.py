@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from accounts.models import AuditEvent, UserSession
-from bench.drill_kit import page_login
+from harness.logins import log_in
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.server, pytest.mark.redis, pytest.mark.postgres]
@@ -101,7 +101,7 @@ def test_cluster_state_maps_every_process(cluster):
 
 def test_cluster_logs_in_through_the_proxy(cluster):
     UserFactory(username="alice")
-    browser = page_login(cluster.url, "alice", PASSWORD)
+    browser = log_in(cluster.url, "alice", PASSWORD)
     assert browser.get(f"{cluster.url}/accounts/profile/", timeout=TIMEOUT).status_code == 200
 
 

@@ -3,9 +3,9 @@
 import pytest
 import requests
 
-from bench.cluster import SERVICE
-from tests.conftest import form_login
+from deploy.cluster.launcher import SERVICE
 from tests.factories import UserFactory
+from tests.support import form_login
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
 TIMEOUT = 10  # a bound on a hung request, not a speed assertion

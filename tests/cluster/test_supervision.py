@@ -1,5 +1,5 @@
 """supervisord runs the cluster: one process dying, in any way, never takes the rest down, and
-stopping the cluster leaves no process behind (bench.cluster, deploy/supervisord.conf)."""
+stopping the cluster leaves no process behind (deploy.cluster, deploy/supervisord.conf)."""
 
 import json
 import os
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.postgres import postgres_bin
-from tests.conftest import ROOT, eventually, need
+from deploy.cluster.postgres import postgres_bin
+from tests.support import ROOT, eventually, need
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
 TIMEOUT = 10  # a bound on a hung request, not a speed assertion
@@ -80,8 +80,8 @@ def test_supervision_nginx_master_killed_proxy_serves_again(cluster):
 
 
 LAUNCHERS = {
-    "make cluster": ["bench.cluster", "--instances", "2", "--database", "authdemo_cluster_stop"],
-    "make drill": ["bench.drill", "--quick"],  # stopped while its drills run
+    "make cluster": ["deploy.cluster", "--instances", "2", "--database", "authdemo_cluster_stop"],
+    "make drill": ["deploy.cluster.drill", "--quick"],  # stopped while its drills run
 }
 
 

@@ -27,8 +27,8 @@ from accounts.selectors import CUTOFF_KEY_PREFIX, cutoff_cache_key, get_access_c
 from accounts.session_engines.redis import SessionStore
 from copies.channel import MISSING, RECONNECT_MAX_DELAY, reconnect_delay
 from copies.redis_cache import TrackingRedisCache
-from tests.conftest import _redis_cache, eventually, form_login, listener_log, log_out_everywhere
 from tests.factories import PASSWORD, UserFactory
+from tests.support import eventually, form_login, listener_log, log_out_everywhere, redis_cache_settings
 
 pytestmark = [pytest.mark.redis]
 KEY = cutoff_cache_key(42)
@@ -45,7 +45,10 @@ def copy_of(key: str, alias: str = "default") -> object:
 def tracking_cache(settings, redis_url):
     """The default cache on the suite's Redis, keeping copies of the cut-off (LOCAL_TIER=on's)."""
     prefix = f"test-{uuid.uuid4().hex[:12]}"
-    settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, prefix, copies=(CUTOFF_KEY_PREFIX,))}
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": redis_cache_settings(redis_url, prefix, copies=(CUTOFF_KEY_PREFIX,)),
+    }
 
 
 @pytest.fixture
@@ -71,7 +74,10 @@ def unheard_copies(settings, tracking_cache):
 @pytest.fixture
 def own_redis_cache(settings, own_redis):
     """The default cache on a redis-server of our own, with a short bound."""
-    settings.CACHES = {**settings.CACHES, "default": _redis_cache(own_redis.url, "own", copies=(CUTOFF_KEY_PREFIX,))}
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": redis_cache_settings(own_redis.url, "own", copies=(CUTOFF_KEY_PREFIX,)),
+    }
     settings.LOCAL_TIER_BOUND = 0.5
     return own_redis
 
@@ -212,7 +218,7 @@ def test_redis_cache_logs_an_outage_when_it_starts_and_when_it_ends(own_copies, 
 
 def test_redis_cache_log_names_no_password(settings, redis_url):
     url = redis_url.replace("redis://", "redis://:secret@")
-    settings.CACHES = {**settings.CACHES, "default": _redis_cache(url, "pw", copies=(CUTOFF_KEY_PREFIX,))}
+    settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(url, "pw", copies=(CUTOFF_KEY_PREFIX,))}
     assert "secret" not in caches["default"]._new_copies().source_name
 
 
@@ -232,7 +238,7 @@ SESSION_COPIES = (CUTOFF_KEY_PREFIX, SESSION_PREFIX)  # as the site configures R
 @pytest.fixture
 def redis_sessions(settings, redis_url):
     prefix = f"test-sessions-{uuid.uuid4().hex[:12]}"
-    settings.CACHES = {**settings.CACHES, "default": _redis_cache(redis_url, prefix, copies=SESSION_COPIES)}
+    settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(redis_url, prefix, copies=SESSION_COPIES)}
     settings.SESSION_ENGINE = "accounts.session_engines.redis"
     yield
     caches[settings.SESSION_CACHE_ALIAS].copies.close()
@@ -241,7 +247,7 @@ def redis_sessions(settings, redis_url):
 @pytest.fixture
 def sessions_on_own_redis(settings, redis_sessions, own_redis):
     """Sessions on a Redis of their own (SESSION_CACHE_ALIAS), the cut-off on the suite's."""
-    own = _redis_cache(own_redis.url, "own-sessions", copies=(SESSION_PREFIX,))
+    own = redis_cache_settings(own_redis.url, "own-sessions", copies=(SESSION_PREFIX,))
     settings.CACHES = {**settings.CACHES, "sessions": own}
     settings.SESSION_CACHE_ALIAS = "sessions"
     settings.LOCAL_TIER_BOUND = 0.5

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bench.stack import Server
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP
+from harness.stack import Server
+from tests.support import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
 DBSC_FEATURES = "--enable-features=DeviceBoundSessions,EnableBoundSessionCredentialsSoftwareKeysForManualTesting"
 BOUND_COOKIE_AGE = 125  # Chromium refreshes a bound cookie that expires within 120 s: after 5 s here

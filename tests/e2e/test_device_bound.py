@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from devicebound.models import DeviceBinding
-from tests.conftest import eventually
 from tests.e2e.dbsc import BOUND_COOKIE, SESSION_COOKIE, cookies_of, thief_get
+from tests.support import eventually
 
 pytest_plugins = ["tests.e2e.dbsc"]  # its fixtures: tls_server, dbsc_page
 pytestmark = [pytest.mark.browser, pytest.mark.server]

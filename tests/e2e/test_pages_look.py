@@ -9,8 +9,8 @@ from pprint import pformat
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PHONE
 from tests.factories import PASSWORD
+from tests.support import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 

@@ -19,9 +19,9 @@ from playwright.sync_api import expect
 
 from authdemo.theft import results_path
 from scripts.dpop_demo import DpopKey
-from tests.conftest import eventually
 from tests.e2e.dbsc import BOUND_COOKIE, BOUND_COOKIE_AGE, SESSION_COOKIE, cookies_of, thief_get
 from tests.e2e.injected import HOOK_FETCH, READ_DPOP_KEY, SIGN_PROOF, STOLEN, dpop_login, stolen_access
+from tests.support import eventually
 
 pytest_plugins = ["tests.e2e.dbsc"]  # its fixtures: tls_server, dbsc_page
 pytestmark = [pytest.mark.browser, pytest.mark.server]

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]
 DATABASE = "authdemo_load_quick"

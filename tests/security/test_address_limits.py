@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import AuditEvent
 from tests.factories import PASSWORD
-from tests.security.test_brute_force import PATHS, html_login, token_login
+from tests.security.logins import PATHS, html_login, token_login
 
 pytestmark = pytest.mark.usefixtures("redis_throttle_cache", "still_clock")
 ATTACKER, VICTIM = "203.0.113.9", "198.51.100.7"

@@ -4,7 +4,7 @@ app; PostgreSQL is made unreachable. Answers are clear 503s, never half-authenti
 import pytest
 import requests
 
-from bench.stack import free_port
+from harness.stack import free_port
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.server, pytest.mark.redis]

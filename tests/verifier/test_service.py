@@ -22,8 +22,8 @@ from accounts.models import AccessCutoff
 from accounts.services import revoke_everything
 from api import keys
 from api.wellknown import FEED_MAX_CUTOFFS
-from tests.conftest import ROOT
 from tests.factories import PASSWORD, UserFactory, hmac_token, unsigned_token
+from tests.support import ROOT
 
 pytestmark = [pytest.mark.server]
 
