@@ -5,24 +5,35 @@ ES256 or RS256 key (devicebound.client plays the browser), then times, per refre
 the 403 that issues a challenge, the 200 that checks the signed proof and sets a fresh bound
 cookie, and, apart, the check every page request of a bound session adds (the bound
 cookie's HMAC). CPU time of this thread, best of ROUNDS; a throwaway SQLite database in
-memory, production settings otherwise (debug off). The browser's own signing is not counted.
+memory (unless DATABASE_URL names one), production settings otherwise (debug off). The
+browser's own signing is not counted.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import sys
 import time
 
+from bench.in_process import setup_django
+
+ALGORITHMS = ("ES256", "RS256")
 ROUNDS, CALLS = 5, 200
+LABELS = {
+    "baseline_us": "GET /healthz through the same client (baseline)",
+    "challenge_us": "challenge (403)",
+    "proof_us": "proof checked, cookie set (200)",
+    "refresh_us": "whole refresh (both requests)",
+    "signature_us": "of which the signature check",
+    "per_request_us": "per request of a bound session",
+}
 
 
-def _best(function, calls: int = CALLS) -> float:
-    """Best microseconds per call over ROUNDS runs of `calls` calls."""
+def _best(function, *, rounds: int, calls: int) -> float:
+    """Best microseconds per call over `rounds` runs of `calls` calls."""
     best = float("inf")
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         started = time.thread_time()
         for _ in range(calls):
             function()
@@ -31,24 +42,15 @@ def _best(function, calls: int = CALLS) -> float:
 
 
 def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authdemo.settings_test")  # MD5 hasher: fast logins
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
-    os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(48))
-    os.environ.setdefault("EMAIL_URL", "dummymail://")
-    os.environ.setdefault("SITE_URL", "http://127.0.0.1")
-    import django
-
-    django.setup()
+    setup_django("authdemo.settings_test")  # MD5 hasher: fast logins
     from django.db import connection
 
     connection.creation.create_test_db(verbosity=0, serialize=False)  # SQLite: in memory
     logging.getLogger("django.request").setLevel(logging.ERROR)  # each 403 would log a warning
 
 
-def measure(algorithm: str) -> dict[str, float]:
-    from django.conf import settings
+def measure(algorithm: str, *, rounds: int = ROUNDS, calls: int = CALLS) -> dict[str, float]:
+    """Microseconds of server CPU per step of one refresh with an `algorithm` key (LABELS)."""
     from django.test import Client, RequestFactory
 
     from accounts.authentication import REGISTRY_KEY
@@ -82,37 +84,49 @@ def measure(algorithm: str) -> dict[str, float]:
         )
         assert response.status_code == 200, response.content
 
-    baseline = _best(lambda: client.get("/healthz", secure=True))
-    sign = _best(lambda: key.refresh_proof("x" * 43))
-    issue = _best(challenge)
-    both = _best(refresh)
+    def best(function, *, more: int = 1) -> float:
+        return _best(function, rounds=rounds, calls=calls * more)
+
+    baseline = best(lambda: client.get("/healthz", secure=True))
+    sign = best(lambda: key.refresh_proof("x" * 43))
+    issue = best(challenge)
+    both = best(refresh)
     request = RequestFactory(HTTP_HOST="127.0.0.1").get("/accounts/profile/", secure=True)
     request.COOKIES = {name: morsel.value for name, morsel in client.cookies.items()}
     request.session = client.session
     assert request.session[REGISTRY_KEY] and not services.refuses(request=request)
     proof, jwk = key.refresh_proof("x" * 43), key.jwk
-    verify = _best(lambda: proofs.check_refresh(proof, algorithm=algorithm, jwk=jwk))
-    check = _best(lambda: services.refuses(request=request), calls=CALLS * 10)
+    verify = best(lambda: proofs.check_refresh(proof, algorithm=algorithm, jwk=jwk))
+    check = best(lambda: services.refuses(request=request), more=10)
     return {
-        "GET /healthz through the same client (baseline)": baseline,
-        "challenge (403)": issue,
-        "proof checked, cookie set (200)": both - issue - sign,
-        "whole refresh (both requests)": both - sign,
-        "of which the signature check": verify,
-        "per request of a bound session": check,
-        "refresh interval (s)": settings.DBSC_COOKIE_AGE - 120,
+        "baseline_us": baseline,
+        "challenge_us": issue,
+        "proof_us": both - issue - sign,
+        "refresh_us": both - sign,
+        "signature_us": verify,
+        "per_request_us": check,
+    }
+
+
+def measure_all(*, algorithms: tuple[str, ...] = ALGORITHMS, rounds: int = ROUNDS, calls: int = CALLS) -> dict:
+    """Set Django up, then time a refresh per algorithm; with how often a bound browser refreshes."""
+    _setup()
+    from django.conf import settings
+
+    return {
+        "algorithms": {algorithm: measure(algorithm, rounds=rounds, calls=calls) for algorithm in algorithms},
+        "refresh_interval_s": settings.DBSC_COOKIE_AGE - 120,  # the cookie is refreshed 120 s before it expires
     }
 
 
 def main() -> None:
-    _setup()
-    for algorithm in ("ES256", "RS256"):
-        results = measure(algorithm)
-        interval = results.pop("refresh interval (s)")
+    results = measure_all()
+    interval = results["refresh_interval_s"]
+    for algorithm, rows in results["algorithms"].items():
         print(f"{algorithm}:")
-        for name, microseconds in results.items():
-            print(f"  {microseconds:8.1f} µs  {name}")
-        whole = results["whole refresh (both requests)"]
+        for name, microseconds in rows.items():
+            print(f"  {microseconds:8.1f} µs  {LABELS[name]}")
+        whole = rows["refresh_us"]
         print(
             f"  one refresh per browser every {interval} s (DBSC_COOKIE_AGE - 120 s): "
             f"{whole / interval:.2f} µs of CPU per second per bound browser, "

@@ -1,9 +1,12 @@
-"""Django set up in this process as production runs it (debug off), for the in-process benchmarks."""
+"""Django set up in this process as production runs it (debug off), for the in-process benchmarks,
+and a way to run one of them in an interpreter of its own (`make bench` does, for each)."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 
 def setup_django(settings_module: str = "authdemo.settings", **environment: str) -> None:
@@ -24,3 +27,17 @@ def setup_django(settings_module: str = "authdemo.settings", **environment: str)
     import django
 
     django.setup()
+
+
+def _replace_environment(environment: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(environment)
+
+
+def isolated(function, environment: dict[str, str], /, *args, **kwargs):
+    """Return `function(*args, **kwargs)` called in a fresh interpreter whose environment is
+    exactly `environment`: Django is set up once per process with one settings module, and
+    a benchmark's setup (its settings, its test database) must not reach the caller's."""
+    context = get_context("spawn")  # not fork: the caller may hold connections and threads
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_replace_environment, initargs=(environment,)) as pool:
+        return pool.submit(function, *args, **kwargs).result()
