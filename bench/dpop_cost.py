@@ -43,26 +43,28 @@ def _signed(proof: str) -> tuple[bytes, bytes]:
     return head.encode(), base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
 
 
-def _blocks(*runs) -> list[list[float]]:
-    """Microseconds per call of each `run(i)`, per block of CALLS calls: REPEATS blocks each,
+def _blocks(*runs, repeats: int = REPEATS, calls: int = CALLS) -> list[list[float]]:
+    """Microseconds per call of each `run(i)`, per block of `calls` calls: `repeats` blocks each,
     the runs' blocks interleaved."""
     times = [[] for _ in runs]
-    for repeat in range(REPEATS):
+    for repeat in range(repeats):
         for run, block in zip(runs, times, strict=True):
             started = time.thread_time()
-            for call in range(CALLS):
-                run(repeat * CALLS + call)
-            block.append((time.thread_time() - started) / CALLS * 1e6)
+            for call in range(calls):
+                run(repeat * calls + call)
+            block.append((time.thread_time() - started) / calls * 1e6)
     return times
 
 
-def _best(run) -> float:
-    """Best microseconds per call of `run(i)` over REPEATS blocks of CALLS calls."""
-    return min(_blocks(run)[0])
+def _best(run, **sizes: int) -> float:
+    """Best microseconds per call of `run(i)` over REPEATS blocks of CALLS calls (or `sizes`)."""
+    return min(_blocks(run, **sizes)[0])
 
 
-def measure(alg: str = "ES256") -> dict[str, float]:
-    """Microseconds per request: bearer, dpop, and the difference split in three."""
+def measure(alg: str = "ES256", *, repeats: int = REPEATS, calls: int = CALLS) -> dict[str, float]:
+    """Microseconds per request: bearer, dpop, and the difference split in three (`repeats`
+    blocks of `calls` calls each)."""
+    sizes = {"repeats": repeats, "calls": calls}
     setup_django(JWT_REVOCATION="off")  # no cut-off read: the same for both requests, and no database
     import jwt
     from django.contrib.auth import get_user_model
@@ -80,7 +82,7 @@ def measure(alg: str = "ES256") -> dict[str, float]:
         mint_refresh_token(user=user, family_id="f", auth_time=int(time.time()), jkt=thumbprint(key.jwk())).access_token
     )
     url, nonce = f"http://{HOST}/api/dashboard/", dpop.nonce()
-    proofs = [key.proof("GET", url, nonce=nonce, token=bound) for _ in range(REPEATS * CALLS * 2)]
+    proofs = [key.proof("GET", url, nonce=nonce, token=bound) for _ in range(repeats * calls * 2)]
     handler = WSGIHandler()
 
     def request(authorization: str, proof: str | None = None) -> None:
@@ -93,14 +95,14 @@ def measure(alg: str = "ES256") -> dict[str, float]:
 
     request(f"Bearer {bearer}")  # warm up: imports, the URL resolver
     bearer_times, dpop_times = _blocks(
-        lambda i: request(f"Bearer {bearer}"), lambda i: request(f"DPoP {bound}", proofs[i])
+        lambda i: request(f"Bearer {bearer}"), lambda i: request(f"DPoP {bound}", proofs[i]), **sizes
     )
     result = {
         "bearer": min(bearer_times),
         "dpop": min(dpop_times),
-        "signature": _best(lambda i: verify(signing_input[i], signature_bytes[i])),
-        "replay": _best(lambda i: cache.add(f"dpop-bench:{uuid.uuid4().hex}", 1, timeout=66)),
-        "proof checks": _best(lambda i: check_proof(proofs[i], method="GET", url=url, access_token=bound)),
+        "signature": _best(lambda i: verify(signing_input[i], signature_bytes[i]), **sizes),
+        "replay": _best(lambda i: cache.add(f"dpop-bench:{uuid.uuid4().hex}", 1, timeout=66), **sizes),
+        "proof checks": _best(lambda i: check_proof(proofs[i], method="GET", url=url, access_token=bound), **sizes),
     }
     result["added"] = result["dpop"] - result["bearer"]
     result["added, median pair"] = statistics.median(d - b for b, d in zip(bearer_times, dpop_times, strict=True))
