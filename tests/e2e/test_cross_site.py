@@ -310,3 +310,12 @@ def test_cross_site_way_without_cors_credentials(way_id, two_sites_without_crede
     table.setdefault(way_id, {})["works_without_cors_credentials"] = result
     page.close()
     assert result is WITHOUT_CREDENTIALS[way_id]
+
+
+def test_second_site_page_is_accessible(two_sites, profiles, axe):
+    page = open_second_site(profiles["allowed"], two_sites)
+
+    violations = axe(page)
+
+    page.close()
+    assert violations == []
