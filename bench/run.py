@@ -2,9 +2,11 @@
 
 Full: rounds of every scheme in a rotating order on empty stores, then with 1,000,000
 stored sessions and tokens, plus login, refresh and revocation times and two app
-processes sharing the stores; results go to bench/results/. Quick (CI, about two minutes): one
-short round, and one after storing 1,000 rows (so the fill stays in step with the models),
-written to a git-ignored directory.
+processes sharing the stores, and the theft protections' in-process costs (a DPoP-bound request
+over a bearer one, a DBSC refresh, the hashed session-key lookup); results go to bench/results/.
+Quick (CI, about two minutes): one short round, and one after storing 1,000 rows (so the fill
+stays in step with the models), the in-process costs with few repetitions, written to a
+git-ignored directory.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import environment, peers, scale, verifier
+from bench import dbsc_cost, dpop_cost, environment, peers, scale, secrets_cost, verifier
+from bench.in_process import isolated
 from bench.load import BENCH_WORKER_CLASS, COUNTED_APP, measure
-from bench.report import check_targets, spread, steady, summarize, write
+from bench.report import check_in_process_targets, check_targets, spread, steady, summarize, write
 from bench.schemes import ALL_SCHEMES, SCHEMES, check, credential_bytes, credentials, server_settings, session_cookies
 from harness.stack import ROOT, Server, Stores, base_env, ensure_wrk, prepare_site, recreate_database, start_all
 
@@ -32,10 +35,24 @@ class Plan:
     revocations: int  # revocations timed across two processes
     stores: Stores
     out_dir: Path
+    in_process: dict[str, dict[str, int]]  # each in-process measure's repetitions; {} for its own defaults
 
 
-FULL = Plan("full", True, 4, 4, 4, 1_000_000, 100, Stores("authdemo_bench", 9), ROOT / "bench" / "results")
-QUICK = Plan("quick", False, 1, 1, 4, 1_000, 5, Stores("authdemo_bench_quick", 10), ROOT / "artifacts" / "bench-quick")
+FULL = Plan(
+    "full",
+    True,
+    4,
+    4,
+    4,
+    1_000_000,
+    100,
+    Stores("authdemo_bench", 9),
+    ROOT / "bench" / "results",
+    {"dpop": {}, "dbsc": {}, "lookup": {}},
+)
+QUICK = Plan("quick", False, 1, 1, 4, 1_000, 5, Stores("authdemo_bench_quick", 10), ROOT / "artifacts" / "bench-quick",
+             {"dpop": {"repeats": 3, "calls": 20}, "dbsc": {"rounds": 2, "calls": 20},
+              "lookup": {"repeats": 3, "calls": 10_000}})  # fmt: skip
 
 
 def run_rounds(plan: Plan, servers: dict[str, Server], schemes) -> tuple[list[dict], dict]:
@@ -69,6 +86,19 @@ def phase(plan: Plan, servers: dict[str, Server], schemes) -> dict:
     for key, row in summary.items():
         row["credential_bytes"] = sizes[key]
     return summary
+
+
+def in_process(plan: Plan, env: dict[str, str]) -> dict:
+    """Time the theft protections in-process, each in an interpreter of its own (one Django
+    setup per process): with the run's Redis, where the DPoP replay check keeps its jtis, and
+    no database URL, so dbsc_cost makes its throwaway SQLite database in memory."""
+    own = {name: value for name, value in env.items() if name not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    results = {
+        "dpop": isolated(dpop_cost.measure, own, "ES256", **plan.in_process["dpop"]),
+        "dbsc": isolated(dbsc_cost.measure_all, own, **plan.in_process["dbsc"]),
+        "hashed_lookup_us": isolated(secrets_cost.measure, own, **plan.in_process["lookup"]),
+    }
+    return {**results, "targets": check_in_process_targets(results)}
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -125,6 +155,8 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
     service = verifier.run(env, logs, seconds=plan.seconds, connections=plan.connections,
                            revocations=100 if plan.warmup else 3,
                            algorithms=verifier.ALGORITHMS if plan.warmup else verifier.ALGORITHMS[-1:])  # fmt: skip
+    print("bench: in-process costs of DPoP, DBSC and the hashed session key", flush=True)
+    theft = in_process(plan, env)
     service["algorithms"] = {"HS256 (authdemo)": verifier.hs256_row(servers["jwt-off"], env, empty["jwt_stateless"]),
                              **service["algorithms"]}  # fmt: skip
     return {
@@ -143,6 +175,7 @@ def collect(plan: Plan, servers: dict[str, Server], env: dict[str, str], logs: P
         "operations": operations,
         "scalability": pair,
         "verifier": service,
+        "in_process": theft,
         "targets": check_targets(empty, full, pair, rows=plan.scale_rows),
     }
 

@@ -92,6 +92,42 @@ def test_results_written_before_the_rounds_were_recorded_read_them_from_the_sett
     assert steady({**results, "settings": "wrk -t1 -c4, 1 s per run, 1 interleaved rounds (medians)"}) is None
 
 
+def test_in_process_targets_are_judged_against_their_limit():
+    targets = sample_results()["in_process"]["targets"]
+    assert [(t["value"], t["limit"], t["met"]) for t in targets] == [(260.0, 250.0, False), (1.0, 5.0, True)]
+    assert targets[0]["target"].startswith("a DPoP-bound request adds <= 250 µs over a bearer one")
+    assert targets[1]["target"].startswith("the hashed session-key lookup")
+
+
+def test_markdown_splits_what_dpop_adds_over_bearer():
+    text = markdown(sample_results())
+    assert "| bearer request | 400 |\n| DPoP-bound request | 660 |\n| added by DPoP | +260 |" in text
+    assert "| of which the signature check | 70 |" in text
+    assert "| of which the replay check (cache.add of the jti) | 50 |" in text
+    assert "| of which the rest | 140 |" in text
+    assert "| added, median of paired blocks | +275 |" in text
+
+
+def test_markdown_shows_a_dbsc_refresh_and_how_often():
+    text = markdown(sample_results())
+    assert "| ES256 | 1500 | 2300 | 3800 | 130 | 12 |" in text
+    assert "| RS256 | 1500 | 2300 | 4800 | 130 | 12 |" in text
+    assert "once every 480 s (DBSC_COOKIE_AGE - 120 s): 7.92 µs (ES256), 10.00 µs (RS256) of CPU" in text
+    assert "20.8 refreshes/s for 10,000 of them" in text
+
+
+def test_markdown_gives_the_in_process_targets_a_verdict():
+    text = markdown(sample_results())
+    assert "Hashed session-key lookup (stored_key, once per session read, write or delete): 1.00 µs." in text
+    assert "(GET /api/dashboard/, ES256) | 260.00 | 250 | missed |" in text
+    assert "(SHA-256 of a 32-character key) <= 5 µs | 1.00 | 5 | met |" in text
+
+
+def test_markdown_of_results_without_in_process_costs_leaves_them_out():
+    results = {key: value for key, value in sample_results().items() if key != "in_process"}
+    assert "Theft protections" not in markdown(results)  # results written before they were measured
+
+
 def test_chart_is_well_formed_svg_with_escaped_text():
     svg = chart_svg(sample_results())
     root = ET.fromstring(svg)
