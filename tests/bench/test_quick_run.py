@@ -70,3 +70,23 @@ def test_quick_run_times_revocation_reaching_the_verifier(quick_results):
     revocation = quick_results["json"]["verifier"]["revocation"]
     assert revocation["samples"] == 3 and 0 < revocation["p50_ms"] <= revocation["p99_ms"]
     assert "A separate verifier" in (quick_results["dir"] / "latest.md").read_text()
+
+
+def test_quick_run_measures_the_theft_protections_in_process(quick_results):
+    measured = quick_results["json"]["in_process"]
+    dpop = measured["dpop"]
+    assert dpop["dpop"] > dpop["bearer"] > 0 and dpop["signature"] > 0 and dpop["replay"] > 0
+    assert dpop["rest"] == pytest.approx(dpop["added"] - dpop["signature"] - dpop["replay"])
+    assert set(measured["dbsc"]["algorithms"]) == {"ES256", "RS256"}
+    assert all(row["refresh_us"] > row["signature_us"] > 0 for row in measured["dbsc"]["algorithms"].values())
+    assert measured["dbsc"]["refresh_interval_s"] == 480
+    assert 0 < measured["hashed_lookup_us"] < 1000
+
+
+def test_quick_run_judges_the_theft_targets_in_markdown(quick_results):
+    targets = quick_results["json"]["in_process"]["targets"]
+    assert [t["limit"] for t in targets] == [250, 5] and all(isinstance(t["met"], bool) for t in targets)
+    text = (quick_results["dir"] / "latest.md").read_text()
+    assert "## Theft protections, in-process" in text
+    for target in targets:
+        assert f"| {target['target']} | {target['value']:.2f} | {target['limit']:g} | " in text
