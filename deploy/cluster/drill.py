@@ -184,7 +184,7 @@ def print_drill(drill: Drill) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m deploy.cluster.drill", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short drills, results in artifacts/drill/")
     parser.add_argument("--state", type=Path, default=STATE, help="where to write the cluster's map")
     args = parser.parse_args(argv)

@@ -265,7 +265,7 @@ def cluster_env(database: str = "authdemo_cluster") -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m deploy.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=3)
     parser.add_argument("--database", default="authdemo_cluster", help="recreated; must start with authdemo_cluster")
     parser.add_argument("--state", type=Path, default=STATE, help="where to write the map")
