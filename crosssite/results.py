@@ -69,9 +69,14 @@ def cross_site_table(results: dict | None) -> dict | None:
         latency = f"{latency:.1f} ms" if isinstance(latency, int | float) and not isinstance(latency, bool) else "-"
         rows.append({"key": key, "label": label, "cells": [_shown(cells.get(name)) for name in COLUMNS],
                      "latency": latency})  # fmt: skip
-    bff, bearer = ways.get("bff", {}).get("latency_ms"), ways.get("bearer", {}).get("latency_ms")
-    hop = None
-    if all(isinstance(value, int | float) and not isinstance(value, bool) for value in (bff, bearer)):
-        hop = f"{bff - bearer:+.1f} ms"
-    return {"rows": rows, "bff_hop": hop, "measured_at": str(results.get("measured_at", "")),
+    return {"rows": rows, "measured_at": str(results.get("measured_at", "")),
+            "bff_hop": _difference(ways, "bff", "bearer"), "bff_over_dpop": _difference(ways, "bff", "dpop"),
             "browser": str(results.get("browser", "")), "calls": results.get("latency_calls")}  # fmt: skip
+
+
+def _difference(ways: dict, way: str, than: str) -> str | None:
+    """How much longer one call takes `way` than `than` (medians), or None when either is unmeasured."""
+    values = [ways.get(key, {}).get("latency_ms") for key in (way, than)]
+    if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
+        return None
+    return f"{values[0] - values[1]:+.1f} ms"

@@ -11,6 +11,7 @@ MEASURED = {
     "ways": {
         "bearer": {"works_third_party_cookies_blocked": True, "reads_token": True, "latency_ms": 13.1},
         "bff": {"works_third_party_cookies_blocked": True, "reads_token": False, "latency_ms": 25.7},
+        "dpop": {"latency_ms": 19.1},
     },
 }
 
@@ -40,6 +41,7 @@ def test_best_row_shows_each_measured_way_and_the_bff_hop(client, db, results_fi
     assert '<tr id="cross-site-bearer"><th scope="row">Bearer token in memory' in row
     assert "<td>13.1 ms</td>" in row and "<td>25.7 ms</td>" in row
     assert "+12.6 ms per call over a bearer token" in row
+    assert "+6.6 ms over DPoP signed in the browser" in row
     assert "RFC 10017" in client.get("/compare/").content.decode()
 
 
