@@ -20,7 +20,8 @@ import time
 import psycopg
 import requests
 
-from accounts.vocabulary import REVOCABLE_ENGINE_KEYS
+from accounts.vocabulary import CACHED_DB, DB, REVOCABLE_ENGINE_KEYS
+from bench.scale import copy_filler_keys
 from harness.logins import log_in
 from harness.stack import (
     ROOT,
@@ -52,11 +53,14 @@ INSERT INTO accounts_user (password, is_superuser, username, first_name, last_na
 SELECT %(hash)s, false, 'user' || n, '', '', '', false, true, now(), 'User ' || n, '#user' || n, '#user' || n
 FROM generate_series(1, 10000) n;
 INSERT INTO accounts_usersession (id, user_id, session_key, engine, created_at, last_seen, expires_at, ip, user_agent)
-SELECT gen_random_uuid(), 1 + n %% 10000, md5(n::text), (%(engines)s::text[])[1 + n %% %(engine_count)s],
+SELECT gen_random_uuid(), 1 + n %% 10000, stored, (%(engines)s::text[])[1 + n %% %(engine_count)s],
        now() - interval '2 days', now() - (n %% 5000) * interval '1 minute',
        now() + CASE WHEN n %% 10 = 0 THEN interval '-1 day' ELSE interval '6 days' END, '10.0.0.1',
        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36'
-FROM generate_series(1, %(rows)s) n;
+FROM filler_keys;
+INSERT INTO accounts_hashedsession (session_key, session_data, expire_date)
+SELECT session_key, repeat(md5(session_key), 6), expires_at FROM accounts_usersession
+WHERE engine = ANY(%(database_engines)s::text[]);
 INSERT INTO token_blacklist_outstandingtoken (token, created_at, expires_at, user_id, jti)
 SELECT 'x', now(), now() + CASE WHEN n %% 10 = 0 THEN interval '-1 day' ELSE interval '1 day' END,
        1 + n %% 10000, md5('t' || n)
@@ -77,19 +81,27 @@ def password_hash(env: dict[str, str], password: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def fill(stores: Stores, *, rows: int, hashed_password: str) -> None:
+    """Store 10,000 users, `rows` registry rows (their keys stored_key()s, as the engines keep
+    them) with a database session (accounts_hashedsession, opaque data) behind each one of a
+    database engine, `rows` outstanding tokens and `rows` / 10 audit events."""
+    engines = list(REVOCABLE_ENGINE_KEYS)
+    database_engines = [engine for engine in engines if engine in (DB, CACHED_DB)]
+    parameters = {"hash": hashed_password, "rows": rows, "engines": engines, "engine_count": len(engines)}
+    with psycopg.connect(stores.database_url, autocommit=True) as conn:
+        copy_filler_keys(conn, rows=rows)
+        for statement in FILL.split(";\n"):
+            if statement.strip():
+                conn.execute(statement, parameters | {"database_engines": database_engines})
+
+
 def build_database(rows: int, env: dict[str, str]) -> None:
     """Recreate the stores (authdemo_bench* only), migrate, seed the demo users, then fill."""
     recreate_database(STORES)
     prepare_site(env)
     hashed = password_hash(env, "scale-pass-123")
     started = time.perf_counter()
-    engines = list(REVOCABLE_ENGINE_KEYS)
-    with psycopg.connect(STORES.database_url, autocommit=True) as conn:
-        for statement in FILL.split(";\n"):
-            if statement.strip():
-                conn.execute(
-                    statement, {"hash": hashed, "rows": rows, "engines": engines, "engine_count": len(engines)}
-                )
+    fill(STORES, rows=rows, hashed_password=hashed)
     print(f"filled {rows:,} sessions and tokens in {time.perf_counter() - started:.1f} s")
 
 

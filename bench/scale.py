@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import threading
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from statistics import median
 import psycopg
 import requests
 
+from accounts.session_engines.keys import stored_key
 from authdemo.measured import BASELINE, JWT_CUTOFF, SESSION_REDIS
 from bench.load import BENCH_WORKER_CLASS, COUNTED_APP, Target, measure
 from bench.schemes import PASSWORD, USERNAME, access_token, session_cookie
@@ -18,7 +20,9 @@ from harness.stack import Server, Stores, start_all
 
 LOAD_USERS = 10_000
 REDIS_BATCH = 10_000
-SESSION_CACHE_PREFIX = "authdemo:1:django.contrib.sessions.cache"  # django-redis KEY_PREFIX:VERSION:key
+# django-redis's KEY_PREFIX:VERSION: and the cache engines' prefix; the engines append stored_key(key).
+SESSION_CACHE_PREFIX = "authdemo:1:django.contrib.sessions.cache"
+COPY_BATCH = 100_000
 
 # Filler users get skeletons of their own: '#' never appears in a real one (usernames are
 # letters, digits and @.+-_), so no filler can clash with, or shadow, a real user.
@@ -29,11 +33,11 @@ SELECT '!', false, 'load' || g, '', '', '', false, true, now(), '', '#load' || g
 FROM generate_series(1, {users}) g;
 CREATE TEMP TABLE load_users AS SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM accounts_user
     WHERE username LIKE 'load%';
-INSERT INTO django_session (session_key, session_data, expire_date)
-SELECT md5('s' || g), repeat(md5('d' || g), 6), now() + interval '7 days' FROM generate_series(1, {rows}) g;
+INSERT INTO accounts_hashedsession (session_key, session_data, expire_date)
+SELECT k.stored, repeat(md5('d' || k.n), 6), now() + interval '7 days' FROM filler_keys k;
 INSERT INTO accounts_usersession (id, session_key, engine, created_at, last_seen, expires_at, user_agent, user_id)
-SELECT gen_random_uuid(), md5('s' || g), 'db', now(), now(), now() + interval '7 days', 'bench', u.id
-FROM generate_series(1, {rows}) g JOIN load_users u ON u.n = g % {users};
+SELECT gen_random_uuid(), k.stored, 'db', now(), now(), now() + interval '7 days', 'bench', u.id
+FROM filler_keys k JOIN load_users u ON u.n = k.n % {users};
 INSERT INTO token_blacklist_outstandingtoken (jti, token, created_at, expires_at, user_id)
 SELECT md5('t' || g), repeat(md5('k' || g), 10), now(), now() + interval '1 day', u.id
 FROM generate_series(1, {rows}) g JOIN load_users u ON u.n = g % {users};
@@ -51,24 +55,59 @@ VACUUM (ANALYZE);
 SETTLE_SQL = "CHECKPOINT"
 
 
+def filler_key(n: int) -> str:
+    """The session key (as a cookie would carry it) of the n-th filler session: 32 of the
+    characters Django makes keys of, like every real key."""
+    return f"fill{n:028d}"
+
+
+def copy_filler_keys(conn: psycopg.Connection, *, rows: int) -> None:
+    """Create the temporary table filler_keys (n, stored): the stored key of filler sessions 1..rows.
+
+    The stores keep stored_key(key), never the key: the digests are made here, by the engines'
+    own function, and the fill's SQL joins on them.
+    """
+    conn.execute("CREATE TEMP TABLE filler_keys (n bigint PRIMARY KEY, stored text NOT NULL)")
+    with conn.cursor().copy("COPY filler_keys (n, stored) FROM STDIN") as copy:
+        for start in range(1, rows + 1, COPY_BATCH):
+            numbers = range(start, min(start + COPY_BATCH, rows + 1))
+            copy.write("".join(f"{n}\t{stored_key(filler_key(n))}\n" for n in numbers))
+
+
 def fill(stores: Stores, *, rows: int) -> float:
-    """Store `rows` sessions (PostgreSQL and Redis) and `rows` outstanding tokens; return seconds taken."""
+    """Store `rows` sessions in each store the engines read (accounts_hashedsession with its
+    registry rows, and Redis) and `rows` outstanding tokens; return seconds taken.
+
+    The database rows' data is opaque (the fill cannot sign with the servers' secret): the
+    engine finds each row by its key and decodes nothing. The Redis sessions hold a filler
+    user's login as the Redis engine writes it (pickled, as django-redis stores values).
+    """
     started = time.perf_counter()
     with psycopg.connect(stores.database_url, autocommit=True) as conn:
+        copy_filler_keys(conn, rows=rows)
         for statement in FILL_SQL.format(rows=rows, users=LOAD_USERS).split(";\n"):
             if statement.strip():
                 conn.execute(statement)
+        user_ids = [row[0] for row in conn.execute("SELECT id FROM load_users ORDER BY n")]
         try:
             conn.execute(SETTLE_SQL)
         except psycopg.errors.InsufficientPrivilege:  # PostgreSQL 15: superuser or pg_checkpoint
             print("bench: no CHECKPOINT after the fill (the role may not); the writes settle during the runs")
-    client, value = stores.redis(), b"x" * 200
-    for start in range(0, rows, REDIS_BATCH):
-        pipe = client.pipeline(transaction=False)
-        for n in range(start, min(start + REDIS_BATCH, rows)):
-            pipe.set(f"{SESSION_CACHE_PREFIX}load{n:027d}", value, ex=7 * 86400)
-        pipe.execute()
+    _fill_redis(stores, rows=rows, user_ids=user_ids)
     return time.perf_counter() - started
+
+
+def _fill_redis(stores: Stores, *, rows: int, user_ids: list[int]) -> None:
+    """SET each filler session under the key the Redis engine reads (HashedCacheKeys.cache_key_of)."""
+    client = stores.redis()
+    backend = "django.contrib.auth.backends.ModelBackend"
+    for start in range(1, rows + 1, REDIS_BATCH):
+        pipe = client.pipeline(transaction=False)
+        for n in range(start, min(start + REDIS_BATCH, rows + 1)):
+            login = {"_auth_user_id": str(user_ids[n % len(user_ids)]), "_auth_user_backend": backend}
+            value = pickle.dumps(login, pickle.DEFAULT_PROTOCOL)  # django-redis's PickleSerializer
+            pipe.set(SESSION_CACHE_PREFIX + stored_key(filler_key(n)), value, ex=7 * 86400)
+        pipe.execute()
 
 
 def _timed(call) -> float:
