@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
 
 @pytest.fixture(scope="module")
-def migrated(harness_stores) -> None:
+def migrated(harness_stores):
     """Two migrated databases of the harness's own: one per fill (both fill users from id 1)."""
     recreate_database(SCALE_STORES)
     manage(base_env(SCALE_STORES), "migrate", "--no-input")
@@ -30,6 +30,11 @@ def migrated(harness_stores) -> None:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:  # a copy: one migration, not two
         conn.execute(f'DROP DATABASE "{ADMIN_STORES.database}"')
         conn.execute(f'CREATE DATABASE "{ADMIN_STORES.database}" TEMPLATE "{SCALE_STORES.database}"')
+    yield
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for stores in (SCALE_STORES, ADMIN_STORES):
+            conn.execute(f'DROP DATABASE IF EXISTS "{stores.database}" WITH (FORCE)')
+    SCALE_STORES.redis().flushdb()  # db 14: this test's own
 
 
 @pytest.fixture(scope="module")
