@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "crosssite.middleware.SecondSiteMiddleware",  # before CommonMiddleware, which resolves in its URLconf
     "authdemo.middleware.ServerTimingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "crosssite.middleware.CrossSiteSessionCookieMiddleware",  # outside SessionMiddleware: sees the cookie it sets
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

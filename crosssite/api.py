@@ -21,7 +21,7 @@ from api import services
 from api.serializers import CredentialsSerializer
 from api.throttling import AuthRateThrottle
 from api.views import NO_STORE, TimedAPIView
-from crosssite.cookies import MODES, set_cross_site_cookie
+from crosssite.cookies import MODES, SESSION_COOKIE_MODE, set_cross_site_cookie
 
 
 def require_trusted_origin(request) -> None:
@@ -83,12 +83,7 @@ class SessionCookieLoginApi(CrossSiteLogin):
         mode = cookie_mode(request)
         user = self.credentials(request)
         auth_login(request._request, user)
-        request.session.save()
-        # The cookie is set here with the mode's attributes; SessionMiddleware sets it only for
-        # a modified session, and would set it with the site's SameSite=Lax.
-        request.session.modified = False
-        response = Response({"username": user.get_username(), "cookie": mode})
-        key = request.session.session_key
-        return set_cross_site_cookie(
-            response, settings.SESSION_COOKIE_NAME, key, mode=mode, max_age=settings.SESSION_COOKIE_AGE
-        )
+        # SessionMiddleware sets the cookie; crosssite.middleware gives it these attributes, then and
+        # each time it is set again for this session (the registry's last-seen touch, a key cycle).
+        request.session[SESSION_COOKIE_MODE] = mode
+        return Response({"username": user.get_username(), "cookie": mode})

@@ -15,6 +15,7 @@ from http.cookies import Morsel
 from django.http import HttpResponse
 
 MODES = ("lax", "none", "partitioned")
+SESSION_COOKIE_MODE = "crosssite.cookie"  # the session key holding the mode its cross-site login chose
 
 
 class PartitionedMorsel(Morsel):
@@ -26,15 +27,22 @@ class PartitionedMorsel(Morsel):
 
 def set_cross_site_cookie(response: HttpResponse, name: str, value: str, *, mode: str, max_age: int, path: str = "/"):
     """Set an HttpOnly cookie with `mode`'s SameSite, Secure and Partitioned attributes."""
-    cross = mode != "lax"
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="Lax")
+    return restyle_cookie(response, name, mode=mode)
+
+
+def restyle_cookie(response: HttpResponse, name: str, *, mode: str):
+    """Give the cookie `name` that `response` sets `mode`'s SameSite, Secure and Partitioned attributes."""
+    if mode == "lax":
+        return response
+    morsel = response.cookies[name]
     # Chromium counts http://127.0.0.1 and http://localhost as secure contexts and keeps a Secure
     # cookie they set (measured: tests/e2e/test_cross_site.py); other hosts need HTTPS.
-    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, secure=cross,
-                        samesite="None" if cross else "Lax")  # fmt: skip
+    morsel["samesite"], morsel["secure"] = "None", True
     if mode == "partitioned":
-        morsel = PartitionedMorsel()
-        morsel.set(name, value, response.cookies[name].coded_value)
-        morsel.update(dict(response.cookies[name]))
-        morsel["partitioned"] = True
-        response.cookies[name] = morsel
+        partitioned = PartitionedMorsel()
+        partitioned.set(morsel.key, morsel.value, morsel.coded_value)
+        partitioned.update(dict(morsel))
+        partitioned["partitioned"] = True
+        response.cookies[name] = partitioned
     return response

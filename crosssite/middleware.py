@@ -8,6 +8,8 @@ API on one and a client application on another, cross-site for every cookie and 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from crosssite.cookies import MODES, SESSION_COOKIE_MODE, restyle_cookie
+
 SECOND_SITE_URLCONF = "crosssite.site_urls"
 
 
@@ -28,3 +30,32 @@ class SecondSiteMiddleware:
         if request.get_host().rsplit(":", 1)[0] == settings.CROSS_SITE_HOST:
             request.urlconf = SECOND_SITE_URLCONF
         return self.get_response(request)
+
+
+class CrossSiteSessionCookieMiddleware:
+    """Give the session cookie the attributes its cross-site login chose, whenever it is set.
+
+    SessionMiddleware sets the cookie with the site's SESSION_COOKIE_SAMESITE each time the
+    session changes (the registry's last-seen touch, once a minute); a cross-site session's
+    cookie must keep SameSite=None (and Partitioned) every time.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        middleware = list(settings.MIDDLEWARE)
+        this = f"{__name__}.{type(self).__name__}"
+        sessions = "django.contrib.sessions.middleware.SessionMiddleware"
+        if sessions not in middleware or middleware.index(this) > middleware.index(sessions):
+            raise ImproperlyConfigured(
+                f"Put {this} before {sessions} in MIDDLEWARE: it restyles the cookie that one sets."
+            )
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        morsel = response.cookies.get(settings.SESSION_COOKIE_NAME)
+        session = getattr(request, "session", None)
+        if morsel is not None and morsel.value and session is not None:
+            mode = session.get(SESSION_COOKIE_MODE)
+            if mode in MODES:
+                restyle_cookie(response, settings.SESSION_COOKIE_NAME, mode=mode)
+        return response

@@ -1,8 +1,13 @@
 """The second site, chosen by Host, and its backend-for-frontend's answers to bad input."""
 
+import time
+
 import pytest
+import time_machine
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
+from crosssite.middleware import CrossSiteSessionCookieMiddleware, SecondSiteMiddleware
 from harness.stack import free_port
 from tests.factories import PASSWORD
 
@@ -110,3 +115,33 @@ def test_cross_site_session_login_sets_the_cookie_with_the_modes_attributes(clie
 
     assert response.status_code == 200
     assert attributes in response.cookies[settings.SESSION_COOKIE_NAME].output()
+
+
+@pytest.mark.parametrize(("mode", "attributes"), MODE_ATTRIBUTES)
+def test_cross_site_session_cookie_keeps_its_attributes_when_set_again(client, bob, settings, mode, attributes):
+    client.post(f"/crosssite/api/session/login/?cookie={mode}", {"username": "bob", "password": PASSWORD},
+                content_type="application/json", HTTP_ORIGIN=settings.CROSS_SITE_ORIGIN)  # fmt: skip
+
+    with time_machine.travel(time.time() + settings.SESSION_TOUCH_INTERVAL + 1):
+        later = client.get("/api/me/")  # the registry's last-seen touch changes the session
+
+    assert later.status_code == 200
+    assert attributes in later.cookies[settings.SESSION_COOKIE_NAME].output()
+
+
+def test_cross_site_session_cookie_middleware_after_sessions_stops_with_a_fix_it_message(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "CrossSiteSessionCookie" not in m] + [
+        "crosssite.middleware.CrossSiteSessionCookieMiddleware"
+    ]
+
+    with pytest.raises(ImproperlyConfigured, match="before django.contrib.sessions.middleware.SessionMiddleware"):
+        CrossSiteSessionCookieMiddleware(lambda request: None)
+
+
+def test_second_site_middleware_after_common_stops_with_a_fix_it_message(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "SecondSite" not in m] + [
+        "crosssite.middleware.SecondSiteMiddleware"
+    ]
+
+    with pytest.raises(ImproperlyConfigured, match="before django.middleware.common.CommonMiddleware"):
+        SecondSiteMiddleware(lambda request: None)
