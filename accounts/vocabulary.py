@@ -33,21 +33,21 @@ SESSION_ENGINES = (
         DB,
         "Database",
         "accounts.session_engines.db",  # Django's + a key check; copies: copies.postgres_sessions
-        "a row in the django_session table",
+        "a row in the database, under the SHA-256 of its key",
         False,
     ),
     SessionEngine(
         REDIS,
         "Redis",
         "accounts.session_engines.redis",  # Django's cache store; an outage is a 503
-        "a key in Redis, nothing in the database",
+        "a key in Redis (the SHA-256 of the session key), nothing in the database",
         True,
     ),
     SessionEngine(
         CACHED_DB,
         "Cache + database",
         "accounts.session_engines.cached_db",  # Django's; survives a cache outage
-        "a row in django_session, with a copy in Redis",
+        "a row in the database, with a copy in Redis, both under the SHA-256 of its key",
         True,
     ),
     SessionEngine(

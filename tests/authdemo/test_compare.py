@@ -425,7 +425,7 @@ def test_compare_says_where_the_session_lives_and_whether_it_is_copied(
     copied = redis_at(redis_sessions.url, copies=(CUTOFF_KEY_PREFIX, SESSION_CACHE_PREFIX))  # as LOCAL_TIER=on
     settings.CACHES = {**settings.CACHES, "default": copied}
     body = client.get("/compare/").content.decode()
-    assert "Here: a key in Redis, nothing in the database" in body
+    assert "Here: a key in Redis (the SHA-256 of the session key), nothing in the database" in body
     assert "each process keeps a copy of the sessions it reads" in body
     settings.CACHES = {**settings.CACHES, "default": redis_at(redis_sessions.url)}
     assert "each process keeps a copy of the sessions" not in client.get("/compare/").content.decode()
