@@ -43,7 +43,7 @@ WAYS = {
 CALL_PATH = {"bearer": "/api/dashboard/", "token-cookie": "/api/dashboard/", "session-cookie": "/api/me/",
              "bff": "/api/bff/dashboard/", "dpop": "/api/dashboard/"}  # fmt: skip
 CREDENTIAL_COOKIE = {"token-cookie": "access", "session-cookie": "sessionid", "bff": "sessionid"}
-LATENCY_CALLS = 15
+LATENCY_CALLS = 40
 
 # Wrap fetch: every later call of the page records its request headers and JSON answer (XSS).
 HOOK_FETCH = """() => {
