@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import login as auth_login
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from api import services
-from api.serializers import CredentialsSerializer
+from api.serializers import CredentialsSerializer, ErrorSerializer
 from api.throttling import AuthRateThrottle
-from api.views import NO_STORE, TimedAPIView
+from api.views import ERRORS, NO_STORE, TimedAPIView
 from crosssite.cookies import MODES, SESSION_COOKIE_MODE, set_cross_site_cookie
 
 
@@ -42,7 +42,9 @@ LOGIN_SCHEMA = extend_schema(
     request=CredentialsSerializer,
     parameters=[OpenApiParameter("cookie", enum=MODES, default="lax", description="The cookie's attributes.")],
     responses={200: inline_serializer("CrossSiteLogin", {"username": serializers.CharField(),
-                                                         "cookie": serializers.ChoiceField(MODES)})},
+                                                         "cookie": serializers.ChoiceField(MODES)}),
+               **ERRORS,
+               403: OpenApiResponse(ErrorSerializer, description="Origin is not the trusted cross-site origin.")},
 )  # fmt: skip
 
 
