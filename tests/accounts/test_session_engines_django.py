@@ -130,6 +130,7 @@ class TestDbEngineKeepsDjangosContractWithTimeZones(HashedRowTests, django_tests
     session_engine = "accounts.session_engines.db"
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("postgres")
 class TestPostgresCopiesEngineKeepsDjangosContract(HashedRowTests, django_tests.DatabaseSessionTests):
     """copies.postgres_sessions, on PostgreSQL where it keeps copies (inside each test's
@@ -139,6 +140,7 @@ class TestPostgresCopiesEngineKeepsDjangosContract(HashedRowTests, django_tests.
     session_engine = "copies.postgres_sessions"
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("postgres")
 class TestPostgresCopiesEngineKeepsDjangosContractWithTimeZones(
     HashedRowTests, django_tests.DatabaseSessionWithTimeZoneTests
