@@ -12,7 +12,6 @@ does; the test-only switch --test-third-party-cookie-phaseout changed nothing in
 
 from __future__ import annotations
 
-import datetime
 import json
 import statistics
 
@@ -22,6 +21,7 @@ from playwright.sync_api import expect
 
 from crosssite.results import results_path
 from harness.stack import Server, free_port
+from tests.e2e.results import merge_into
 from tests.factories import PASSWORD
 from tests.support import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
@@ -132,22 +132,8 @@ def table(browser):
     """Collect the module's measured cells; merge them into the results file at the end."""
     rows: dict[str, dict] = {}
     yield rows
-    if not rows:
-        return
-    path = results_path()
-    try:
-        previous = json.loads(path.read_text())["ways"]
-    except (OSError, ValueError, KeyError, TypeError):
-        previous = {}
-    previous = previous if isinstance(previous, dict) else {}
-    merged = {way: {**previous.get(way, {}), **cells} for way, cells in {**previous, **rows}.items()}
-    results = {
-        "measured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
-        "browser": f"Chromium {browser.version} (Debian), headless, driven by Playwright",
-        "latency_calls": LATENCY_CALLS,
-        "ways": merged,
-    }
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    if rows:
+        merge_into(results_path(), "ways", rows, browser, per_cell=True, latency_calls=LATENCY_CALLS)
 
 
 def open_second_site(profile, server):

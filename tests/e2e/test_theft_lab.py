@@ -8,7 +8,6 @@ writes the cells to bench/results/theft.json (authdemo.theft.results_path()), wh
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 
@@ -21,6 +20,7 @@ from authdemo.theft import results_path
 from scripts.dpop_demo import DpopKey
 from tests.e2e.dbsc import BOUND_COOKIE, BOUND_COOKIE_AGE, SESSION_COOKIE, cookies_of, thief_get
 from tests.e2e.injected import HOOK_FETCH, READ_DPOP_KEY, SIGN_PROOF, STOLEN, dpop_login, stolen_access
+from tests.e2e.results import merge_into
 from tests.support import eventually
 
 pytest_plugins = ["tests.e2e.dbsc"]  # its fixtures: tls_server, dbsc_page
@@ -53,20 +53,8 @@ def lab(browser):
     """Collect the module's measured cells; merge them into the results file at the end."""
     rows: dict[str, dict] = {}
     yield rows
-    if not rows:
-        return
-    path = results_path()
-    try:
-        previous = json.loads(path.read_text())["rows"]
-    except (OSError, ValueError, KeyError, TypeError):
-        previous = {}
-    merged = {**(previous if isinstance(previous, dict) else {}), **rows}
-    results = {
-        "measured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
-        "browser": f"Chromium {browser.version} (Debian), headless, driven by Playwright",
-        "rows": merged,
-    }
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    if rows:
+        merge_into(results_path(), "rows", rows, browser)
 
 
 def cell(outcome: str, detail: str) -> dict:

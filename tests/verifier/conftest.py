@@ -4,6 +4,8 @@ import secrets
 
 import pytest
 
+from tests.factories import UserFactory
+
 FEED_TOKEN = secrets.token_urlsafe(32)  # REVOCATION_FEED_TOKEN of both sides, new for each run
 
 
@@ -30,3 +32,14 @@ def start_verifier(start_verifier):
         return start_verifier(site, **{"REVOCATION_FEED_TOKEN": FEED_TOKEN, **overrides})
 
     return _start
+
+
+@pytest.fixture(scope="module")
+def verifier(site, start_verifier):
+    """A verifier for the module's own `site` (each module starts the site it needs)."""
+    return start_verifier(site[0], REVOCATION_POLL="0.2")
+
+
+@pytest.fixture
+def bob(transactional_db):
+    return UserFactory(username="bob")

@@ -11,7 +11,7 @@ import requests
 
 from api import keys
 from scripts.dpop_demo import DpopKey
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD
 from verifier.dpop import access_token_hash
 
 pytestmark = [pytest.mark.server]
@@ -20,16 +20,6 @@ pytestmark = [pytest.mark.server]
 @pytest.fixture(scope="module")
 def site(start_keyed_site):
     return start_keyed_site("EdDSA", AUTH_THROTTLE_RATE="1000/minute")  # two logins a test, from one address
-
-
-@pytest.fixture(scope="module")
-def verifier(site, start_verifier):
-    return start_verifier(site[0], REVOCATION_POLL="0.2")
-
-
-@pytest.fixture
-def bob(transactional_db):
-    return UserFactory(username="bob")
 
 
 @pytest.fixture(params=["ES256", "EdDSA"])

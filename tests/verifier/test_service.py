@@ -22,7 +22,7 @@ from accounts.models import AccessCutoff
 from accounts.services import revoke_everything
 from api import keys
 from api.wellknown import FEED_MAX_CUTOFFS
-from tests.factories import PASSWORD, UserFactory, hmac_token, unsigned_token
+from tests.factories import PASSWORD, hmac_token, unsigned_token
 from tests.support import ROOT
 
 pytestmark = [pytest.mark.server]
@@ -31,16 +31,6 @@ pytestmark = [pytest.mark.server]
 @pytest.fixture(scope="module")
 def site(start_keyed_site):
     return start_keyed_site("ES256")
-
-
-@pytest.fixture(scope="module")
-def verifier(site, start_verifier):
-    return start_verifier(site[0], REVOCATION_POLL="0.2")
-
-
-@pytest.fixture
-def bob(transactional_db):
-    return UserFactory(username="bob")
 
 
 def obtain(server, user) -> dict:
