@@ -191,11 +191,19 @@ def _end_through_engine(session: UserSession, *, request: HttpRequest | None) ->
     If it is the session of the request doing the revoking, that request's session is
     flushed too, so the response logs this browser out instead of writing it back.
     """
-    import_module(vocabulary.session_engine(session.engine).module).SessionStore.delete_stored(session.session_key)
+    import_module(_engine_module(session.engine)).SessionStore.delete_stored(session.session_key)
     session.delete()
     own = getattr(request, "session", None)
     if own is not None and own.session_key and stored_key(own.session_key) == session.session_key:
         own.flush()
+
+
+def _engine_module(engine: str) -> str:
+    """The store a session of `engine` lives in: the configured one for this site's engine (it may
+    add components, such as copies.postgres_sessions, that must hear of the delete at once)."""
+    if engine == settings.SESSION_BACKEND:
+        return settings.SESSION_ENGINE
+    return vocabulary.session_engine(engine).module
 
 
 def _blacklist(tokens) -> None:

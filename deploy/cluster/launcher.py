@@ -152,6 +152,10 @@ class Cluster:
         for group in self.groups:
             wait_until(lambda g=group: requests.get(f"{self.group_url(g)}/healthz", timeout=2).ok, timeout=10,
                        what=f"nginx for {group}")  # fmt: skip
+        # supervisord names a pid only once a program counts as RUNNING (startsecs after it
+        # started): the map is written when it can name every process.
+        wait_until(lambda: all(program.pid for program in self.programs()), timeout=30,
+                   what="supervisord to report every process running")  # fmt: skip
         self.write_state()
         return self
 
