@@ -201,12 +201,26 @@ def _check_claims(claims: dict, *, method: str, htu: str | None, url: str, acces
         raise ProofError("The DPoP proof's htu is not this request's URL.")
     if not isinstance(iat, int | float) or isinstance(iat, bool) or not now - MAX_AGE <= iat <= now + MAX_FUTURE:
         raise ProofError(f"The DPoP proof's iat must be within {MAX_AGE} s before now and {MAX_FUTURE} s after.")
-    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_CHARS:
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_CHARS or not _is_unicode_text(jti):
         raise ProofError("The DPoP proof's jti must be a string of at most 256 characters.")
     if access_token is not None:
         ath = claims.get("ath")
-        if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
+        # compare_digest takes only ASCII strings: anything else is no base64url hash anyway.
+        if (
+            not isinstance(ath, str)
+            or not ath.isascii()
+            or not hmac.compare_digest(ath, access_token_hash(access_token))
+        ):
             raise ProofError("The DPoP proof's ath is missing or is not this access token's hash.")
+
+
+def _is_unicode_text(value: str) -> bool:
+    """JSON may carry a lone surrogate ("\\ud800"), which no UTF-8 encoding can hold."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def replay_key(claims: dict) -> str:

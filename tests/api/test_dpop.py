@@ -211,6 +211,22 @@ def test_dpop_replayed_proof_is_refused(client, bob, key, replay_store):
     assert replayed.json()["detail"] == "This DPoP proof was used already."
 
 
+@pytest.mark.parametrize("claim", ["jti", "ath"])
+def test_dpop_claim_with_a_lone_surrogate_is_refused_not_a_500(client, bob, key, replay_store, claim):
+    """JSON can carry "\\ud800", which no UTF-8 can hold (the replay key and compare_digest raised)."""
+    access = obtain(client, key)["access"]
+    response = dashboard(client, access, proof_for(key, access, **{claim: "\ud800"}))
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_dpop_proof"
+
+
+def test_dpop_login_with_a_lone_surrogate_jti_is_refused_not_a_500(client, bob, key, replay_store):
+    proof = key.proof("POST", f"{BASE}/api/token/", nonce=dpop.nonce(), jti="\ud800")
+    response = post(client, "/api/token/", LOGIN, proof)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_dpop_proof"
+
+
 def hs256(key: DpopKey, token: str) -> str:
     body = {"jti": uuid.uuid4().hex, "htm": "GET", "htu": f"{BASE}/api/dashboard/", "iat": int(time.time()),
             "nonce": dpop.nonce(), "ath": access_token_hash(token)}  # fmt: skip
