@@ -92,9 +92,13 @@ def register_binding(*, request: HttpRequest, proof: str | None) -> DeviceBindin
                 created_at=now,
                 refreshed_at=now,
             )
+            # The session's flag is what every request checks: it is saved before the row
+            # commits, so a session store that cannot take it leaves no binding behind (one the
+            # flag never reached would be bound but not enforced, and could not be bound again).
+            request.session[BOUND_KEY] = str(binding.pk)
+            request.session.save()
     except IntegrityError as error:  # a second registration of the same session (a replay, or a race)
         raise BindingRefused(409, "already_bound", "This session is already bound to a key.") from error
-    request.session[BOUND_KEY] = str(binding.pk)
     return binding
 
 

@@ -9,11 +9,14 @@ import time_machine
 from django.conf import settings
 from django.test import Client
 
+from accounts import vocabulary
+from accounts.http import OUTAGES
 from accounts.models import UserSession
 from devicebound import services
 from devicebound.client import DeviceKey, b64url, challenge_of
 from devicebound.models import DeviceBinding
 from tests.factories import PASSWORD
+from tests.support import replica_paused
 
 # -- the whole flow ----------------------------------------------------------------------------
 
@@ -378,3 +381,19 @@ def test_async_user_of_a_refused_session_is_anonymous(bound, async_to_sync_allow
     refused, kept = (async_to_sync(request.auser)() for request in seen)
     assert not refused.is_authenticated
     assert kept.is_authenticated and kept.username == "alice"
+
+
+@pytest.mark.redis
+def test_registration_the_session_store_cannot_take_leaves_no_binding(dbsc_browser, alice, settings, sentinel_cache):
+    """The flag every request checks is saved before the binding commits: when the session's
+    write is not acknowledged (no replica took it), no binding is left that nothing enforces."""
+    settings.SESSION_BACKEND = "redis"
+    settings.SESSION_ENGINE = vocabulary.session_engine("redis").module
+    browser = dbsc_browser()
+    browser.log_in(alice)
+    with replica_paused(sentinel_cache), pytest.raises(OUTAGES):
+        browser.register()
+    assert not DeviceBinding.objects.exists()
+    # The primary took the unacknowledged write (flag set, challenge spent): the session counts as
+    # bound with no bound cookie, so it is logged out (the safe side), never bound and unenforced.
+    assert browser.page().status_code == 302
