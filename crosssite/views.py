@@ -52,7 +52,7 @@ def bff_login(request):
     """Log in through the backend: JSON {username, password}, the CSRF token in X-CSRFToken."""
     try:
         data = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         data = None
     if not isinstance(data, dict) or not all(
         isinstance(data.get(k), str) and data[k] for k in ("username", "password")
