@@ -8,8 +8,9 @@
   cache for the engine the site runs now (an engine it no longer runs has no cookie that could
   reach its sessions). If that cache cannot be reached the migration fails and, being one
   transaction, changes nothing in the database; run it again once the cache is back (renames
-  done before the failure stay done: the registry still names the old key, which is then
-  missing and skipped, so that session starts afresh). Anonymous Redis sessions (no registry
+  done before the failure stay done: the registry still names the old key, which the second
+  run finds missing and skips, while the session lives on under its digest's key, as the
+  first run left it). Anonymous Redis sessions (no registry
   row) are not found by any name: they start afresh; their old keys expire with their TTL and
   a key from a dump of them is hashed on its way in, so it finds nothing.
 
