@@ -1,4 +1,4 @@
-"""The services a run starts: a database and Redis db of its own, gunicorn processes, free ports.
+"""The services a run starts: a database and Redis db of its own, server processes, free ports.
 
 The test suite, the benchmark, the load test and the cluster all start the site this way.
 Only databases whose name starts with the caller's prefix (`authdemo_bench` by default) are
@@ -128,40 +128,66 @@ def free_port() -> int:
                 return port
 
 
+# The HTTP servers a Server can run. granian is the site's (README "Serving": the measured
+# winner, and slow clients hold none of its threads); the gunicorn kinds stay for the benchmark,
+# which reports them beside it.
+GRANIAN, GUNICORN_SYNC, GUNICORN_GTHREAD = "granian", "gunicorn-sync", "gunicorn-gthread"
+SERVER_KINDS = (GRANIAN, GUNICORN_SYNC, GUNICORN_GTHREAD)
+
+
 @dataclass
 class Server:
-    """One gunicorn master on 127.0.0.1; the bench, the load test and the test suite all
-    start the site this way.
+    """One server process on 127.0.0.1 with its workers; the bench, the load test, the cluster
+    and the test suite all start the site this way.
 
-    gthread workers by default (a test or a load test holds several connections at once);
-    the benchmark measures with `worker_class="sync"`, one request at a time per process
-    (bench.load.BENCH_WORKER_CLASS), and its own `app` (bench.load.COUNTED_APP).
+    `kind` is the HTTP server: "granian" (default; `python -m serving`, as `make serve` runs
+    it), "gunicorn-sync" (one request at a time per process, a connection per request) or
+    "gunicorn-gthread". `workers` processes, each running the app on `threads` threads (granian's
+    blocking threads, gthread's threads; a sync worker has one). The old `worker_class="sync"`
+    / `"gthread"` still works and means the gunicorn kind of that name.
+
+    `worker_pids()` are the processes that run the app (the benchmark counts their CPU): the
+    children of the master under every kind. `stop()` sends SIGTERM to the master (requests in
+    flight finish) and SIGKILL after 15 s. `log_problems()` are the lines of the log that show
+    an error. The master gets a session of its own, so a test's Ctrl-C does not reach it.
     """
 
     name: str
     env: dict[str, str]
     log: Path
     app: str = "authdemo.wsgi:application"
+    kind: str = GRANIAN
     workers: int = 1
-    threads: int = 4  # gthread only
-    worker_class: str = "gthread"
+    threads: int = 4  # granian and gunicorn-gthread
+    worker_class: str | None = None  # "sync" or "gthread": the same as kind="gunicorn-<class>"
     ready_path: str = "/healthz"
     access_log: bool = False  # off where it would be measured; on where a test reads it
-    # Load the app before binding the port: a restarted instance then refuses connections while
-    # it loads (a proxy moves on) instead of queueing them unanswered.
+    # gunicorn only: load the app before binding the port (a restarted instance then refuses
+    # connections while it loads, and a proxy moves on). granian (python -m serving) always does.
     preload: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+
+    def __post_init__(self) -> None:
+        if self.worker_class is not None:
+            self.kind = f"gunicorn-{self.worker_class}"
+        if self.kind not in SERVER_KINDS:
+            raise ValueError(f"unknown server kind {self.kind!r}; one of {', '.join(SERVER_KINDS)}")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
+        """The master's command line; the cluster runs it under supervisord."""
+        bind = ["--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
+        if self.kind == GRANIAN:
+            return [sys.executable, "-m", "serving", self.app, *bind, "--threads", str(self.threads),
+                    *(["--access-log"] if self.access_log else [])]  # fmt: skip
+        worker_class = self.kind.removeprefix("gunicorn-")
         return [
-            sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--worker-class", self.worker_class,
-            *(["--threads", str(self.threads)] if self.worker_class == "gthread" else []),
+            sys.executable, "-m", "gunicorn", self.app, *bind, "--worker-class", worker_class,
+            *(["--threads", str(self.threads)] if worker_class == "gthread" else []),
             "--keep-alive", "30", "--error-logfile", "-", *(["--access-logfile", "-"] if self.access_log else []),
             *(["--preload"] if self.preload else []),
         ]  # fmt: skip
@@ -187,8 +213,14 @@ class Server:
         raise RuntimeError(f"{self.name} did not answer {self.ready_path}; see {self.log}")
 
     def worker_pids(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+        """The master's children, whichever of its threads forked them (empty once it is gone)."""
+        pids = []
+        for children in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            try:
+                pids += [int(pid) for pid in children.read_text().split()]
+            except OSError:  # the thread or the master ended meanwhile
+                continue
+        return sorted(pids)
 
     def log_problems(self) -> list[str]:
         """Lines of the server log that show an error: IntegrityError, tracebacks, ERROR logs."""

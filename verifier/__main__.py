@@ -7,12 +7,9 @@ a key set) stops it with one line.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import sys
 
-from granian.constants import Interfaces
-from granian.server import Server
-
+from serving import serve as serve_wsgi
 from verifier.app import create_app
 from verifier.config import Config, ConfigError
 from verifier.keyset import FetchError, KeySet
@@ -22,24 +19,18 @@ from verifier.revocations import RevocationFeed
 # threads, so slow or idle clients hold none of them (a threaded server's four threads were
 # taken by four clients sending their headers slowly, and every other request waited).
 APP_THREADS = 4
-# Seconds a worker may take to finish its requests after SIGTERM or Ctrl-C before it is killed.
-STOP_TIMEOUT = 10
 
 
 def serve(app, feed: RevocationFeed, port: int) -> None:
-    """Serve `app` on 127.0.0.1:`port` with granian: one worker process (the key set and the
-    feed are per process), forked from this one, which starts the feed's poller."""
+    """Serve `app` on 127.0.0.1:`port` with granian (serving.serve, as the site is served): one
+    worker process (the key set and the feed are per process), forked from this one with the key
+    set fetched here, which starts the feed's poller."""
 
     def load(*_):
         feed.start()  # in the worker: a fork keeps no thread of its parent
         return app
 
-    # fork hands the worker the key set fetched here; spawn would have to pickle it.
-    multiprocessing.set_start_method("fork", force=True)
-    server = Server("verifier", address="127.0.0.1", port=port, interface=Interfaces.WSGI, workers=1,
-                    blocking_threads=APP_THREADS, websockets=False, log_access=True,
-                    workers_kill_timeout=STOP_TIMEOUT)  # fmt: skip
-    server.serve(target_loader=load, wrap_loader=False)
+    serve_wsgi(load, name="verifier", port=port, workers=1, threads=APP_THREADS, access_log=True)
 
 
 def main() -> None:
