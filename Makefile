@@ -39,11 +39,11 @@ run: venv  ## install, migrate, create demo users, serve on 127.0.0.1:$(PORT)
 	@echo
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-serve: venv  ## production-style: gunicorn, whitenoise, debug off (secrets from the environment)
+serve: venv  ## production-style: granian (WEB_CONCURRENCY workers x WEB_THREADS threads), whitenoise, debug off (secrets from the environment)
 	@test -n "$$DJANGO_SECRET_KEY" -a -n "$$JWT_SIGNING_KEY" -a -n "$$EMAIL_URL" -a -n "$$SITE_URL" || { echo "make serve: set DJANGO_SECRET_KEY (50+ bytes), JWT_SIGNING_KEY (32+ bytes), EMAIL_URL (smtp+tls://..., or consolemail:// to print mails) and SITE_URL (the origin mailed links start with, e.g. http://127.0.0.1:$(PORT)); see README 'Deploying'."; exit 2; }
 	DJANGO_DEBUG=false $(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	DJANGO_DEBUG=false $(BIN)/python manage.py migrate --no-input
-	DJANGO_DEBUG=false $(BIN)/gunicorn authdemo.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
+	DJANGO_DEBUG=false $(BIN)/python -m serving authdemo.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_CONCURRENCY:-2} --threads $${WEB_THREADS:-4} --access-log
 
 verifier: venv  ## the token verifier on 127.0.0.1:$(VERIFIER_PORT), for the site at JWKS_URL (README "The verifier")
 	$(BIN)/pip install --quiet -r verifier/requirements.txt

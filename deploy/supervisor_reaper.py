@@ -2,7 +2,7 @@
 """supervisord event listener: kill what a dead program left behind (deploy/supervisord.conf).
 
 supervisord starts each program as its own process group, in supervisord's session. When a
-program's leader (a gunicorn or nginx master) dies, its workers stay in that group, orphaned,
+program's leader (a granian or nginx master) dies, its workers stay in that group, orphaned,
 and keep the listening port, so the program's restart fails ("Address already in use").
 On every event this kills, with SIGKILL, each process group of the session whose leader is
 gone. A process group id is never reused while the group has members, so nothing else is hit.

@@ -1,7 +1,7 @@
 """A bounded load run on 127.0.0.1: `python -m loadtest [--quick | --ui]` (`make loadtest`, `-quick`, `-ui`).
 
 Locust's virtual users (loadtest/locustfile.py) mix page logins, page views, token
-obtains, API calls (Bearer and session) and refreshes against a production-style gunicorn
+obtains, API calls (Bearer and session) and refreshes against a production-style granian
 server on a database and Redis db of their own. Afterwards the run checks: no unexpected
 status or transport error, every answer names its own user, the blacklist grew by
 exactly the rotations, no token reuse or duplicate jti, and no error in the server log.

@@ -1,7 +1,7 @@
 """supervisord and the programs it runs for the cluster, driven through its XML-RPC socket.
 
 `Supervisor` renders deploy/supervisord.conf and starts supervisord in a session of its own;
-`Program` (a Redis node, a Sentinel) and `App` (gunicorn, nginx) are what it runs, each
+`Program` (a Redis node, a Sentinel) and `App` (granian, nginx) are what it runs, each
 restarted by supervisord when it dies. `Daemon` is a process started without supervisord
 (deploy.cluster.postgres's server), stopped by its own pid.
 """
@@ -231,7 +231,8 @@ class Program:
 
 @dataclass
 class App(Program):
-    """An app instance (gunicorn) or nginx: ready when /healthz answers 200."""
+    """An app instance (granian: `python -m serving`, from harness.stack.Server) or nginx: ready
+    when /healthz answers 200."""
 
     group: str = ""
 
