@@ -26,7 +26,10 @@ def cutoff_cache_key(user_id: object) -> str:
 
 
 def get_access_cutoff(*, user_id: object) -> float:
-    """Return the epoch time at or before which the user's access tokens are void (0: none).
+    """Return the user's access-token cut-off (0: none; infinite: the user is gone).
+
+    A version that only grows (accounts.services.advance_cutoff), written as epoch seconds: an
+    access token issued under an older one is void (api.tokens.revoked).
 
     One cache read (served from this process's copy where the cache keeps one:
     copies.redis_cache); the database is read only on a cache miss or a cache outage, and the
@@ -104,13 +107,15 @@ def describe_session(*, request: HttpRequest) -> dict:
 
 
 def cutoff_window() -> timedelta:
-    """How long a cut-off can matter: the access-token lifetime plus the leeway."""
+    """How long a cut-off can matter: the access-token lifetime plus the leeway a verifier allows
+    past `exp`, plus the leeway again for clocks that differ (a token issued just before the
+    revocation by an instance whose clock runs ahead of the revoker's expires that much later)."""
     jwt_settings = settings.SIMPLE_JWT
-    return jwt_settings["ACCESS_TOKEN_LIFETIME"] + timedelta(seconds=jwt_settings["LEEWAY"])
+    return jwt_settings["ACCESS_TOKEN_LIFETIME"] + 2 * timedelta(seconds=jwt_settings["LEEWAY"])
 
 
 def list_recent_cutoffs(*, since: datetime, limit: int | None = None) -> dict[int, float]:
-    """Return {user id: cut-off epoch time} of every access-token cut-off set after `since`
+    """Return {user id: cut-off} of every access-token cut-off set after `since`
     (only the `limit` newest when given), deleted users' included (AccessCutoff outlives the
     user row; indexed on `at`)."""
     rows = AccessCutoff.objects.filter(at__gt=since).order_by("-at").values_list("user_id", "at")[:limit]

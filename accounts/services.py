@@ -13,6 +13,8 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -128,8 +130,9 @@ def revoke_everything(
 ) -> None:
     """Log `user` out everywhere: sessions, refresh tokens, and live access tokens; all or nothing.
 
-    Every outstanding refresh token is blacklisted; the access-token cut-off moves to now, so
-    with JWT_REVOCATION=cutoff even access tokens that have not expired stop working at once;
+    Every outstanding refresh token is blacklisted; the access-token cut-off moves forward (a
+    version: `advance_cutoff`), so with JWT_REVOCATION=cutoff even access tokens that have not
+    expired stop working at once, however the clocks of the instances that issued them differ;
     sessions end through their engine. `keep_current_session` spares the session making the
     request (password change keeps the user logged in there).
 
@@ -147,10 +150,9 @@ def revoke_everything(
         revoked = timezone.now()
         TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=revoked, revoked_reason=reason)
         _blacklist(OutstandingToken.objects.filter(user=user, expires_at__gt=revoked))
-        # Taken after the families are locked: a refresh that won before us minted its access
-        # token earlier, so this cut-off covers it.
-        cutoff = timezone.now()
-        User.objects.filter(pk=user.pk).update(tokens_valid_after=cutoff)
+        # After the families are locked: a refresh that won before us read the older version
+        # into its access token, so this cut-off covers it, whatever the clocks say.
+        cutoff = advance_cutoff(user_id=user.pk)
         AccessCutoff.objects.update_or_create(user_id=user.pk, defaults={"at": cutoff})  # for the feed
         for session in UserSession.objects.filter(user=user).exclude(pk=keep).select_related("user"):
             if session.revocable:
@@ -161,6 +163,21 @@ def revoke_everything(
         raise
     user.tokens_valid_after = cutoff
     record_event(kind=AuditEvent.Kind.EVERYTHING_REVOKED, request=request, user=user, actor=actor, reason=reason)
+
+
+def advance_cutoff(*, user_id: int) -> datetime:
+    """Move the user's access-token cut-off strictly forward and return it (inside a transaction).
+
+    The cut-off is a version, not a time: a token carries the one it was issued under
+    (api.tokens) and is void once the stored one is newer. So it must grow on every revocation
+    whatever this process's clock says: the larger of now and the old value plus 1 µs, in the
+    UPDATE itself, so that concurrent revocations by instances whose clocks differ (the row is
+    locked by the first) still each make it newer. Read back in the same transaction.
+    """
+    now, step = timezone.now(), timedelta(microseconds=1)
+    rows = User.objects.filter(pk=user_id)
+    rows.update(tokens_valid_after=Greatest(Value(now), Coalesce(F("tokens_valid_after") + step, Value(now))))
+    return rows.values_list("tokens_valid_after", flat=True).get()
 
 
 def set_cutoff_cache(*, user_id: int, cutoff: datetime | None) -> None:

@@ -27,6 +27,7 @@ from api import keys
 from api.signing import KeyRingTokenBackend, token_backend
 
 MAX_TOKEN_BYTES = 4096  # far above any token we mint; refuse to parse more
+CUTOFF_CLAIM = "cutoff"  # the user's cut-off version the token was issued under (verifier/app.py reads it too)
 ACCESS_TYP = "at+jwt"  # RFC 9068 2.1; "application/at+jwt" is the same media type (RFC 7515 4.1.9)
 LEGACY_TYP = "JWT"  # what PyJWT writes unless told otherwise
 
@@ -99,6 +100,7 @@ def _parse(token_class, raw):
         _is_number(token.get("iat"))
         and _is_int(token.get(api_settings.USER_ID_CLAIM))
         and isinstance(token.get("username"), str)
+        and (CUTOFF_CLAIM not in token.payload or _is_number(token[CUTOFF_CLAIM]))
     )
     if not valid:
         raise invalid("Token is invalid.", "token_not_valid")
@@ -154,8 +156,8 @@ verified_tokens = VerifiedTokens()
 def validate_access_token(raw: str | bytes) -> AccessToken:
     """Return the access token if its signature, claims and the user's cut-off allow it.
 
-    With JWT_REVOCATION=cutoff a token issued at or before the user's cut-off is refused:
-    one cache read buys revocation of tokens that have not expired yet.
+    With JWT_REVOCATION=cutoff a token issued under an older cut-off than the user's is refused
+    (`revoked`): one cache read buys revocation of tokens that have not expired yet.
     """
     memo_key = (keys.ring_generation(), raw)  # a rotation or removal forgets what verified before
     token = verified_tokens.get(memo_key)
@@ -163,9 +165,25 @@ def validate_access_token(raw: str | bytes) -> AccessToken:
         token = _parse(AccessToken, raw)
         verified_tokens.put(memo_key, token)
     revocable = settings.JWT_REVOCATION == "cutoff"
-    if revocable and token["iat"] <= get_access_cutoff(user_id=token[api_settings.USER_ID_CLAIM]):
+    if revocable and revoked(token, get_access_cutoff(user_id=token[api_settings.USER_ID_CLAIM])):
         raise invalid("Token has been revoked.", "token_revoked")
     return token
+
+
+def revoked(token, cutoff: float) -> bool:
+    """True if the user's cut-off moved after `token` was issued.
+
+    The token carries the cut-off version it was issued under (CUTOFF_CLAIM, read from the user
+    row the login or refresh already holds), and revocation only ever makes the stored one newer
+    (accounts.services.advance_cutoff): no clock is compared, so instances whose clocks differ
+    agree. A token without the claim was minted before it existed, at most one access lifetime
+    before the upgrade; it is judged by its `iat` against the cut-off as before (versions are
+    still times, so that stays true up to the clocks' skew).
+    """
+    issued_under = token.get(CUTOFF_CLAIM)
+    if issued_under is None:
+        return token["iat"] <= cutoff
+    return issued_under < cutoff
 
 
 def parse_refresh_token(raw: str | bytes) -> FamilyRefreshToken:
@@ -180,11 +198,14 @@ def mint_refresh_token(*, user, family_id: str, auth_time: int, jkt: str | None 
     """Build a refresh token for `user`, never outliving the login's absolute lifetime.
 
     With `jkt` (a DPoP key's thumbprint) it is bound to that key, and so is every access
-    token made from it: the claim `cnf` is copied (RFC 9449 6.1).
+    token made from it: the claim `cnf` is copied (RFC 9449 6.1). So is CUTOFF_CLAIM, the
+    user's cut-off as `user` was read by this login or refresh: its access token is void once
+    a revocation moves the stored one past it.
     """
     token = FamilyRefreshToken()
     token[api_settings.USER_ID_CLAIM] = user.pk
     token["username"] = user.get_username()
+    token[CUTOFF_CLAIM] = user.tokens_valid_after.timestamp() if user.tokens_valid_after else 0
     token["fam"] = family_id
     token["auth_time"] = auth_time
     if jkt is not None:
@@ -220,8 +241,8 @@ def bound_key(token) -> str | None:
 def stamp_issue_time(token) -> None:
     """Give `iat` microsecond precision (RFC 7519 NumericDate allows fractions).
 
-    SimpleJWT writes whole seconds; the cut-off compares issue times, and with whole
-    seconds a token issued just after a revocation, in the same second, would be refused.
+    SimpleJWT writes whole seconds; a token without CUTOFF_CLAIM is judged by its issue time,
+    and with whole seconds one issued just after a revocation, in the same second, would be refused.
     """
     token["iat"] = token.current_time.timestamp()
 

@@ -131,9 +131,11 @@ def signed_feed() -> bytes:
 def recent_cutoffs(*, since: float) -> tuple[dict[int, float], float]:
     """({user id: cut-off} of at most FEED_MAX_CUTOFFS newest cut-offs after `since`, revoked_before).
 
-    When the window holds more, the newest of the rest becomes `revoked_before`: every token issued
-    at or before it is void, for every user. It covers each cut-off folded into it (all are at or
-    before it); a user it was not meant for loses access tokens issued before it and refreshes.
+    When the window holds more, the newest of the rest becomes `revoked_before`. The fold names no
+    users, so verifiers judge it by time: a token issued under an older cut-off is void if its `iat`
+    is at most the leeway after it (clocks that differ by up to the leeway: verifier/revocations.py).
+    It covers each cut-off folded into it (all are at or before it); a user it was not meant for
+    loses access tokens issued before it, plus the leeway, and refreshes.
     """
     newest = list_recent_cutoffs(since=datetime.fromtimestamp(since, tz=UTC), limit=FEED_MAX_CUTOFFS + 1)
     if len(newest) <= FEED_MAX_CUTOFFS:

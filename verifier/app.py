@@ -9,6 +9,7 @@ challenge is then DPoP's; the verifier issues no nonces (it holds no secret to m
 
 from __future__ import annotations
 
+import math
 import time
 
 import falcon
@@ -17,7 +18,7 @@ import jwt
 from verifier import dpop
 from verifier.config import Config
 from verifier.keyset import KeySet, Unavailable
-from verifier.revocations import RevocationFeed
+from verifier.revocations import CUTOFF_CLAIM, RevocationFeed
 
 MAX_TOKEN_BYTES = 4096
 CHALLENGE = 'Bearer realm="authdemo"'
@@ -76,18 +77,23 @@ class Verifier:
         return self.config.leeway if self.feed.leeway is None else min(self.config.leeway, self.feed.leeway)
 
     def check_claims(self, claims: dict) -> None:
-        iat, user_id = claims.get("iat"), claims.get("user_id")
+        iat, user_id, issued_under = claims.get("iat"), claims.get("user_id"), claims.get(CUTOFF_CLAIM)
         valid = (
             claims.get("token_type") == "access"
-            and isinstance(iat, int | float)
+            and number(iat)
             and isinstance(user_id, int)
             and not isinstance(user_id, bool)
             and isinstance(claims.get("username"), str)
+            and (issued_under is None or number(issued_under))
         )
         if not valid:
             raise Refused("Token is invalid.", "token_not_valid")
-        if iat <= self.feed.cutoff(user_id):
+        if self.feed.revokes(user_id=user_id, iat=iat, issued_under=issued_under):
             raise Refused("Token has been revoked.", "token_revoked")
+
+
+def number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def access_typed(header: dict) -> bool:

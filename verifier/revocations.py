@@ -11,10 +11,17 @@ Only a feed issued later than the one held is taken. Once the held feed is too o
 unreachable, or every answer a replay) the verifier refuses every token (503) rather than
 accept ones that may be revoked.
 
+A cut-off is a version, not a time: an access token carries, in its claim `cutoff`, the
+user's cut-off it was issued under, and is void once the feed lists a newer one for its user
+(authdemo makes each revocation's strictly newer whatever its clock says). So no clock is
+compared: tokens issued just before a revocation by an instance whose clock runs ahead, or just
+after it by one whose clock runs behind, are judged right.
+
 The feed also carries the kids that may still verify (a key removed at authdemo is dropped
 here at poll speed, not after the key set's max-age), authdemo's leeway (the verifier never
 uses a larger one), and `revoked_before`: after a mass revocation, when more cut-offs fall in
-the window than the feed lists one by one, every token issued at or before it is void.
+the window than the feed lists one by one, it is the newest of those folded together (see
+`revokes`).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from verifier.keyset import FetchError, KeySet, Unavailable, http_get
 
 FEED_TYPE = "revocations+jwt"
 FEED_AUDIENCE = "authdemo-revocations"
+CUTOFF_CLAIM = "cutoff"  # the access token's claim: the user's cut-off when it was issued (api/tokens.py)
 log = logging.getLogger("verifier")
 
 
@@ -39,7 +47,7 @@ class RevocationFeed:
         self.max_stale, self.clock_skew, self.token = max_stale, clock_skew, token
         self.started_at = time.time()
         self.cutoffs: dict[str, float] = {}
-        self.revoked_before = 0.0  # every token issued at or before it is void (a mass revocation)
+        self.revoked_before = 0.0  # the newest cut-off a mass revocation folded together (see revokes)
         self.kids: frozenset[str] | None = None  # None until a feed says which keys still verify
         self.leeway: float | None = None
         self.issued_at = 0.0  # of the feed in use; an older one is never taken (no rollback)
@@ -51,9 +59,24 @@ class RevocationFeed:
         """Set what the service's configuration says (before start())."""
         self.clock_skew, self.token = clock_skew, token
 
-    def cutoff(self, user_id: object) -> float:
-        """The time at or before which the user's tokens are void (0: none)."""
-        return max(self.revoked_before, self.cutoffs.get(str(user_id), 0.0))
+    def revokes(self, *, user_id: int, iat: float, issued_under: float | None) -> bool:
+        """True if a token of `user_id` issued at `iat` under the cut-off `issued_under` is void.
+
+        Listed users: void if issued under an older cut-off than the one listed; no clock is
+        compared. The fold (`revoked_before`) names no users, so it can only be judged by time:
+        a token issued under a cut-off older than it is void if its `iat` is at most the leeway
+        after it, the leeway covering clocks that differ by that much (every user then refreshes
+        an access token issued in that span; a token issued under a newer cut-off is not touched).
+        A token without the claim (minted before it existed, one access lifetime at most) is
+        judged by its `iat` alone, as before.
+        """
+        listed = self.cutoffs.get(str(user_id), 0.0)
+        if issued_under is None:
+            return iat <= max(self.revoked_before, listed)
+        if issued_under < listed:
+            return True
+        margin = self.leeway or 0.0
+        return issued_under < self.revoked_before and iat <= self.revoked_before + margin
 
     def usable(self, now: float | None = None) -> bool:
         """False once the feed held was issued more than REVOCATION_MAX_STALE + REVOCATION_CLOCK_SKEW

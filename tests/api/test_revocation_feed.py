@@ -44,9 +44,17 @@ def test_feed_lists_a_fresh_cutoff(client, bob, es256):
 
 
 def test_feed_drops_a_cutoff_once_every_token_it_voids_has_expired(client, bob, es256):
+    """Lifetime (5 min) + leeway (10 s) + the leeway again for an issuer whose clock ran ahead."""
     revoke_everything(user=bob, reason="test")
-    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=11)):
+    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=21)):
         assert feed(client)["cutoffs"] == {}
+
+
+def test_feed_keeps_a_cutoff_while_a_token_from_a_fast_clock_may_live(client, bob, es256, settings):
+    settings.REVOCATION_FEED_CACHE = 0
+    revoke_everything(user=bob, reason="test")
+    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=19)):
+        assert str(bob.pk) in feed(client)["cutoffs"]
 
 
 def test_feed_is_typed_so_it_cannot_pass_as_an_access_token(client, db, es256):
@@ -80,7 +88,7 @@ def test_feed_is_signed_again_once_its_cache_interval_passed(client, bob, es256,
 
 def test_prune_auth_drops_cutoffs_that_void_nothing_live(bob, es256):
     revoke_everything(user=bob, reason="test")
-    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=11)):
+    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=21)):  # the feed's window
         call_command("prune_auth", stdout=StringIO())
     assert not AccessCutoff.objects.exists()
 
