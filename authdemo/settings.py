@@ -165,7 +165,8 @@ DATABASES["default"]["TEST"] = {"NAME": name_of("TEST_DATABASE_NAME") or None}
 # Cache: https://github.com/jazzband/django-redis#configure-as-cache-backend
 # One Redis (REDIS_URL), or a primary found through Redis Sentinel (REDIS_SENTINELS and
 # REDIS_SENTINEL_SERVICE): django-redis's SentinelConnectionFactory asks the Sentinels for
-# the current primary and follows a failover. Reads go to the primary too, never a replica:
+# the current primary; accounts.sentinel's pool follows a failover at once (idle connections
+# to the old primary dropped, never read again). Reads go to the primary too, never a replica:
 # a session ended or a cut-off moved must be seen by the very next request.
 # Timeouts of about a second, so a dead Redis cannot hang a request.
 # ---------------------------------------------------------------------------------------
@@ -189,7 +190,8 @@ def _cache(prefix: str) -> dict:
     options = {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
     options["CONNECTION_POOL_KWARGS"] = {"health_check_interval": 30}
     if REDIS_SENTINELS:
-        options |= {"CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory", "SENTINELS": REDIS_SENTINELS}
+        options |= {"CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory", "SENTINELS": REDIS_SENTINELS,
+                    "CONNECTION_POOL_CLASS": "accounts.sentinel.FollowingSentinelPool"}  # fmt: skip
     location = f"redis://{REDIS_SENTINEL_SERVICE}/0" if REDIS_SENTINELS else REDIS_URL
     return {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": location, "KEY_PREFIX": prefix, "OPTIONS": options}
 

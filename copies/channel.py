@@ -15,6 +15,8 @@ Shared by copies.redis_cache (Redis's key tracking) and copies.postgres_sessions
   flight (a generation counter), so an old value never overwrites the news of a change.
 - An outage is logged once when the channel is lost and once when it is back; reconnects
   back off (doubling, up to RECONNECT_MAX_DELAY).
+- `restart()` (the source moved, e.g. a new Redis primary) drops every copy and has the
+  listener reconnect; no copy is served until the new channel answers a heartbeat.
 - One instance per process and source (`shared`): Django builds a cache backend per thread,
   and a forked worker must start its own listener, not inherit a thread that does not run.
 """
@@ -64,6 +66,7 @@ class Copies:
         self._generation = 0
         self._fresh_until = 0.0  # time.monotonic() until which the channel is known alive
         self._stop = threading.Event()
+        self._restart = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -120,6 +123,15 @@ class Copies:
                 for key in keys:
                     self._entries.pop(key, None)
 
+    def restart(self) -> None:
+        """Forget every copy now and have the listener open its channel again (the source it
+        listens to is no longer the one to trust); copies resume once the new one answers."""
+        with self._lock:
+            self._restart.set()
+            self._fresh_until = 0.0
+            self._generation += 1
+            self._entries.clear()
+
     # -- the listener ----------------------------------------------------------------------
 
     def _open(self):
@@ -136,6 +148,7 @@ class Copies:
         stop = self._stop
         while not stop.is_set():
             connection = None
+            self._restart.clear()  # the channel about to open asks where the source is now
             try:
                 connection = self._open()
                 self._listen(connection, stop)
@@ -170,10 +183,16 @@ class Copies:
                 sent_at, answered = now, False
             elif not answered and now - sent_at > bound:
                 raise ChannelLost(f"no answer to a heartbeat within {bound} s")
+            if self._restart.is_set():
+                raise ChannelLost("the source moved")
             if receive(bound / 8):
-                if not self._fresh_until:
-                    self._restored()  # back when a heartbeat is answered, not when connected
-                self._fresh_until, answered = sent_at + bound, True
+                answered = True
+                with self._lock:  # a restart() since the heartbeat went out wins
+                    if self._restart.is_set():
+                        continue
+                    if not self._fresh_until:
+                        self._restored()  # back when a heartbeat is answered, not when connected
+                    self._fresh_until = sent_at + bound
 
     def _lost(self, reason: str) -> None:
         with self._lock:

@@ -16,6 +16,10 @@ change made by anyone, using server-assisted client-side caching
 connection per process and configuration, in RESP2, runs `CLIENT TRACKING ON REDIRECT <its
 own id> BCAST PREFIX ...` and subscribes to `__redis__:invalidate`; Redis then names every
 tracked key that is written, deleted, expired or evicted, and a FLUSHDB says "everything".
+Behind Sentinel, a pool that can say when the primary changes (accounts.sentinel's
+`add_follower`) has the listener drop every copy and listen to the new primary at once: a
+listener left on an old primary that was frozen would otherwise keep answering heartbeats
+when it wakes up, and never hear of the changes made on the new one.
 
 Every other read and write is django-redis's. Errors of a tracked read propagate (as
 django-redis's do without IGNORE_EXCEPTIONS): the caller decides what an outage means.
@@ -49,13 +53,23 @@ class RedisCopies(Copies):
         self.pool = pool
         self.redis_prefix = redis_prefix
         self.tracked = [redis_prefix + prefix for prefix in prefixes]
+        self.listening_to: tuple[str, int] | None = None
+        if hasattr(pool, "add_follower"):
+            pool.add_follower(self)
+
+    def primary_changed(self, address: tuple[str, int]) -> None:
+        """The Sentinels named another primary: unless the listener is on it, start over there."""
+        if self.listening_to != address:
+            self.restart()
 
     def _open(self):
         # RESP2, because redis-py's RESP3 parser consumes invalidation pushes for its own
         # client-side cache. connect() before the first command: a Sentinel-managed connection
         # asks the Sentinels for the primary only there.
+        self.listening_to = None  # opening: a primary_changed() from now on restarts it
         connection = self.pool.connection_class(**{**self.pool.connection_kwargs, "protocol": 2})
         connection.connect()
+        self.listening_to = (connection.host, connection.port)
         return connection
 
     def _close(self, connection) -> None:

@@ -378,7 +378,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
 
 @pytest.fixture(scope="session")
 def cluster_stores(tmp_path_factory):
-    """Redis primary, replica and three Sentinels of our own on free ports, for the whole run."""
+    """Redis primary, two replicas and three Sentinels of our own on free ports, for the whole run."""
     from deploy.cluster.launcher import MAIN, Cluster, missing_programs
 
     if missing := missing_programs():
@@ -406,6 +406,7 @@ def sentinel_cache(settings, sentinel_stores):
 
     sentinels = [("127.0.0.1", sentinel.port) for sentinel in sentinel_stores.sentinels]
     options = {"CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory", "SENTINELS": sentinels,
+               "CONNECTION_POOL_CLASS": "accounts.sentinel.FollowingSentinelPool",
                "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}  # fmt: skip
     settings.CACHES = {**settings.CACHES, "default": with_copies({
         "BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://{SERVICE}/0",

@@ -147,18 +147,21 @@ def log_out_everywhere(browser: requests.Session, base: str) -> None:
 
 @contextmanager
 def replica_paused(stores):
-    """Stop the replica for the block; after it, wait until it acknowledges the primary again,
-    so the next test starts with a replica in step (a just-resumed one can miss a short WAIT)."""
-    replica = stores.replica()
-    os.kill(replica.pid, signal.SIGSTOP)
+    """Stop every replica for the block (WAIT 1 needs one of them); after it, wait until they
+    all acknowledge the primary again, so the next test starts with replicas in step (a
+    just-resumed one can miss a short WAIT)."""
+    replicas = [(replica, replica.pid) for replica in stores.replicas_now()]
+    for _, pid in replicas:
+        os.kill(pid, signal.SIGSTOP)
     try:
         yield
     finally:
-        os.kill(replica.pid, signal.SIGCONT)
+        for _, pid in replicas:
+            os.kill(pid, signal.SIGCONT)
         primary = stores.client(stores.primary())
         deadline = time.monotonic() + 15
-        while primary.execute_command("WAIT", 1, 200) < 1:
-            assert time.monotonic() < deadline, "the replica did not catch up within 15 s of SIGCONT"
+        while primary.execute_command("WAIT", len(replicas), 200) < len(replicas):
+            assert time.monotonic() < deadline, "the replicas did not catch up within 15 s of SIGCONT"
 
 
 # -- the browser (tests/e2e) ------------------------------------------------------------------

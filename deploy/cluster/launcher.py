@@ -1,10 +1,13 @@
 """`python -m deploy.cluster` (`make cluster`): the scaled-out topology on 127.0.0.1.
 
 nginx (Debian's) in front of three gunicorn instances; PostgreSQL (a database of the
-cluster's own on the machine's server); Redis as a primary, a replica and three Sentinels
-(Debian's redis-server and redis-sentinel). Debian's supervisord runs every one of them
-(deploy/supervisord.conf): it restarts whatever dies, by its own pid, and never stops the
-rest. Every process listens on a free loopback port. SIGTERM, SIGINT or the launcher's death
+cluster's own on the machine's server); Redis as a primary, two replicas and three Sentinels
+(Debian's redis-server and redis-sentinel), every node keeping an append-only file (fsync every
+second). Session writes and revocations count once one replica has them (WAIT 1,
+accounts.replication): with two replicas, the primary promoted after any one node is lost
+still has a replica, so logins, logouts and revocations keep working. Debian's supervisord runs
+every one of them (deploy/supervisord.conf): it restarts whatever dies, by its own pid, and never
+stops the rest. Every process listens on a free loopback port. SIGTERM, SIGINT or the launcher's death
 stops them all. While it runs, artifacts/cluster/state.json maps it: the nginx URL, and each
 process's role, address and pid.
 """
@@ -19,6 +22,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,10 +40,18 @@ PACKAGES = {"nginx": "nginx", "redis-server": "redis-server", "redis-sentinel": 
             "supervisord": "supervisor"}  # fmt: skip
 
 
-def redis_command(name: str, workdir: Path, port: int, sentinels: list[int], replica_of: int | None) -> list[str]:
-    """deploy/redis-node.sh: a replica of whichever primary the Sentinels name, never an empty primary."""
-    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+def redis_command(name: str, workdir: Path, port: int, sentinels: list[int], replica_of: int | None,
+                  listen: int | None = None, persistence: str = "aof") -> list[str]:  # fmt: skip
+    """deploy/redis-node.sh: a replica of whichever primary the Sentinels name, never an empty primary.
+    `listen`: the port it listens on when a proxy serves `port` (deploy.cluster.partition).
+    `persistence`: "aof" (an append-only file, fsync every second: a restart of every node loses
+    at most the last second, none on a clean shutdown) or "none" (a restart starts empty)."""
+    aof = ["--appendonly", "yes", "--appendfsync", "everysec", "--appenddirname", f"{name}-aof"]
+    args = ["--port", str(listen or port), "--bind", "127.0.0.1", "--save", "",
+            *(aof if persistence == "aof" else ["--appendonly", "no"]),
             "--dir", str(workdir), "--dbfilename", f"{name}.rdb", "--daemonize", "no"]  # fmt: skip
+    if listen and listen != port:  # its peers must dial the proxy, not the port it listens on
+        args += ["--replica-announce-port", str(port)]
     if replica_of:
         args += ["--replicaof", "127.0.0.1", str(replica_of)]
     return ["sh", str(DEPLOY / "redis-node.sh"), SERVICE, ",".join(map(str, sentinels)), str(port), *args]
@@ -77,6 +89,11 @@ class Cluster:
     apps: dict[str, list[App]] = field(default_factory=dict)
     nginx: App | None = None
     ports: dict[str, int] = field(default_factory=dict)
+    # (program name, its public port) -> the port it listens on: the partition drill puts a
+    # proxy in front of every Redis node and Sentinel (deploy.cluster.partition.Partition.front)
+    front: Callable[[str, int], int] | None = None
+    replicas: int = 2  # WAIT 1 with two: the primary promoted after one loss still has a replica
+    persistence: str = "aof"  # or "none": see redis_command
 
     @property
     def url(self) -> str:
@@ -109,22 +126,26 @@ class Cluster:
         return self.start_stores().start_apps()
 
     def start_stores(self) -> Cluster:
-        """supervisord; under it Redis primary and replica, then three Sentinels watching them."""
+        """supervisord; under it the Redis primary and its replicas, then three Sentinels watching them."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o755)  # nginx's workers may run as another user
         self.supervisor = Supervisor(self.workdir)  # assigned first: stop() stops a start that failed half-way
         self.supervisor.start(watch=os.getpid())
         sentinel_ports = [free_port() for _ in range(3)]
         primary_port = free_port()
-        for name, port, replica_of in (("redis-1", primary_port, None), ("redis-2", free_port(), primary_port)):
-            command = redis_command(name, self.workdir, port, sentinel_ports, replica_of)
+        nodes = [("redis-1", primary_port, None)]
+        nodes += [(f"redis-{n}", free_port(), primary_port) for n in range(2, self.replicas + 2)]
+        for name, port, replica_of in nodes:
+            listen = self.front(name, port) if self.front else None
+            command = redis_command(name, self.workdir, port, sentinel_ports, replica_of, listen, self.persistence)
             role = "replica" if replica_of else "primary"
             self.redis.append(Program(name, role, port, command, self.workdir / f"{name}.log", self.supervisor).start())
         for node in self.redis:
             wait_until(node.ready, timeout=10, what=f"{node.name} to answer")
         for n, port in enumerate(sentinel_ports, start=1):
             config = self.workdir / f"sentinel-{n}.conf"
-            config.write_text(fill("sentinel.conf", PORT=port, DIR=self.workdir, SERVICE=SERVICE,
+            listen = self.front(f"sentinel-{n}", port) if self.front else port
+            config.write_text(fill("sentinel.conf", PORT=listen, DIR=self.workdir, SERVICE=SERVICE,
                                    PRIMARY_PORT=primary_port))  # fmt: skip
             self.sentinels.append(Program(f"sentinel-{n}", "sentinel", port, ["redis-sentinel", str(config)],
                                          self.workdir / f"sentinel-{n}.log", self.supervisor).start())  # fmt: skip
@@ -160,18 +181,21 @@ class Cluster:
         return self
 
     def wait_healthy(self, timeout: float = 30) -> None:
-        wait_until(self.sentinels_agree, timeout=timeout, what="the Sentinels to see each other and a synced replica")
+        wait_until(self.sentinels_agree, timeout=timeout, what="the Sentinels to see each other and synced replicas")
 
     def client(self, node: Program) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=1, socket_connect_timeout=1)
 
     def sentinels_agree(self) -> bool:
-        """Every Sentinel knows the other two and a replica that is in sync."""
+        """Every Sentinel knows the other two and every replica, and each replica is in sync."""
         for sentinel in self.sentinels:
             master = self.client(sentinel).sentinel_master(SERVICE)
-            if master["num-other-sentinels"] < 2 or master["num-slaves"] < 1:
+            if master["num-other-sentinels"] < 2 or master["num-slaves"] < len(self.redis) - 1:
                 return False
-        return self.client(self.replica()).info("replication").get("master_link_status") == "up"
+        replicas = self.replicas_now()
+        return len(replicas) == len(self.redis) - 1 and all(
+            self.client(node).info("replication").get("master_link_status") == "up" for node in replicas
+        )
 
     def primary_port(self) -> int | None:
         """The primary's port as most Sentinels report it (None: no Sentinel answers)."""
@@ -197,7 +221,12 @@ class Cluster:
         return next(node for node in self.redis if node.port == self.primary_port())
 
     def replica(self) -> Program:
-        return next(node for node in self.redis if node.port != self.primary_port())
+        return self.replicas_now()[0]
+
+    def replicas_now(self) -> list[Program]:
+        """Every node but the primary the Sentinels name."""
+        primary = self.primary_port()
+        return [node for node in self.redis if node.port != primary]
 
     def wait_back(self, program: Program, old_pid: int, *, timeout: float = 60) -> int:
         """Wait until supervisord has started `program` again and it answers; its new pid."""
@@ -273,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, default=3)
     parser.add_argument("--database", default="authdemo_cluster", help="recreated; must start with authdemo_cluster")
     parser.add_argument("--state", type=Path, default=STATE, help="where to write the map")
+    parser.add_argument("--persistence", choices=("aof", "none"), default="aof", help="Redis's (default: aof)")
     args = parser.parse_args(argv)
     if missing := missing_programs():
         print(f"make cluster needs: apt-get install -y {' '.join(missing)}", file=sys.stderr)
@@ -280,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     workdir = Path(tempfile.mkdtemp(prefix="authdemo-cluster-"))
     cluster = Cluster(cluster_env(args.database), workdir, groups={"main": (args.instances, MAIN)},
-                      state_path=args.state)  # fmt: skip
+                      state_path=args.state, persistence=args.persistence)  # fmt: skip
     try:
         cluster.start()
         print(f"authdemo cluster at {cluster.url}/  (map: {cluster.state_path}; Ctrl-C or SIGTERM stops it)")
