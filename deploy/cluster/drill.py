@@ -7,14 +7,26 @@ JWT), then:
 2. kills one app instance of each group under load: nginx must route around it;
 3. kills the Redis primary right after revocations: Sentinel must promote the replica,
    nobody is silently logged out, no revocation is lost;
-4. restarts PostgreSQL: 503 with Retry-After, then recovery without restarting the app.
-Prints each drill's timeline, writes the figures for /compare/ and exits 1 on any violation.
+4. restarts PostgreSQL: 503 with Retry-After, then recovery without restarting the app;
+then each drill module of MODULES on a cluster of its own (deploy.cluster.drill_redis: a frozen
+primary and empty restarts; drill_partition: split brain; drill_clocks: skewed clocks;
+drill_feed: the verifier's feed delayed, cut and replayed). A module plugs in with
+`run(env, workdir, history, *, instances, seconds, verbose) -> Drill | list[Drill]`: env is the
+site on this run's PostgreSQL (migrated, demo users seeded), workdir a directory of its own; it
+stops every process it starts. Every drill records its requests, logins and revocations in
+one History (deploy.cluster.history); after each, deploy.cluster.checker judges it (a revoked
+credential accepted beyond its scheme's bound, a live one refused, an acknowledged write lost,
+the longest time without a login). Prints each drill's timeline and the checker's table per
+fault and per scheme, writes them for /compare/ (and the history as JSON lines beside them)
+and exits 1 on any violation.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import math
 import os
 import re
 import signal
@@ -26,16 +38,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from authdemo import measured
+from deploy.cluster.checker import check
 from deploy.cluster.drill_kit import (
     SCHEMES,
     Drill,
     Load,
+    Logins,
     Probe,
     Revocation,
     check_still_logged_in,
     check_still_revoked,
     probes_for,
 )
+from deploy.cluster.history import History
 from deploy.cluster.launcher import MAIN, STATE, STATELESS, Cluster, missing_programs
 from deploy.cluster.postgres import OwnPostgres, postgres_bin
 from deploy.cluster.supervisor import Program
@@ -43,16 +58,33 @@ from harness.logins import bearer, log_in, post_form
 from harness.stack import ROOT, Stores, base_env, ensure_wrk, prepare_site, wait_until
 
 RESULTS = {"full": ROOT / "bench" / "results" / "cluster.json", "quick": ROOT / "artifacts" / "drill" / "cluster.json"}
+HISTORY = ROOT / "artifacts" / "drill" / "history.jsonl"  # the run's every request: an artefact, not for git
 DEMO_USERS = {"session": ("alice", "alice-demo-pass"), "token": ("bob", "bob-demo-pass"),
               "revoked": ("admin", "admin-demo-pass")}  # fmt: skip
+MODULES = ("drill_redis", "drill_partition", "drill_clocks", "drill_feed")  # deploy.cluster.<name>.run
 
 
-def drill_app_killed(cluster: Cluster, probes: list[Probe], *, seconds: float, verbose: bool = False) -> Drill:
+def state_bounds(drill: Drill, env: dict[str, str]) -> None:
+    """The bound B of each of the cluster's schemes under this drill: LOCAL_TIER_BOUND as the app
+    instances run with it (each process's copy is at most that stale); stateless JWT has none."""
+    bound = float(env.get("LOCAL_TIER_BOUND") or 1.0)
+    for scheme in SCHEMES:
+        drill.history.bound(scheme, math.inf if scheme == measured.JWT_STATELESS else bound)
+
+
+def logins_for(cluster: Cluster, users: dict) -> list[Logins]:
+    """Keep logging in through the main group (Redis sessions): the longest time none succeeds."""
+    return [Logins(measured.SESSION_REDIS, cluster.group_url("main"), users["session"])]
+
+
+def drill_app_killed(cluster: Cluster, probes: list[Probe], *, seconds: float, verbose: bool = False,
+                     history: History | None = None, users: dict = DEMO_USERS) -> Drill:  # fmt: skip
     """SIGKILL the gunicorn master of the first instance of every group under load (its worker
     is left orphaned, holding the port); supervisord must start it again, alone."""
-    drill = Drill("one app instance killed", tolerated=set(), verbose=verbose)
+    drill = Drill("one app instance killed", tolerated=set(), verbose=verbose, history=history)
+    state_bounds(drill, cluster.env)
     victims = [apps[0] for apps in cluster.apps.values()]
-    with Load(drill, probes):
+    with Load(drill, probes, logins_for(cluster, users)):
         time.sleep(seconds / 3)
         killed = [(victim, victim.kill()) for victim in victims]
         for victim, pid in killed:
@@ -64,28 +96,28 @@ def drill_app_killed(cluster: Cluster, probes: list[Probe], *, seconds: float, v
     return drill.judge()
 
 
-def prepare_revocations(cluster: Cluster, users: dict) -> tuple[list, list[Revocation]]:
+def prepare_revocations(cluster: Cluster, users: dict) -> list[Revocation]:
     """Logins to end right before the kill: a Redis session logged out, and a user logged out
     everywhere whose access token's cut-off was already cached (so a lost write would show)."""
     base = cluster.group_url("main")
+    profile, dashboard = f"{base}{SCHEMES[measured.SESSION_REDIS][1]}", f"{base}{SCHEMES[measured.JWT_CUTOFF][1]}"
     leaving = log_in(base, *users["session"])
     ended = log_in(base, *users["session"])  # a copy of the cookie that logs out
     ended.cookies.update(leaving.cookies)
     token = bearer(base, *users["revoked"])
-    if token.get(f"{base}/api/dashboard/", timeout=10).status_code != 200:
+    if token.get(dashboard, timeout=10).status_code != 200:
         raise RuntimeError("the revoked user's token did not work before the drill")
     everywhere = log_in(base, *users["revoked"])
-    actions = [
-        lambda: post_form(leaving, base, "/accounts/logout/"),
-        lambda: post_form(everywhere, base, "/accounts/sessions/everywhere/"),
-    ]
-    revocations = [
+    revoked = users["revoked"][0]
+    return [
         Revocation("a Redis session ended by logging out",
-                   lambda: ended.get(f"{base}/accounts/profile/", allow_redirects=False).status_code == 302),
-        Revocation("an access token cut off by 'log out everywhere'",
-                   lambda: token.get(f"{base}/api/dashboard/", timeout=10).status_code == 401),
+                   lambda: post_form(leaving, base, "/accounts/logout/").status_code == 302,
+                   (Probe(measured.SESSION_REDIS, profile, ended, f"{users['session'][0]}/session-logged-out"),)),
+        Revocation("a session and an access token cut off by 'log out everywhere'",
+                   lambda: post_form(everywhere, base, "/accounts/sessions/everywhere/").status_code == 302,
+                   (Probe(measured.SESSION_REDIS, profile, everywhere, f"{revoked}/session-everywhere"),
+                    Probe(measured.JWT_CUTOFF, dashboard, token, f"{revoked}/token-everywhere"))),
     ]  # fmt: skip
-    return actions, revocations
 
 
 def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Program, int]:
@@ -105,18 +137,22 @@ def kill_primary(cluster: Cluster, drill: Drill, *, note: str) -> tuple[Program,
     return victim, pid
 
 
-def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, seconds: float, verbose=False) -> Drill:
+def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, seconds: float, verbose=False,
+                        history: History | None = None) -> Drill:  # fmt: skip
     """Revoke, SIGKILL the Redis primary at once, let Sentinel promote; supervisord brings the old
-    one back (deploy/redis-node.sh: as a replica of the new primary)."""
-    drill = Drill("Redis primary killed", tolerated={measured.SESSION_REDIS}, verbose=verbose)
-    actions, revocations = prepare_revocations(cluster, users)
-    with Load(drill, probes) as load:
+    one back (deploy/redis-node.sh: as a replica of the new primary). The revoked credentials
+    are read all along: the failover must not bring them back."""
+    drill = Drill("Redis primary killed", tolerated={measured.SESSION_REDIS}, verbose=verbose, history=history)
+    state_bounds(drill, cluster.env)
+    revocations = prepare_revocations(cluster, users)
+    with Load(drill, probes, logins_for(cluster, users)) as load:
         time.sleep(seconds / 3)
-        for action in actions:
-            if (status := action().status_code) != 302:
-                drill.violate(f"a revocation right before the kill answered {status}")
+        for revocation in revocations:
+            revocation.make(drill)
+            for probe in revocation.probes:
+                load.add(probe)
         killed = drill.now()
-        victim, pid = kill_primary(cluster, drill, note=f"{len(actions)} revocations made, then")
+        victim, pid = kill_primary(cluster, drill, note=f"{len(revocations)} revocations made, then")
         if any(probe.scheme == measured.SESSION_REDIS for probe in probes):
             back = load.wait_for(measured.SESSION_REDIS, "ok", timeout=30)
             drill.figures["sessions_back_seconds"] = round(back - killed, 2)
@@ -129,10 +165,11 @@ def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, s
     return drill.judge()
 
 
-def drill_postgres_restart(postgres: OwnPostgres, probes: list[Probe], *, down: float, verbose=False) -> Drill:
+def drill_postgres_restart(postgres: OwnPostgres, probes: list[Probe], *, down: float, verbose=False,
+                           history: History | None = None, logins: list[Logins] = ()) -> Drill:  # fmt: skip
     """Stop PostgreSQL under load (fast shutdown), start it again; every scheme must recover alone."""
-    drill = Drill("PostgreSQL restarted", tolerated=set(SCHEMES), verbose=verbose)
-    with Load(drill, probes) as load:
+    drill = Drill("PostgreSQL restarted", tolerated=set(SCHEMES), verbose=verbose, history=history)
+    with Load(drill, probes, logins) as load:
         time.sleep(down)
         stopped = drill.now()
         drill.mark("stopping PostgreSQL (fast shutdown)")
@@ -174,19 +211,55 @@ def throughput(cluster: Cluster, probes: list[Probe], *, seconds: float) -> dict
     return rates
 
 
-def print_drill(drill: Drill) -> None:
+def print_drill(drill: Drill, history: History) -> None:
     report = drill.report()
     print(f"\n== {drill.name}: {'OK' if not drill.violations else 'VIOLATIONS'}")
     for line in report["timeline"]:
         print(f"  {line}")
-    failed = ", ".join(f"{s} {report['failed'][s]}/{report['requests'][s]}" for s in report["requests"])
-    print(f"  failed requests per scheme: {failed}")
+    if "requests" in report:
+        failed = ", ".join(f"{s} {report['failed'][s]}/{report['requests'][s]}" for s in report["requests"])
+        print(f"  failed requests per scheme: {failed}")
+    for line in check(history).lines(drill.name):
+        print(f"  checker: {line}")
+
+
+def run_modules(env: dict[str, str], workdir: Path, history: History, *, seconds: float,
+                modules: tuple[str, ...] = MODULES) -> list[Drill]:  # fmt: skip
+    """Each drill module's run() on a cluster of its own; the checker's verdict added to each
+    drill it returns (for every fault label the run added). A module that fails is a violation."""
+    drills = []
+    for name in modules:
+        try:
+            module = importlib.import_module(f"deploy.cluster.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"deploy.cluster.{name}":
+                raise
+            print(f"\n{name}: not in this tree, skipped", flush=True)
+            continue
+        before = {event["fault"] for event in history.events}
+        print(f"\n-- {name}", flush=True)
+        try:
+            ran = module.run(env, workdir / name, history, instances=3, seconds=seconds, verbose=True)
+        except Exception as exc:  # noqa: BLE001  (one broken drill must not hide the others' results)
+            ran = Drill(name, tolerated=set())
+            ran.violate(f"the drill stopped: {type(exc).__name__}: {exc}")
+        ran = ran if isinstance(ran, list) else [ran]
+        added = {event["fault"] for event in history.events} - before
+        report = check(history)
+        for drill in ran:
+            for line in (line for fault in sorted(added) for line in report.violations(fault)):
+                if line not in drill.violations:
+                    drill.violations.append(line)
+        drills += ran
+    return drills
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.cluster.drill", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short drills, results in artifacts/drill/")
     parser.add_argument("--state", type=Path, default=STATE, help="where to write the cluster's map")
+    parser.add_argument("--only", choices=["cluster", *MODULES], action="append",
+                        help="run only these drills (repeatable): the cluster's own, or a module's")  # fmt: skip
     args = parser.parse_args(argv)
     if (missing := missing_programs()) or not postgres_bin():
         print(f"make drill needs: apt-get install -y {' '.join(missing) or 'postgresql'}", file=sys.stderr)
@@ -195,41 +268,61 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the cluster and PostgreSQL on the way out
     workdir = Path(tempfile.mkdtemp(prefix="authdemo-drill-"))
     os.chmod(workdir, 0o755)
+    history, drills, rates = History(), [], {}
     postgres = OwnPostgres().init().start()
-    cluster = None
     try:
         env = {**base_env(Stores("authdemo_drill", 0)), "REDIS_URL": ""}
         env["DATABASE_URL"] = postgres.create_database("authdemo_drill")
         prepare_site(env)
-        groups = {"main": (3, MAIN), "stateless": (2, STATELESS)}
-        cluster = Cluster(env, workdir / "cluster", groups=groups, state_path=args.state)
-        cluster.start()  # assigned first: a start that fails half-way is still stopped below
-        print(f"cluster up at {cluster.url}/ (stateless group at {cluster.group_url('stateless')}/); logs in {workdir}")
-        probes = probes_for(cluster, DEMO_USERS)
-        rates = throughput(cluster, probes, seconds=2 if args.quick else 5)
-        print(f"requests per second through nginx by number of instances: {rates}", flush=True)
-        drills = [
-            drill_app_killed(cluster, probes, seconds=seconds, verbose=True),
-            drill_redis_primary(cluster, probes, DEMO_USERS, seconds=seconds, verbose=True),
-            drill_postgres_restart(postgres, probes, down=seconds / 3, verbose=True),
-        ]
+        if not args.only or "cluster" in args.only:
+            rates, drills = cluster_drills(env, workdir, postgres, history, args.state, quick=args.quick)
+        modules = tuple(m for m in MODULES if not args.only or m in args.only)
+        drills += run_modules(env, workdir, history, seconds=seconds, modules=modules)
     finally:
         try:
-            if cluster:
-                cluster.stop()
-        finally:
             postgres.remove()
+        finally:
+            history.save(HISTORY)
     for drill in drills:
-        print_drill(drill)
-    write_results(RESULTS["quick" if args.quick else "full"], rates, drills)
+        print_drill(drill, history)
+    write_results(RESULTS["quick" if args.quick else "full"], rates, drills, history)
+    print(f"the history ({len(history.events)} events) is in {HISTORY.relative_to(ROOT)}: "
+          "python -m deploy.cluster.checker checks it again")  # fmt: skip
     return 1 if any(drill.violations for drill in drills) else 0
 
 
-def write_results(path: Path, rates: dict, drills: list[Drill]) -> None:
+def cluster_drills(env: dict[str, str], workdir: Path, postgres: OwnPostgres, history: History, state: Path,
+                   *, quick: bool) -> tuple[dict, list[Drill]]:  # fmt: skip
+    """The cluster's own drills (an app instance, the Redis primary, PostgreSQL), on one cluster
+    with a second group of instances for the schemes that keep nothing in Redis."""
+    seconds = 3 if quick else 9
+    groups = {"main": (3, MAIN), "stateless": (2, STATELESS)}
+    cluster = Cluster(env, workdir / "cluster", groups=groups, state_path=state)
+    try:
+        cluster.start()  # assigned first: a start that fails half-way is still stopped below
+        print(f"cluster up at {cluster.url}/ (stateless group at {cluster.group_url('stateless')}/); logs in {workdir}")
+        probes = probes_for(cluster, DEMO_USERS)
+        rates = throughput(cluster, probes, seconds=2 if quick else 5)
+        print(f"requests per second through nginx by number of instances: {rates}", flush=True)
+        drills = [
+            drill_app_killed(cluster, probes, seconds=seconds, verbose=True, history=history),
+            drill_redis_primary(cluster, probes, DEMO_USERS, seconds=seconds, verbose=True, history=history),
+            drill_postgres_restart(postgres, probes, down=seconds / 3, verbose=True, history=history,
+                                   logins=logins_for(cluster, DEMO_USERS)),
+        ]  # fmt: skip
+    finally:
+        cluster.stop()
+    return rates, drills
+
+
+def write_results(path: Path, rates: dict, drills: list[Drill], history: History) -> None:
+    """The figures for /compare/: throughput, each drill's report, and the checker's table
+    ({fault: {scheme: row}}) over the whole run."""
+    failover = [d.figures["failover_seconds"] for d in drills if "failover_seconds" in d.figures]
     figures = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
         "throughput": rates, "drills": [drill.report() for drill in drills],
-        "failover_seconds": next(d.figures["failover_seconds"] for d in drills if "failover_seconds" in d.figures),
+        "failover_seconds": failover[0] if failover else None, "table": check(history).table(),
     }  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=2) + "\n")

@@ -1,10 +1,13 @@
 """Failure drills on the cluster: steady traffic for every scheme while one piece fails.
 
 A drill drives each scheme with back-to-back GETs through nginx while one piece of the
-cluster is killed or restarted, records every answer, and judges them: a user must never
-be silently logged out, an outage answer is a 503 with Retry-After where the scheme depends
-on the failed store, and nothing else may fail. The timeline says when each thing happened.
-The drills themselves are in deploy.cluster.drill (`make drill`); the test suite runs them short.
+cluster is killed or restarted, and keeps logging in; every request, login and revocation goes
+into its History (deploy.cluster.history), which deploy.cluster.checker judges when the drill
+ends: a revoked credential accepted beyond its scheme's bound, a live one refused as logged out,
+an acknowledged login or revocation lost. The drill itself judges the other answers: an outage
+answer is a 503 with Retry-After where the scheme depends on the failed store, and nothing
+else may fail. The timeline says when each thing happened. The drills themselves are in
+deploy.cluster.drill (`make drill`); the test suite runs them short.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from dataclasses import dataclass, field
 import requests
 
 from authdemo import measured
+from deploy.cluster.checker import check
+from deploy.cluster.history import LOGGED_OUT, History, classify
 from deploy.cluster.launcher import Cluster
 from harness.logins import bearer, log_in
 from harness.stack import wait_until
@@ -35,11 +40,27 @@ SCHEMES = {
 
 @dataclass(frozen=True)
 class Probe:
-    """One logged-in client of one scheme, and the page it keeps reading."""
+    """One logged-in client of one scheme, the page it keeps reading, and the id its credential
+    has in the history (never the secret)."""
 
     scheme: str
     url: str
     client: requests.Session
+    credential: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.credential or f"{self.scheme}-probe"
+
+    def read(self, history: History) -> tuple[int | None, bool]:
+        """One GET, recorded in `history`; (status, Retry-After) as status() says them."""
+        start = history.now()
+        status, retry_after = self.status()
+        answered = None if status == TIMED_OUT else status
+        detail = "" if status == 200 else outcome(status, retry_after)
+        history.request(self.scheme, self.name, start=start, end=history.now(), status=answered,
+                        retry_after=retry_after, detail=detail)  # fmt: skip
+        return status, retry_after
 
     def status(self) -> tuple[int | None, bool]:
         """The status of one GET (None: no answer, TIMED_OUT: none within TIMEOUT) and whether
@@ -62,8 +83,28 @@ def probes_for(cluster: Cluster, users: dict[str, tuple[str, str]]) -> list[Prob
             kind = "session" if scheme.startswith("session") else "token"
             login = log_in if kind == "session" else bearer
             client = login(base, *users[kind], timeout=TIMEOUT)
-            probes.append(Probe(scheme, f"{base}{path}", client))
+            probes.append(Probe(scheme, f"{base}{path}", client, f"{users[kind][0]}/{scheme}-probe"))
     return probes
+
+
+@dataclass(frozen=True)
+class Logins:
+    """Log in again and again through one URL as one user, each login a new credential read once."""
+
+    scheme: str
+    base: str
+    user: tuple[str, str]
+    path: str = "/accounts/profile/"
+    pause: float = 0.3  # seconds between logins: each costs a password hash on a shared machine
+
+    def once(self, history: History, n: int) -> Probe | None:
+        name = f"{self.user[0]}/{self.scheme}-login-{n}"
+        client = history.login(self.scheme, name, lambda: log_in(self.base, *self.user, timeout=TIMEOUT))
+        if client is None:
+            return None
+        probe = Probe(self.scheme, f"{self.base}{self.path}", client, name)
+        probe.read(history)
+        return probe
 
 
 def outcome(status: int | None, retry_after: bool) -> str:
@@ -90,7 +131,11 @@ class Drill:
     timeline: list[tuple[float, str]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
+    history: History | None = None  # the run's record (History().under(name) if none is given)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.history = (self.history or History()).under(self.name)
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -110,14 +155,17 @@ class Drill:
         self.mark(f"VIOLATION: {text}")
 
     def judge(self) -> Drill:
-        """Count the failed requests per scheme, name every wrong answer, add state changes to the timeline."""
+        """Count the failed requests per scheme, name every wrong answer, add state changes to the
+        timeline; then the checker's verdict on the history (logouts are its to judge: whether a
+        credential was live depends on the revocations)."""
         requests_by, failed_by, wrong = Counter(), Counter(), Counter()
         last: dict[str, str] = {}
         for at, scheme, result in sorted(self.samples):
             requests_by[scheme] += 1
             if result != "ok":
                 failed_by[scheme] += 1
-            if result != "ok" and not (result == "503 with Retry-After" and scheme in self.tolerated):
+            tolerated = result == "503 with Retry-After" and scheme in self.tolerated
+            if result != "ok" and not tolerated and not result.startswith("logged out"):
                 wrong[(scheme, result)] += 1
             if last.get(scheme) != result:
                 self.timeline.append((at, f"{scheme}: {result}"))
@@ -127,9 +175,19 @@ class Drill:
             self.violations.append(f"{scheme}: {count} x {result}")
         self.figures["requests"] = dict(requests_by)
         self.figures["failed"] = {scheme: failed_by[scheme] for scheme in requests_by}
+        return self.check()
+
+    def check(self) -> Drill:
+        """Add the checker's violations for this drill's fault (over the whole run's history)."""
+        report = check(self.history)
+        self.figures["checker"] = report.table().get(self.name, {})
+        for line in report.violations(self.name):
+            if line not in self.violations:
+                self.violate(line)
         return self
 
     def report(self) -> dict:
+        """The drill's figures, verdict and timeline, for cluster.json."""
         return {
             "name": self.name, **self.figures, "violations": self.violations,
             "timeline": [f"{at:6.2f} s  {text}" for at, text in self.timeline],
@@ -137,16 +195,35 @@ class Drill:
 
 
 class Load:
-    """Back-to-back GETs from every probe, on threads, until the block ends."""
+    """Back-to-back GETs from every probe, and logins, on threads, until the block ends; each
+    recorded in the drill's history. Probes added later (a revoked credential) are recorded
+    there only: their refusals are no failure of the scheme."""
 
-    def __init__(self, drill: Drill, probes: list[Probe]):
+    def __init__(self, drill: Drill, probes: list[Probe], logins: list[Logins] = ()):
         self.drill, self.probes = drill, probes
         self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(probe,), daemon=True) for probe in probes]
+        self.threads = [threading.Thread(target=self._run, args=(probe, True), daemon=True) for probe in probes]
+        self.threads += [threading.Thread(target=self._log_in, args=(each,), daemon=True) for each in logins]
+        self.logged_in: list[Probe] = []
 
-    def _run(self, probe: Probe) -> None:
+    def _run(self, probe: Probe, live: bool) -> None:
         while not self.stopping.is_set():
-            self.drill.record(probe.scheme, *probe.status())
+            status, retry_after = probe.read(self.drill.history)
+            if live:
+                self.drill.record(probe.scheme, status, retry_after)
+
+    def _log_in(self, logins: Logins) -> None:
+        n = 0
+        while not self.stopping.wait(logins.pause):
+            n += 1
+            if probe := logins.once(self.drill.history, n):
+                self.logged_in.append(probe)
+
+    def add(self, probe: Probe) -> None:
+        """Read `probe` too, from now on, in the history only (a credential just revoked)."""
+        thread = threading.Thread(target=self._run, args=(probe, False), daemon=True)
+        self.threads.append(thread)
+        thread.start()
 
     def __enter__(self) -> Load:
         self.drill.started = time.monotonic()  # the drill's clock starts with its traffic
@@ -158,6 +235,8 @@ class Load:
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout=TIMEOUT + 5)
+        for probe in self.logged_in:  # the last word on every login the drill acknowledged
+            probe.read(self.drill.history)
 
     def wait_for(self, scheme: str, result: str, *, timeout: float) -> float:
         """Wait until the scheme's probe answers `result`; return when, in drill time."""
@@ -168,19 +247,29 @@ class Load:
 
 @dataclass(frozen=True)
 class Revocation:
-    """Something ended just before a failure, and how to tell that it is still ended."""
+    """Something ended during a drill: what, how (True: acknowledged), and the probes of the
+    credentials it ends (each keeps being read, and must stay refused)."""
 
     name: str
-    ended: Callable[[], bool]
+    action: Callable[[], bool]
+    probes: tuple[Probe, ...]
+
+    def make(self, drill: Drill) -> bool:
+        """Revoke, recorded in the drill's history; a revocation not acknowledged is a violation."""
+        if not drill.history.revoke([probe.name for probe in self.probes], self.action, what=self.name):
+            drill.violate(f"not acknowledged: {self.name}")
+            return False
+        return True
 
 
 def check_still_logged_in(drill: Drill, probes: list[Probe]) -> None:
     for probe in probes:
-        if (result := outcome(*probe.status())) != "ok":
+        if (result := outcome(*probe.read(drill.history))) != "ok":
             drill.violate(f"{probe.scheme} client not served after the drill: {result}")
 
 
 def check_still_revoked(drill: Drill, revocations: list[Revocation]) -> None:
     for revocation in revocations:
-        if not revocation.ended():
-            drill.violate(f"revocation lost in the failover: {revocation.name}")
+        for probe in revocation.probes:
+            if classify(probe.read(drill.history)[0]) != LOGGED_OUT:
+                drill.violate(f"revocation lost: {revocation.name} ({probe.name} accepted)")

@@ -32,6 +32,12 @@ def test_drill_redis_primary_killed_no_logout_no_lost_revocation(cluster, probes
     drill = drill_redis_primary(cluster, probes, USERS, seconds=2)
     assert drill.violations == []
     assert drill.figures["failed"]["jwt_cutoff"] == 0  # the cut-off falls back to the database
+    # The checker judged the failover: the revoked credentials were read through it and refused,
+    # and the drill kept logging in.
+    checked = drill.figures["checker"]
+    assert checked["session_redis"]["revoked_requests"] > 0 and checked["jwt_cutoff"]["revoked_requests"] > 0
+    assert checked["session_redis"]["logins"] > 0
+    assert {e["kind"] for e in drill.history.events} == {"bound", "request", "login", "revocation"}
 
 
 @pytest.fixture
