@@ -39,25 +39,32 @@ replica's link to the primary goes quiet, a client's command times out. At `heal
 connections that were held are closed (both ends would have timed out by then) and new ones
 pass again. Links inside a side never notice.
 
-Everything is on 127.0.0.1; the proxy runs on a thread of the drill's own process (no
-process to stop), and the cluster's processes are supervisord's, stopped by pid with it.
+Everything is on 127.0.0.1. The proxy is one process the drill starts and stops by its pid
+(`Partition`); the cluster's processes are supervisord's, stopped by pid with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
-import threading
-from collections.abc import Callable
+import signal
+import subprocess
+import sys
+import time
+import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.stack import free_port
+from deploy.cluster.supervisor import Supervisor
+from harness.stack import ROOT, free_port, wait_until
 
 OUTSIDER = "outside the cluster"  # the caller of a connection no cluster program holds: never cut
 CHUNK = 65536
-POLL = 0.02  # seconds between looks at whether a held link was healed
+POLL = 0.02  # seconds between looks at the drill's orders, and at whether a held link was healed
+SCAN_AGE = 0.2  # seconds a scan of who holds which socket answers for
+FRONTS, MINORITY, APPLIED = "fronts.json", "minority.json", "applied.json"
 
 
 def tcp_hex(port: int) -> str:
@@ -65,14 +72,15 @@ def tcp_hex(port: int) -> str:
     return f"0100007F:{port:04X}"
 
 
-def socket_inode(local_port: int, remote_port: int) -> int | None:
-    """The inode of the loopback TCP socket bound to `local_port` and connected to `remote_port`."""
-    local, remote = tcp_hex(local_port), tcp_hex(remote_port)
+def tcp_sockets() -> dict[tuple[int, int], int]:
+    """{(local port, remote port): inode} of the loopback TCP sockets (/proc/net/tcp)."""
+    sockets = {}
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        if fields[1] == local and fields[2] == remote:
-            return int(fields[9]) or None
-    return None
+        local, remote = fields[1].split(":"), fields[2].split(":")
+        if local[0] == remote[0] == "0100007F" and int(fields[9]):
+            sockets[(int(local[1], 16), int(remote[1], 16))] = int(fields[9])
+    return sockets
 
 
 def children(pid: int) -> list[int]:
@@ -83,9 +91,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def holder(inode: int, programs: dict[int, str]) -> str:
-    """The program (by supervisord's pid -> name map) one of whose processes holds socket `inode`."""
-    target = f"socket:[{inode}]"
+def held_sockets(programs: dict[int, str]) -> dict[int, str]:
+    """{socket inode: program} for every socket a process of a program (or a child's) holds."""
+    owners = {}
     for root, name in programs.items():
         pending = [root]
         while pending:
@@ -93,19 +101,22 @@ def holder(inode: int, programs: dict[int, str]) -> str:
             with contextlib.suppress(OSError):
                 for fd in os.listdir(f"/proc/{pid}/fd"):
                     with contextlib.suppress(OSError):
-                        if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
-                            return name
+                        link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                        if link.startswith("socket:["):
+                            owners.setdefault(int(link[8:-1]), name)
             pending += children(pid)
-    return OUTSIDER
+    return owners
 
 
 @dataclass(eq=False)
 class Connection:
     """One proxied connection: who called which node, and whether a cut has held it."""
 
-    caller: str
+    caller_port: int
+    public: int
     node: str
     writers: list[asyncio.StreamWriter]
+    caller: str | None = None  # named at the first byte it carries while a cut is in force
     held: bool = False
 
     def abort(self) -> None:
@@ -113,127 +124,194 @@ class Connection:
             writer.transport.abort()
 
 
-@dataclass
-class Partition:
-    """Proxies in front of the cluster's Redis nodes and Sentinels, and the cut between two sides.
+class Proxy:
+    """The proxy process: a listener per front, the cut between two sides, read from `control`.
 
-    `programs` names the cluster's processes ({pid: program name}, from supervisord); it is
-    asked when a connection arrives, so it may be set once the cluster has started.
+    The drill's process writes `control`/fronts.json ({program: [public port, hidden port]})
+    and minority.json (the names cut off); this process looks every POLL seconds, opens the
+    listeners it lacks, applies the cut and writes applied.json (the generation it applied),
+    so the drill knows when a cut or a heal took effect.
     """
 
-    programs: Callable[[], dict[int, str]] = dict
-    minority: frozenset[str] = frozenset()
-    fronts: dict[str, tuple[int, int]] = field(default_factory=dict)  # node -> (public port, hidden port)
-    _connections: set[Connection] = field(default_factory=set)
-    _servers: list[asyncio.Server] = field(default_factory=list)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
+    def __init__(self, control: Path, supervisor_dir: Path):
+        self.control, self.supervisor = control, Supervisor(supervisor_dir)
+        self.minority: frozenset[str] = frozenset()
+        self.listening: dict[str, asyncio.Server] = {}
+        self.connections: set[Connection] = set()
+        self.generation = -1
+        self.sockets: dict[tuple[int, int], int] = {}
+        self.owners: dict[int, str] = {}
+        self.scanned = 0.0
 
-    def start(self) -> Partition:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="partition", daemon=True)
-        self._thread.start()
-        return self
+    def programs(self) -> dict[int, str]:
+        """{pid: program name} of every process supervisord runs now."""
+        return {info["pid"]: info["name"] for info in self.supervisor.rpc().getAllProcessInfo() if info["pid"]}
 
-    def front(self, name: str, public: int) -> int:
-        """Serve `public` for the program `name` and return the hidden port it must listen on
-        (the launcher's hook: deploy.cluster.launcher.Cluster.front)."""
-        hidden = free_port()
-        server = asyncio.run_coroutine_threadsafe(self._listen(name, public, hidden), self._loop).result(timeout=10)
-        self._servers.append(server)
-        self.fronts[name] = (public, hidden)
-        return hidden
-
-    async def _listen(self, name: str, public: int, hidden: int) -> asyncio.Server:
-        async def serve(reader, writer):
-            await self._serve(name, public, hidden, reader, writer)
-
-        return await asyncio.start_server(serve, "127.0.0.1", public)
-
-    def cut(self, caller: str, node: str) -> bool:
-        """Whether the link between two programs crosses the partition."""
-        if OUTSIDER in (caller, node):
-            return False
-        return (caller in self.minority) != (node in self.minority)
-
-    def isolate(self, minority: set[str]) -> None:
-        """Cut every link between the programs named and all the others."""
-        self.minority = frozenset(minority)
-
-    def heal(self) -> None:
-        """Carry every link again; the connections a cut held are closed (their ends gave up)."""
-        self.minority = frozenset()
-        self._loop.call_soon_threadsafe(self._abort_held)
-
-    def _abort_held(self) -> None:
-        for connection in [c for c in self._connections if c.held]:
-            connection.abort()
-
-    def identify(self, caller_port: int, public: int) -> str:
-        inode = socket_inode(caller_port, public)
-        return holder(inode, self.programs()) if inode else OUTSIDER
-
-    async def _serve(self, node: str, public: int, hidden: int, reader, writer) -> None:
-        caller_port = writer.get_extra_info("peername")[1]
-        caller = await asyncio.get_running_loop().run_in_executor(None, self.identify, caller_port, public)
-        connection = Connection(caller, node, [writer])
-        self._connections.add(connection)
+    def scan(self) -> None:
+        """Read who holds which socket now (a whole cluster's worth at once, for every
+        connection that asks within SCAN_AGE: a cut makes them all ask together)."""
         try:
-            await self._pass(connection)
+            self.sockets, self.owners = tcp_sockets(), held_sockets(self.programs())
+        except (OSError, xmlrpc.client.Error):  # supervisord shutting down: nobody can be named
+            self.sockets, self.owners = {}, {}
+        self.scanned = time.monotonic()
+
+    def name(self, connection: Connection) -> str:
+        """The program that dialled the connection (OUTSIDER when none can be named: a caller
+        already gone, or not a program of supervisord's, like the drill itself)."""
+        key = (connection.caller_port, connection.public)
+        if time.monotonic() - self.scanned > SCAN_AGE or key not in self.sockets:
+            self.scan()
+        inode = self.sockets.get(key)
+        return self.owners.get(inode, OUTSIDER) if inode else OUTSIDER
+
+    def cut(self, connection: Connection) -> bool:
+        """Whether the connection's link crosses the partition (both ends named by now)."""
+        if OUTSIDER in (connection.caller, connection.node):
+            return False
+        return (connection.caller in self.minority) != (connection.node in self.minority)
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                await self.look()
+            await asyncio.sleep(POLL)
+
+    async def look(self) -> None:
+        changed = False
+        for name, (public, hidden) in read_json(self.control / FRONTS, {}).items():
+            if name not in self.listening:
+                self.listening[name] = await asyncio.start_server(
+                    lambda r, w, n=name, p=public, h=hidden: self.serve(n, p, h, r, w), "127.0.0.1", public
+                )
+                changed = True
+        wanted = read_json(self.control / MINORITY, {"generation": 0, "names": []})
+        if wanted["generation"] != self.generation:
+            self.minority = frozenset(wanted["names"])
+            if not self.minority:  # healed: the connections a cut held are closed (their ends gave up)
+                for connection in [c for c in self.connections if c.held]:
+                    connection.abort()
+            self.generation, changed = wanted["generation"], True
+        if changed:
+            write_json(self.control / APPLIED, {"generation": self.generation, "listening": sorted(self.listening)})
+
+    async def serve(self, node: str, public: int, hidden: int, reader, writer) -> None:
+        connection = Connection(writer.get_extra_info("peername")[1], public, node, [writer])
+        self.connections.add(connection)
+        try:
+            await self.passable(connection)
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", hidden)
             connection.writers.append(upstream_writer)
-            await asyncio.gather(self._pump(connection, reader, upstream_writer),
-                                 self._pump(connection, upstream_reader, writer))  # fmt: skip
+            await asyncio.gather(self.pump(connection, reader, upstream_writer),
+                                 self.pump(connection, upstream_reader, writer))  # fmt: skip
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._connections.discard(connection)
+            self.connections.discard(connection)
             connection.abort()
 
-    async def _pass(self, connection: Connection) -> None:
+    async def passable(self, connection: Connection) -> None:
         """Return at once while the connection's link is not cut. Across a cut, carry nothing
-        until the heal, then close: both ends of a held connection have given up by then."""
-        if not self.cut(connection.caller, connection.node) and not connection.held:
+        until the heal, then close: both ends of a held connection have given up by then.
+        Nobody is named while no cut is in force: the proxy costs a copy, not a scan."""
+        if self.minority and connection.caller is None:
+            connection.caller = self.name(connection)
+        if not connection.held and not (self.minority and self.cut(connection)):
             return
         connection.held = True
-        while self.cut(connection.caller, connection.node):
+        while self.minority and self.cut(connection):
             await asyncio.sleep(POLL)
         raise ConnectionAbortedError
 
-    async def _pump(self, connection: Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def pump(self, connection: Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while data := await reader.read(CHUNK):
-            await self._pass(connection)
+            await self.passable(connection)
             writer.write(data)
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
 
-    def links(self) -> list[tuple[str, str, bool]]:
-        """The open connections as (caller, node, held), for a drill's timeline."""
-        return sorted((c.caller, c.node, c.held) for c in list(self._connections))
+
+def read_json(path: Path, default):
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def write_json(path: Path, value) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(value))
+    temporary.replace(path)
+
+
+@dataclass
+class Partition:
+    """The drill's handle on the proxy process: fronts, cut, heal, stop (by its pid).
+
+    A process of its own, not a thread of the drill: the drill's reader threads would hold
+    the interpreter's lock while Sentinel's PINGs wait, and on a busy machine a Sentinel that
+    waits a second calls a healthy primary down.
+    """
+
+    control: Path
+    supervisor_dir: Path
+    process: subprocess.Popen | None = None
+    generation: int = 0
+    fronts: dict[str, list[int]] = field(default_factory=dict)  # program -> [public port, hidden port]
+
+    def start(self) -> Partition:
+        self.control.mkdir(parents=True, exist_ok=True)
+        with (self.control / "proxy.log").open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603  (our own fixed command, no shell)
+                [sys.executable, "-m", "deploy.cluster.partition", str(self.control), str(self.supervisor_dir)],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self._apply([])
+        return self
+
+    def front(self, name: str, public: int) -> int:
+        """Serve `public` for the program `name`; the hidden port it must listen on instead
+        (the launcher's hook: deploy.cluster.launcher.Cluster.front)."""
+        self.fronts[name] = [public, free_port()]
+        write_json(self.control / FRONTS, self.fronts)
+        wait_until(lambda: name in read_json(self.control / APPLIED, {}).get("listening", ()), timeout=10,
+                   what=f"the partition's proxy to listen for {name}")  # fmt: skip
+        return self.fronts[name][1]
+
+    def behind(self, public: int) -> int:
+        """The port a program behind the proxy listens on (the drill's own checks dial it: they
+        are never cut, and need not wait on the proxy)."""
+        return next((hidden for front, hidden in self.fronts.values() if front == public), public)
+
+    def isolate(self, minority: set[str]) -> None:
+        """Cut every link between the programs named and all the others; return once it holds."""
+        self._apply(sorted(minority))
+
+    def heal(self) -> None:
+        """Carry every link again (the connections the cut held are closed); return once it does."""
+        self._apply([])
+
+    def _apply(self, names: list[str]) -> None:
+        self.generation += 1
+        write_json(self.control / MINORITY, {"generation": self.generation, "names": names})
+        wait_until(lambda: read_json(self.control / APPLIED, {}).get("generation") == self.generation, timeout=10,
+                   what="the partition's proxy to apply a cut")  # fmt: skip
 
     def stop(self) -> None:
-        """Close every listener and connection, then the loop's thread."""
-        if self._loop is None:
-            return
-
-        async def close():
-            for server in self._servers:
-                server.close()
-            for connection in list(self._connections):
-                connection.abort()
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop = None
+        """Stop the proxy process by its pid (SIGTERM, then SIGKILL)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
-def supervised(supervisor) -> Callable[[], dict[int, str]]:
-    """{pid: program name} of every process `supervisor` (deploy.cluster.supervisor) runs now."""
+def main(argv: list[str]) -> None:
+    """`python -m deploy.cluster.partition CONTROL SUPERVISOR_DIR`: the proxy process."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    os.nice(-10)  # the network is not what a drill tests: on a busy machine it must not be the slow part
+    asyncio.run(Proxy(Path(argv[0]), Path(argv[1])).run())
 
-    def programs() -> dict[int, str]:
-        return {info["pid"]: info["name"] for info in supervisor.rpc().getAllProcessInfo() if info["pid"]}
 
-    return programs
+if __name__ == "__main__":
+    main(sys.argv[1:])
