@@ -105,8 +105,9 @@ TEMPLATES = [
         "APP_DIRS": False,
         "OPTIONS": {
             "environment": "authdemo.templating.environment",
-            # Jinja2's backend adds `request`, `csrf_input` and `csrf_token` itself.
-            "context_processors": _CONTEXT_PROCESSORS,
+            # Jinja2's backend adds `request`, `csrf_input` and `csrf_token` itself; `csrf`
+            # gives the last two one mask per page, `page_urls` a url() for the page.
+            "context_processors": [*_CONTEXT_PROCESSORS, "authdemo.templating.page_urls", "authdemo.templating.csrf"],
         },
     },
     {

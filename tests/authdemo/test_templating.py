@@ -2,16 +2,23 @@
 Django's static(), asked anew each time, and a value reads as in Django's templates."""
 
 import itertools
+import re
 from datetime import UTC, datetime
 
 import pytest
 from django.contrib.staticfiles.storage import StaticFilesStorage
 from django.template import engines
+from django.test import RequestFactory
 from django.test.utils import override_script_prefix
-from django.urls import reverse, set_script_prefix
+from django.urls import reverse, set_script_prefix, set_urlconf
 from django.utils import timezone, translation
 from django.utils.functional import lazy
 from django.utils.safestring import mark_safe
+
+from tests.factories import UserFactory
+from tests.support import client_logged_in_as
+
+OTHER_URLS = "tests.authdemo.other_urls"
 
 
 def render(source: str, **context) -> str:
@@ -110,3 +117,82 @@ def test_a_page_links_under_the_script_prefix_it_is_served_at(client, db):
         mounted = client.get("/").content.decode()
     assert 'href="/mounted/accounts/sessions/"' in mounted
     assert 'href="/accounts/sessions/"' in client.get("/").content.decode()
+
+
+# A page drawn for a request gets url() from the page_urls context processor, which remembers
+# what a bare name reverses to: each test below draws the same name under two of the three
+# things that key it, and back, so a memo keyed on less would hand one the other's URL.
+
+
+def render_page(source: str, request=None) -> str:
+    """Draw `source` as a view draws a page: for a request, with the engine's context processors."""
+    return engines["jinja2"].from_string(source).render({}, request=request or RequestFactory().get("/"))
+
+
+@pytest.mark.usefixtures("i18n_on")
+def test_page_url_follows_the_active_language_under_i18n_patterns():
+    for language in ("en", "fr", "en", "fr"):
+        with translation.override(language):
+            assert render_page("{{ url('sessions') }}") == f"/{language}/sessions/" == reverse("sessions")
+
+
+def test_page_url_follows_the_script_prefix():
+    for prefix in ("/mounted/", "/", "/other/", "/mounted/"):
+        with override_script_prefix(prefix):
+            assert render_page("{{ url('sessions') }}") == f"{prefix}accounts/sessions/" == reverse("sessions")
+
+
+def test_page_url_follows_the_urlconf_of_the_request():
+    """As the second site's middleware sets request.urlconf, which Django's handler makes current."""
+    try:
+        for urlconf, expected in [(OTHER_URLS, "/elsewhere/sessions/"), (None, "/accounts/sessions/")] * 2:
+            set_urlconf(urlconf)
+            assert render_page("{{ url('sessions') }}") == expected == reverse("sessions")
+    finally:
+        set_urlconf(None)
+
+
+def test_page_url_follows_a_changed_root_urlconf(settings):
+    """Keyed on the URLconf's resolver, which Django builds anew when it clears its URL caches,
+    not on get_urlconf(), which is None under any ROOT_URLCONF."""
+    assert render_page("{{ url('sessions') }}") == "/accounts/sessions/"
+    settings.ROOT_URLCONF = OTHER_URLS
+    assert render_page("{{ url('sessions') }}") == "/elsewhere/sessions/"
+
+
+def test_page_url_reverses_arguments_each_time():
+    source = "{{ url('password_reset_confirm', kwargs={'uidb64': uid, 'token': 'abc-123'}) }}"
+    for uid in ("MQ", "Mg"):
+        page = engines["jinja2"].from_string(source).render({"uid": uid}, request=RequestFactory().get("/"))
+        assert page == f"/accounts/password/reset/{uid}/abc-123/"
+
+
+def test_a_page_masks_one_csrf_token_for_its_meta_tag_and_every_form(db):
+    """One mask per page, as Django's own template language gives; a new one per response."""
+    browser, tokens = client_logged_in_as(UserFactory()), []
+    for _ in range(2):
+        page = browser.get("/accounts/sessions/").content.decode()
+        meta = re.findall(r'<meta name="csrf-token" content="([^"]+)">', page)
+        fields = re.findall(r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)">', page)
+        assert len(meta) == 1 and len(fields) >= 3
+        assert set(fields) == set(meta)
+        tokens.append(meta[0])
+    assert tokens[0] != tokens[1]
+
+
+def test_the_pages_csrf_token_is_accepted(db):
+    browser = client_logged_in_as(UserFactory())
+    browser.handler.enforce_csrf_checks = True  # from here on, as a browser's requests are checked
+    page = browser.get("/accounts/profile/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    assert browser.post("/accounts/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert browser.get("/accounts/profile/").status_code == 302  # logged out: sent to the login page
+
+
+def test_a_page_without_the_csrf_token_asks_for_none():
+    """Still lazy: no token masked, so no CSRF cookie set, for a page that shows neither."""
+    request = RequestFactory().get("/")
+    assert render_page("{{ url('home') }}", request) == "/"
+    assert "CSRF_COOKIE_NEEDS_UPDATE" not in request.META
+    assert render_page("{{ csrf_token }}", request)
+    assert request.META["CSRF_COOKIE_NEEDS_UPDATE"]
