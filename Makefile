@@ -20,7 +20,7 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt verifier/requirements.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-dev.txt verifier/requirements.txt bench/peers/fastapi/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 

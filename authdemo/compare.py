@@ -79,6 +79,17 @@ def cluster_figures(results: dict | None) -> dict | None:
     return figures
 
 
+def per_machine(results: dict | None) -> dict[str, tuple[int, int]]:
+    """req/s of each scheme with one and with two app processes on the benchmark's machine: from
+    its one-and-two-workers part, or from the two app processes of a run written before it had one."""
+    rows = ((results or {}).get("workers") or {}).get("schemes") or {}
+    found = {key: (row["one"], row["two"]) for key, row in rows.items()}
+    for key, row in ((results or {}).get("scalability") or {}).items():
+        if isinstance(row, dict) and "one_process_rps" in row:
+            found.setdefault(key, (row["one_process_rps"], row["two_processes_rps"]))
+    return found
+
+
 def sessions_copied() -> bool:
     """Whether this process serves session reads from its own copy, as the configured
     components decide: the session cache (copies.redis_cache) or engine (copies.postgres_sessions)."""
@@ -184,6 +195,7 @@ class CompareView(TemplateView):
             "rows": scheme_rows(results),
             "full_rows": scheme_rows(results, "full"),
             "peer_rows": scheme_rows(results, order=PEER_KEYS),
+            "per_machine": per_machine(results),
             "local_tier": {
                 "on": redis_copied or database_sessions_copied,
                 "database": database_sessions_copied,

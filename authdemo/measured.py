@@ -45,11 +45,14 @@ SCHEMES = (
 SCHEME_KEYS = tuple(scheme.key for scheme in SCHEMES)  # display order
 
 # The peers measured beside authdemo (bench/peers/README.md); they send no Server-Timing.
-PEER_DJANGO_PING, PEER_EXPRESS_JWT = "peer_django_ping", "peer_express_jwt"
+PEER_DJANGO_PING, PEER_EXPRESS_JWT, PEER_FASTAPI_JWT = "peer_django_ping", "peer_express_jwt", "peer_fastapi_jwt"
 PEER_SCHEMES = (
     Scheme(PEER_DJANGO_PING, "bare Django: JSON ping", ""),
     Scheme("peer_django_jwt", "bare Django: JWT stateless (DRF)", ""),
     Scheme("peer_django_session", "bare Django: session on Redis (DRF)", ""),
+    Scheme("peer_fastapi_ping", "FastAPI: ping", ""),
+    Scheme(PEER_FASTAPI_JWT, "FastAPI: JWT stateless (HTTPBearer, PyJWT)", ""),
+    Scheme("peer_fastapi_session", "FastAPI: session on Redis (redis.asyncio)", ""),
     Scheme("peer_express_ping", "Express: ping", ""),
     Scheme("peer_express_session", "Express: session on Redis", ""),
     Scheme("peer_express_session_memory", "Express: session in memory", ""),

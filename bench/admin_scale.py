@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.admin_scale [--rows 1000000] [--reuse]
 
 Builds a PostgreSQL database of its own (authdemo_bench_admin, Redis db 11) through
-harness.stack, fills it with generate_series, serves it with gunicorn (production settings,
+harness.stack, fills it with generate_series, serves it as `make serve` does (production settings,
 debug off) and times each page over HTTP (median of 7). It also times `prune_auth` on the
 expired tenth. Prints a Markdown table; writes bench/results/admin_scale.json.
 """

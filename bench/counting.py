@@ -2,7 +2,7 @@
 
 The counters cost a few function calls per request, the same for every scheme (the
 /healthz baseline included); `GET /__bench__/counters` answers them as JSON. Used only by
-the benchmark's gunicorn processes (authdemo's and the bare Django peer's), never by the site.
+the benchmark's server processes (authdemo's and the bare Django peer's), never by the site.
 """
 
 from __future__ import annotations

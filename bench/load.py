@@ -12,18 +12,29 @@ import psycopg
 import requests
 
 from bench.counting import COUNTERS_PATH
-from harness.stack import Server, Stores, ensure_wrk
+from harness.stack import GRANIAN, GUNICORN_GTHREAD, GUNICORN_SYNC, Server, Stores, ensure_wrk
 
-# The benchmark's servers, authdemo's and the bare Django peer's: gunicorn's default sync
-# worker, as `make serve` runs and as the issue measured a new user's setup. One request at a
-# time per process, so nothing is spent handing the GIL between threads (with gthread x 4 a
-# request that waits on the database or Redis waited again for the GIL: a 200 µs read cost
-# about 1 ms). A sync worker does not keep connections alive, so every request in a run
-# also pays its own TCP connection, as the Express peer's do not.
-BENCH_WORKER_CLASS = "sync"
+# The benchmark's server, authdemo's and the bare Django peer's: granian, as `make serve` runs the
+# site (one worker process here, its app on BENCH_THREADS blocking threads, keep-alive), so the
+# figures are the served site's. The gunicorn kinds it was chosen over are measured beside it in the
+# same rounds (bench.schemes.ON_EVERY_SERVER): gunicorn's sync worker answers one request at a time
+# and opens a connection per request; gthread keeps connections alive, its 4 threads handing the GIL.
+BENCH_SERVER = GRANIAN
+OTHER_SERVERS = (GUNICORN_SYNC, GUNICORN_GTHREAD)
+BENCH_THREADS = 1
+GTHREAD_THREADS = 4
 COUNTED_APP = "bench.wsgi:application"  # the site with the benchmark's counters (bench.counting)
+
 SUMMARY_LUA = Path(__file__).with_name("summary.lua")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def bench_server(name: str, env: dict[str, str], log: Path, *, kind: str = BENCH_SERVER, workers: int = 1,
+                 app: str = COUNTED_APP, ready_path: str = "/healthz") -> Server:  # fmt: skip
+    """A site (or bare Django) process as the benchmark measures it: `kind`'s server, `workers`
+    processes, BENCH_THREADS threads each under granian (gthread keeps the harness's 4)."""
+    threads = BENCH_THREADS if kind == GRANIAN else GTHREAD_THREADS
+    return Server(name, env, log, app=app, kind=kind, workers=workers, threads=threads, ready_path=ready_path)
 
 
 def counters(server: Server) -> dict[str, int]:
@@ -68,8 +79,9 @@ class Target:
 
 
 def run_wrk(target: Target, *, seconds: float, connections: int) -> dict:
+    """wrk's summary (bench/summary.lua); wrk takes whole seconds, at least one."""
     command = [
-        ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+        ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
         "-s", str(SUMMARY_LUA), target.server.url + target.path,
     ]  # fmt: skip
     for name, value in target.headers.items():
@@ -84,11 +96,11 @@ def measure(target: Target, stores: Stores, *, seconds: float, connections: int)
     server = target.server
     app_pids, db_pids = server.worker_pids(), postgres_pids(stores)
     before = counters(server), cpu_seconds(app_pids), cpu_seconds(db_pids), redis_cpu(stores)
-    result = run_wrk(target, seconds=seconds, connections=connections)
+    result = _answered(target, run_wrk(target, seconds=seconds, connections=connections))
     after = counters(server), cpu_seconds(app_pids), cpu_seconds(postgres_pids(stores)), redis_cpu(stores)
     served = after[0]["requests"] - before[0]["requests"]
-    if result["non_2xx"] or result["socket_errors"] or not served:
-        raise RuntimeError(f"{server.name}{target.path}: {result['non_2xx']} non-2xx, {result['socket_errors']} errors")
+    if not served:
+        raise RuntimeError(f"{server.name}{target.path}: no request counted")
     per = 1e6 / served
     return {
         "rps": result["requests"] / (result["duration_us"] / 1e6),
@@ -101,6 +113,21 @@ def measure(target: Target, stores: Stores, *, seconds: float, connections: int)
         "redis_per_request": (after[0]["redis"] - before[0]["redis"]) / served,
         "requests": served,
     }
+
+
+def rate(target: Target, *, seconds: float, connections: int) -> float:
+    """Run wrk once; return req/s alone. For a server of several processes, whose counters
+    (bench.counting) each process keeps for itself."""
+    result = _answered(target, run_wrk(target, seconds=seconds, connections=connections))
+    return result["requests"] / (result["duration_us"] / 1e6)
+
+
+def _answered(target: Target, result: dict) -> dict:
+    """wrk's result, or an error when any request failed: a figure of errors measures nothing."""
+    if result["non_2xx"] or result["socket_errors"] or not result["requests"]:
+        name = f"{target.server.name}{target.path}"
+        raise RuntimeError(f"{name}: {result['non_2xx']} non-2xx, {result['socket_errors']} errors")
+    return result
 
 
 def _delta(before: dict[int, float], after: dict[int, float]) -> float:

@@ -14,7 +14,7 @@ import requests
 
 from accounts.session_engines.keys import stored_key
 from authdemo.measured import BASELINE, JWT_CUTOFF, SESSION_REDIS
-from bench.load import BENCH_WORKER_CLASS, COUNTED_APP, Target, measure
+from bench.load import Target, bench_server, measure
 from bench.schemes import PASSWORD, USERNAME, access_token, session_cookie
 from harness.stack import Server, Stores, start_all
 
@@ -167,10 +167,7 @@ def two_processes(
     """Two app processes on the same PostgreSQL and Redis: shared logins, shared revocation,
     how long a revocation takes to reach the other process, throughput."""
     shared = {**env, "SESSION_BACKEND": "redis", "JWT_REVOCATION": "cutoff"}
-    pair = [
-        Server(f"pair-{n}", shared, logs / f"pair-{n}.log", app=COUNTED_APP, worker_class=BENCH_WORKER_CLASS)
-        for n in "ab"
-    ]
+    pair = [bench_server(f"pair-{n}", shared, logs / f"pair-{n}.log") for n in "ab"]
     a, b = start_all(pair)
     try:
         result = {"cross_process": _cross_process(a, b), "propagation": propagation(a, b, count=revocations)}

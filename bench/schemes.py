@@ -7,7 +7,7 @@ authentication: tokens on /api/dashboard/, sessions on /compare/probe/session/.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import requests
 
@@ -35,6 +35,9 @@ MEASURED_BY = {
     "peer_django_ping": ("peer-django", "/ping", "none"),
     "peer_django_jwt": ("peer-django", "/api/dashboard/", "bearer"),
     "peer_django_session": ("peer-django", "/api/session/", "session", "/login/"),
+    "peer_fastapi_ping": ("peer-fastapi", "/ping", "none"),
+    "peer_fastapi_jwt": ("peer-fastapi", "/dashboard", "bearer"),
+    "peer_fastapi_session": ("peer-fastapi", "/profile", "session", "/login"),
     "peer_express_ping": ("peer-express", "/ping", "none"),
     "peer_express_session": ("peer-express", "/profile", "session", "/login"),
     "peer_express_session_memory": ("peer-express", "/memory/profile", "session", "/memory/login"),
@@ -61,6 +64,24 @@ class Scheme:
 SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in measured.SCHEMES)
 PEER_SCHEMES = tuple(Scheme(s.key, s.label, s.via, *MEASURED_BY[s.key]) for s in measured.PEER_SCHEMES)
 ALL_SCHEMES = SCHEMES + PEER_SCHEMES
+
+# What is measured under the server kinds the benchmark's was chosen over (bench.load.OTHER_SERVERS),
+# in the same rounds: the baseline, the token schemes (no session store between them and the server),
+# and the bare Django ping, so "/healthz against the bare ping" is also read like for like there.
+ON_EVERY_SERVER = (
+    measured.BASELINE, measured.JWT_STATELESS, measured.JWT_DB_USER, measured.JWT_CUTOFF, measured.JWT_COOKIE,
+    measured.PEER_DJANGO_PING,
+)  # fmt: skip
+
+
+def on_server(scheme: Scheme, kind: str) -> Scheme:
+    """The same scheme served by another kind of server: key and server name `<its own>@<kind>`."""
+    return replace(scheme, key=f"{scheme.key}@{kind}", server=f"{scheme.server}@{kind}")
+
+
+def on_other_servers(kinds: tuple[str, ...], keys: tuple[str, ...] = ON_EVERY_SERVER) -> tuple[Scheme, ...]:
+    by_key = {scheme.key: scheme for scheme in ALL_SCHEMES}
+    return tuple(on_server(by_key[key], kind) for kind in kinds for key in keys)
 
 
 def server_settings() -> dict[str, dict[str, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import jwt
 import requests
 
-from bench.load import BENCH_WORKER_CLASS, COUNTED_APP, Target, cpu_seconds, run_wrk
+from bench.load import Target, bench_server, cpu_seconds, run_wrk
 from bench.schemes import access_token, session_cookie
 from harness.stack import ROOT, Server, VerifierServer
 
@@ -30,9 +30,7 @@ def keyed_site(env: dict[str, str], logs: Path, algorithm: str) -> Server:
                 "AUTH_THROTTLE_RATE": "100000/minute", "REVOCATION_FEED_TOKEN": FEED_TOKEN}  # fmt: skip
     command = [sys.executable, "manage.py", "jwt_keys", "generate", "--activate"]
     subprocess.run(command, cwd=ROOT, env=site_env, check=True, capture_output=True)  # noqa: S603
-    return Server(
-        f"site-{algorithm}", site_env, logs / f"site-{algorithm}.log", app=COUNTED_APP, worker_class=BENCH_WORKER_CLASS
-    )
+    return bench_server(f"site-{algorithm}", site_env, logs / f"site-{algorithm}.log")
 
 
 def verify_cost_us(token: str, site: Server, algorithm: str, *, rounds: int) -> float:
@@ -163,14 +161,7 @@ def main(argv: list[str] | None = None) -> Path:
     env = base_env(stores)
     prepare_site(env)
     logs = Path(tempfile.mkdtemp(prefix="authdemo-bench-verifier-"))
-    site = Server(
-        "jwt-off",
-        {**env, "JWT_REVOCATION": "off"},
-        logs / "jwt-off.log",
-        app=COUNTED_APP,
-        worker_class=BENCH_WORKER_CLASS,
-    )
-    site = site.start().wait_ready()
+    site = bench_server("jwt-off", {**env, "JWT_REVOCATION": "off"}, logs / "jwt-off.log").start().wait_ready()
     try:
         target = Target(site, "/api/dashboard/", {"Authorization": f"Bearer {access_token(site)}"})
         stateless = measure(target, stores, seconds=args.seconds, connections=4)

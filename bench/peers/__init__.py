@@ -1,5 +1,6 @@
 """The peers `make bench` measures beside authdemo (bench/peers/README.md): a bare Django
-project (bench/peers/bare) and the usual Express examples (bench/peers/express)."""
+project (bench/peers/bare), the usual Express examples (bench/peers/express) and the FastAPI
+stack many Python teams pick instead (bench/peers/fastapi)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from pathlib import Path
 
 import requests
 
-from bench.load import BENCH_WORKER_CLASS
+from bench.load import BENCH_SERVER, bench_server
 from harness.stack import ROOT, Server, Stores, recreate_database
 
 USERNAME, PASSWORD = "bob", "bob-demo-pass"
 EXPRESS = ROOT / "bench" / "peers" / "express" / "server.cjs"
-SESSION_COOKIES = ("sessionid", "connect.sid", "memory.sid")  # Django's; express-session's (Redis, memory)
+# Django's; express-session's (Redis, memory); the FastAPI peer's.
+SESSION_COOKIES = ("sessionid", "connect.sid", "memory.sid", "session_id")
+BARE = "peer-django"  # the bare project's server; "peer-django@<kind>" under another server kind
 
 
 def bare_stores(stores: Stores) -> Stores:
@@ -61,19 +64,42 @@ class NodeServer(Server):
         return [self.process.pid]
 
 
-def peer_servers(env: dict[str, str], stores: Stores, logs: Path) -> dict[str, Server]:
-    """The two peers, configured as bench/peers/README.md says, not yet started.
+@dataclass
+class UvicornServer(Server):
+    """The FastAPI peer on uvicorn, as `fastapi run` serves it: one process, no reload; the access
+    log off. uvicorn picks uvloop and httptools, which `fastapi[standard]` installs."""
 
-    The bare project runs under the same gunicorn settings as authdemo's servers (one sync worker),
-    so that the ratio between them is the code's, not the worker class's.
-    """
+    app: str = "bench.peers.fastapi.counted:application"
+    ready_path: str = "/ping"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port),
+            "--workers", "1", "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+
+    def worker_pids(self) -> list[int]:
+        return [self.process.pid]
+
+
+def bare_server(env: dict[str, str], stores: Stores, logs: Path, *, kind: str = BENCH_SERVER) -> Server:
+    """The bare project on `kind`'s server, with the settings of authdemo's servers (one process),
+    so that the ratio between them is the code's, not the server's. On the benchmark's own kind it
+    is named BARE; on another, `BARE@kind`."""
+    name = BARE if kind == BENCH_SERVER else f"{BARE}@{kind}"
+    app = "bench.peers.bare.wsgi:application"
+    return bench_server(name, bare_env(env, stores), logs / f"{name}.log", kind=kind, app=app, ready_path="/ping")
+
+
+def peer_servers(env: dict[str, str], stores: Stores, logs: Path) -> dict[str, Server]:
+    """The peers, configured as bench/peers/README.md says, not yet started: the bare project on the
+    benchmark's server kind, the Express examples in one node process, FastAPI on uvicorn."""
     express_env = {**env, "SESSION_SECRET": env["DJANGO_SECRET_KEY"], "JWT_SECRET": env["JWT_SIGNING_KEY"]}
     return {
-        "peer-django": Server(
-            "peer-django", bare_env(env, stores), logs / "peer-django.log", app="bench.peers.bare.wsgi:application",
-            ready_path="/ping", worker_class=BENCH_WORKER_CLASS,
-        ),
+        BARE: bare_server(env, stores, logs),
         "peer-express": NodeServer("peer-express", express_env, logs / "peer-express.log"),
+        "peer-fastapi": UvicornServer("peer-fastapi", {**env, "JWT_SECRET": env["JWT_SIGNING_KEY"]},
+                                      logs / "peer-fastapi.log"),
     }  # fmt: skip
 
 
@@ -84,7 +110,7 @@ def browser_cookies(server: Server, login_path: str) -> dict[str, str]:
     login also sets the CSRF cookie, which a browser sends back with every request.
     """
     client = requests.Session()
-    if server.name == "peer-django":
+    if server.name.startswith(BARE):
         body = {"username": USERNAME, "password": PASSWORD}
         client.post(f"{server.url}{login_path}", json=body, timeout=10).raise_for_status()
     else:
@@ -93,12 +119,13 @@ def browser_cookies(server: Server, login_path: str) -> dict[str, str]:
 
 
 def access_token(server: Server) -> str:
-    """A peer's token: SimpleJWT's pair view for Django, `POST /login` for Express."""
-    if server.name == "peer-django":
+    """A peer's token: SimpleJWT's pair view for Django, `POST /token` for FastAPI, `POST /login` for Express."""
+    if server.name.startswith(BARE):
         body = {"username": USERNAME, "password": PASSWORD}
         response = requests.post(f"{server.url}/api/token/", json=body, timeout=10)
         response.raise_for_status()
         return response.json()["access"]
-    response = requests.post(f"{server.url}/login", timeout=10)
+    path = "/token" if isinstance(server, UvicornServer) else "/login"
+    response = requests.post(f"{server.url}{path}", timeout=10)
     response.raise_for_status()
     return response.json()["token"]

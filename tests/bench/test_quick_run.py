@@ -1,10 +1,11 @@
-"""`make bench-quick` end to end: real gunicorn, PostgreSQL, Redis and wrk."""
+"""`make bench-quick` end to end: real granian and gunicorn, uvicorn, node, PostgreSQL, Redis and wrk."""
 
 import json
 import shutil
 
 import pytest
 
+from bench.load import OTHER_SERVERS
 from bench.schemes import ALL_SCHEMES
 from tests.support import need
 
@@ -29,6 +30,28 @@ def test_quick_run_measures_every_scheme(quick_results):
     assert set(quick_results["json"]["empty"]) == {scheme.key for scheme in ALL_SCHEMES}  # the peers too
 
 
+def test_quick_run_measures_the_other_server_kinds(quick_results):
+    from bench.run import QUICK
+
+    results = quick_results["json"]
+    assert results["server"] == "granian"
+    assert {kind: set(rows) for kind, rows in results["servers"].items()} == dict.fromkeys(
+        OTHER_SERVERS, set(QUICK.other_servers)
+    )
+    assert all(row["requests"] > 0 for rows in results["servers"].values() for row in rows.values())
+    assert "/healthz on granian costs <= 1/1.6 of /healthz on gunicorn sync" in {
+        t["target"] for t in results["targets"]
+    }
+    assert "| scheme | granian | gunicorn-sync | gunicorn-gthread |" in (quick_results["dir"] / "latest.md").read_text()
+
+
+def test_quick_run_measures_one_and_two_workers(quick_results):
+    rows = quick_results["json"]["workers"]["schemes"]
+    assert set(rows) == {"healthz", "session_redis", "jwt_cutoff"}  # the rows /compare/ shows
+    assert all(row["one"] > 0 and row["two"] > 0 for row in rows.values())
+    assert "## One and two worker processes on this machine" in (quick_results["dir"] / "latest.md").read_text()
+
+
 def test_quick_run_counts_store_calls_of_each_scheme(quick_results):
     rows = quick_results["json"]["empty"]
     assert rows["healthz"]["sql_per_request"] == 0
@@ -36,6 +59,9 @@ def test_quick_run_counts_store_calls_of_each_scheme(quick_results):
     assert rows["jwt_db_user"]["sql_per_request"] == pytest.approx(1, abs=0.02)
     assert rows["jwt_cutoff"]["redis_per_request"] == pytest.approx(0, abs=0.02)  # the local tier's copy
     assert rows["peer_express_session"]["redis_per_request"] >= 1  # connect-redis reads every request
+    assert rows["peer_fastapi_session"]["redis_per_request"] == pytest.approx(1, abs=0.02)  # one GET
+    assert rows["peer_fastapi_jwt"]["redis_per_request"] == 0
+    assert rows["peer_express_jwt"]["redis_per_request"] == 0  # no session started for a token request
 
 
 def test_quick_run_shows_revocation_crosses_processes(quick_results):

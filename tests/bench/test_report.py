@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from authdemo.chart import chart_svg
-from bench.report import STEADY_SPREAD, markdown, spread, steady
+from bench.report import STEADY_SPREAD, check_targets, markdown, spread, steady
 from tests.bench.sample_results import sample_results
 from tests.support import ROOT
 
@@ -33,9 +33,16 @@ def test_summarize_reports_store_calls_per_request():
 
 def test_targets_name_each_issue_target():
     names = [t["target"] for t in sample_results()["targets"]]
-    assert len(names) == 9
+    assert len(names) == 13
     assert names[0].startswith("/healthz <= 1.3x the bare Django ping")
     assert names[-1].startswith("1,000,000 stored")
+
+
+def test_targets_without_the_other_servers_leave_their_two_out():
+    """Results of a run that measured no other server kind: the targets that need them are not judged."""
+    results = sample_results()
+    names = [t["target"] for t in check_targets(results["empty"], results["full"], results["scalability"])]
+    assert len(names) == 11 and not [name for name in names if "gunicorn sync" in name]
 
 
 def test_targets_are_judged_against_their_limit():
@@ -43,10 +50,53 @@ def test_targets_are_judged_against_their_limit():
     assert targets["session on PostgreSQL <= 2.0x /healthz"]["met"] is False
     assert targets["session on Redis <= 1.15x stateless JWT"]["met"] is False
     assert targets["JWT cut-off <= 1.05x stateless JWT"]["met"] is True
-    assert targets["/healthz <= 1.3x the bare Django ping"]["met"] is True
+    assert targets["/healthz <= 1.3x the bare Django ping (both on granian)"]["met"] is True  # 1140 / 950 req/s
     assert targets["stateless JWT costs <= 1/1.2 of the Express JWT example"]["met"] is True
     assert targets["/accounts/profile/ on db sessions <= 2.5x /healthz"]["met"] is False  # 1000 / 300 req/s
     assert targets["/accounts/profile/ on Redis sessions (local tier) <= 2.5x /healthz"]["met"] is True  # 1000 / 420
+
+
+@pytest.mark.parametrize(
+    ("target", "value", "met"),
+    [
+        ("stateless JWT costs <= 1/2 of the Express JWT example (string secret)", 0.75, False),  # 800 / 600 req/s
+        ("stateless JWT costs <= 1/0.9 of the FastAPI peer's JWT endpoint", 1.062, True),  # 800 / 850 req/s
+        ("/healthz on granian costs <= 1/1.6 of /healthz on gunicorn sync", 0.667, False),  # 1.5x, not 1.6x
+        ("/healthz <= 1.3x the bare Django ping (both on gunicorn sync)", 1.44, False),  # 633 / 912 req/s
+    ],
+)
+def test_issue_21_targets_are_judged_against_their_limit(target, value, met):
+    found = {t["target"]: t for t in sample_results()["targets"]}[target]
+    assert (found["value"], found["met"]) == (value, met)
+
+
+def test_summarize_keeps_each_server_kind_apart():
+    results = sample_results()
+    assert set(results["servers"]) == {"gunicorn-sync", "gunicorn-gthread"}
+    assert not [key for key in results["empty"] if "@" in key]
+    sync = results["servers"]["gunicorn-sync"]["healthz"]
+    assert (sync["ratio"], sync["server"], sync["label"]) == (pytest.approx(1.5), "gunicorn-sync", "/healthz (no auth)")
+
+
+def test_spread_counts_the_other_servers_rows():
+    results = sample_results()
+    results["servers"]["gunicorn-sync"]["jwt_stateless"]["ratio_range"] = [1.0, 1.4]
+    assert spread(results) == pytest.approx(1.4)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "| scheme | granian | gunicorn-sync | gunicorn-gthread |",
+        "| /healthz (no auth) | 950 | 633 | 792 |",
+        "### gunicorn-sync (x /healthz: to /healthz on granian, same rounds)",
+        "| /healthz (no auth) | 633 | 1583 | 1.50 |",
+        "| session: redis | 600 | 900 | 1.50 |",
+    ],
+    ids=["servers-head", "servers-healthz", "per-kind-title", "per-kind-row", "workers"],
+)
+def test_markdown_has_a_table_per_server_and_the_workers(line):
+    assert line in markdown(sample_results())
 
 
 def test_markdown_lists_the_microseconds_each_scheme_adds():

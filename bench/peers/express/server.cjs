@@ -45,6 +45,28 @@ app.get("/set-cookie", (req, res) => {
   res.send("Cookie has been set");
 });
 
+// JWT example: the raw Authorization header is the token; a string secret, as the example has it
+// (jsonwebtoken re-parses it into a key on every verify), and the same secret parsed once into a
+// KeyObject. Before the session routes: their middleware would otherwise start, and store in
+// Redis, a session for every token request too (the examples are separate servers).
+const secretKey = crypto.createSecretKey(Buffer.from(JWT_SECRET));
+app.post("/login", (req, res) => {
+  const token = jwt.sign({ id: 123, username: "Bob" }, JWT_SECRET, { expiresIn: "1h" });
+  res.json({ token });
+});
+function dashboard(secret) {
+  return (req, res) => {
+    const token = req.headers.authorization;
+    if (!token) return res.sendStatus(403);
+    jwt.verify(token, secret, (err, decoded) => {
+      if (err) return res.sendStatus(403);
+      res.json({ message: `Access granted to ${decoded.username}`, data: decoded });
+    });
+  };
+}
+app.get("/dashboard", dashboard(JWT_SECRET));
+app.get("/dashboard-key", dashboard(secretKey));
+
 // Session example: the example's memory store under /memory, the Redis store a deployment uses.
 function sessionRoutes(store, name) {
   const router = express.Router();
@@ -66,27 +88,6 @@ function sessionRoutes(store, name) {
 }
 app.use("/memory", sessionRoutes(undefined, "memory.sid"));
 app.use(sessionRoutes(new RedisStore({ client: redis, prefix: "express-peer:" }), "connect.sid"));
-
-// JWT example: the raw Authorization header is the token; a string secret, as the example
-// has it (jsonwebtoken re-parses it into a key on every verify), and the same secret parsed
-// once into a KeyObject.
-const secretKey = crypto.createSecretKey(Buffer.from(JWT_SECRET));
-app.post("/login", (req, res) => {
-  const token = jwt.sign({ id: 123, username: "Bob" }, JWT_SECRET, { expiresIn: "1h" });
-  res.json({ token });
-});
-function dashboard(secret) {
-  return (req, res) => {
-    const token = req.headers.authorization;
-    if (!token) return res.sendStatus(403);
-    jwt.verify(token, secret, (err, decoded) => {
-      if (err) return res.sendStatus(403);
-      res.json({ message: `Access granted to ${decoded.username}`, data: decoded });
-    });
-  };
-}
-app.get("/dashboard", dashboard(JWT_SECRET));
-app.get("/dashboard-key", dashboard(secretKey));
 
 redis.connect().then(() => {
   app.listen(Number(PORT), "127.0.0.1", () => console.log(`express peer on 127.0.0.1:${PORT}`));
