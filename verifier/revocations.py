@@ -45,7 +45,6 @@ class RevocationFeed:
                  max_stale: float = float("inf"), clock_skew: float = 0.0, token: str | None = None):  # fmt: skip
         self.url, self.keyset, self.issuer, self.poll, self.timeout = url, keyset, issuer, poll, timeout
         self.max_stale, self.clock_skew, self.token = max_stale, clock_skew, token
-        self.started_at = time.time()
         self.cutoffs: dict[str, float] = {}
         self.revoked_before = 0.0  # the newest cut-off a mass revocation folded together (see revokes)
         self.kids: frozenset[str] | None = None  # None until a feed says which keys still verify
@@ -80,13 +79,15 @@ class RevocationFeed:
 
     def usable(self, now: float | None = None) -> bool:
         """False once the feed held was issued more than REVOCATION_MAX_STALE + REVOCATION_CLOCK_SKEW
-        seconds ago (counted from start-up until a first feed arrives). Counted from the feed's own
-        `iat`, not its receipt: a copy replayed by anything between us and authdemo grows old too."""
+        seconds ago, and until a first feed arrives: a verifier started while the feed is out of
+        reach knows of no revocation, and would accept every token revoked before it started
+        (`make drill`'s feed drill found it). Counted from the feed's own `iat`, not its receipt:
+        a copy replayed by anything between us and authdemo grows old too."""
         if self.url is None:
             return True
-        now = time.time() if now is None else now
         if self.received_at is None:
-            return now - self.started_at <= self.max_stale
+            return False
+        now = time.time() if now is None else now
         return now - self.issued_at <= self.max_stale + self.clock_skew
 
     def still_verifies(self, kid: str) -> bool:

@@ -245,9 +245,10 @@ def run_modules(env: dict[str, str], workdir: Path, history: History, *, seconds
             ran.violate(f"the drill stopped: {type(exc).__name__}: {exc}")
         ran = ran if isinstance(ran, list) else [ran]
         added = {event["fault"] for event in history.events} - before
-        report = check(history)
-        for drill in ran:
-            for line in (line for fault in sorted(added) for line in report.violations(fault)):
+        report, named = check(history), {drill.name for drill in ran}
+        for drill in ran:  # a drill's own fault if it recorded under its name, else those no drill names
+            faults = [drill.name] if drill.name in added else sorted(added - named)
+            for line in (line for fault in faults for line in report.violations(fault)):
                 if line not in drill.violations:
                     drill.violations.append(line)
         drills += ran
