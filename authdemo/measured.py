@@ -30,6 +30,7 @@ def session_scheme_key(engine: str) -> str:
 BASELINE = "healthz"
 SESSION_DB, SESSION_REDIS = session_scheme_key(DB), session_scheme_key(REDIS)
 JWT_STATELESS, JWT_DB_USER, JWT_CUTOFF, JWT_COOKIE = "jwt_stateless", "jwt_db_user", "jwt_cutoff", "jwt_cookie"
+VERIFIER = "verifier"  # the separate token verifier (verifier/): a scheme of `make drill`'s table, not the benchmark's
 PAGE_PROFILE = "page_profile"
 PAGE_PROFILE_REDIS = "page_profile_redis"
 SCHEMES = (

@@ -38,9 +38,8 @@ from typing import TypeVar
 
 import requests
 
-from authdemo.measured import JWT_CUTOFF, JWT_STATELESS, SESSION_DB, SESSION_REDIS
+from authdemo.measured import JWT_CUTOFF, JWT_STATELESS, SESSION_DB, SESSION_REDIS, VERIFIER
 
-VERIFIER = "verifier"  # the separate service (verifier/), following the revocation feed
 SCHEMES = (SESSION_REDIS, SESSION_DB, JWT_STATELESS, JWT_CUTOFF, VERIFIER)
 # What an answer meant. LOGGED_OUT: the credential was refused (a redirect to the login page,
 # 401, 403). UNAVAILABLE: a 503 with Retry-After, the honest "not now". ERROR: anything else
