@@ -89,13 +89,13 @@ format: dev-venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: dev-venv $(AXE)  ## the full benchmark (~17 min; PostgreSQL, Redis, wrk): figures for /compare/ in bench/results/
+bench: dev-venv $(AXE)  ## the full benchmark (~22 min; PostgreSQL, Redis, wrk): figures for /compare/ in bench/results/
 	$(BIN)/python -m bench.run
 
 bench-verifier: dev-venv  ## the verifier part of `make bench` alone (~3 min): RS256/ES256/EdDSA cost, 100 revocations
 	$(BIN)/python -m bench.verifier
 
-bench-quick: dev-venv $(AXE)  ## the benchmark harness in about two minutes (CI); writes artifacts/bench-quick/
+bench-quick: dev-venv $(AXE)  ## the benchmark harness in about two and a half minutes (CI); writes artifacts/bench-quick/
 	$(BIN)/python -m bench.run --quick
 
 # nginx, redis-server, redis-sentinel and supervisor from Debian, installed when missing (as root).
