@@ -64,6 +64,18 @@ class Credential:
     client: requests.Session
 
 
+def read(history: History, app: App, credential: Credential) -> str:
+    """One GET of the credential's page at one instance, recorded with the instance's name."""
+    start, status, retry_after, detail = history.now(), None, False, app.name
+    try:
+        response = credential.client.get(app.url + PATHS[credential.scheme], allow_redirects=False, timeout=5)
+        status, retry_after = response.status_code, "Retry-After" in response.headers
+    except requests.RequestException as exc:
+        detail += f": {type(exc).__name__}"
+    return history.request(credential.scheme, credential.name, start=start, end=history.now(), status=status,
+                           retry_after=retry_after, detail=detail)  # fmt: skip
+
+
 class Readers:
     """Every credential read at every instance, back to back, on threads, until the block ends."""
 
@@ -76,18 +88,6 @@ class Readers:
         while not self.stopping.is_set():
             read(self.history, app, credential)
             time.sleep(PAUSE)
-
-
-def read(history: History, app: App, credential: Credential) -> str:
-    """One GET of the credential's page at one instance, recorded with the instance's name."""
-    start, status, retry_after, detail = history.now(), None, False, app.name
-    try:
-        response = credential.client.get(app.url + PATHS[credential.scheme], allow_redirects=False, timeout=5)
-        status, retry_after = response.status_code, "Retry-After" in response.headers
-    except requests.RequestException as exc:
-        detail += f": {type(exc).__name__}"
-    return history.request(credential.scheme, credential.name, start=start, end=history.now(), status=status,
-                           retry_after=retry_after, detail=detail)  # fmt: skip
 
     def __enter__(self) -> Readers:
         for thread in self.threads:
