@@ -49,7 +49,7 @@ from deploy.cluster.supervisor import App
 from harness.logins import bearer, log_in, post_form
 from harness.stack import Stores, base_env, prepare_site, wait_until
 
-FAULT = "Redis primary partitioned from its replicas and the Sentinels"
+FAULT = "Redis primary partitioned from its replicas and the Sentinels"  # the drill's name and the checker's fault
 MARKER = "partition-drill:written-on-the-old-primary"
 PATHS = {SESSION_REDIS: "/accounts/profile/", JWT_CUTOFF: "/api/dashboard/"}
 DEMO_USERS = {"session": ("alice", "alice-demo-pass"), "revoked": ("admin", "admin-demo-pass")}
@@ -134,8 +134,8 @@ def acknowledged(history: History, credentials: list[str], action, *, what: str,
 def drill_partition(cluster: Cluster, partition: Partition, history: History, users: dict, *, seconds: float,
                     bound: float = LOCAL_TIER_BOUND, verbose: bool = False) -> Drill:  # fmt: skip
     """Cut the primary and the first instance off from everything else, hold, heal; judge the history."""
-    drill = Drill("Redis primary partitioned (split brain)", tolerated=set(), verbose=verbose)
-    h = history.under(FAULT)
+    drill = Drill(FAULT, tolerated=set(), verbose=verbose, history=history)
+    h = drill.history
     for scheme in PATHS:
         h.bound(scheme, bound)
     apps = cluster.apps["main"]
