@@ -72,6 +72,7 @@ test-tools:  ## Chromium and npm for the browser tests; nginx, Redis, Sentinel, 
 	$(call debian_tool,redis-sentinel,redis-sentinel,the cluster and drill tests)
 	$(call debian_tool,supervisord,supervisor,the cluster tests)
 	$(call debian_tool,wrk,wrk,the quick benchmark test)
+	$(call debian_tool,faketime,faketime,the skewed-clock tests)
 
 # Test-only node packages, pinned in package-lock.json: axe-core for the browser tests'
 # accessibility checks, and the Express peer the benchmark runs (bench/peers/express).
@@ -109,6 +110,7 @@ cluster: dev-venv cluster-packages  ## nginx + 3 app instances + Redis primary/r
 
 drill: dev-venv cluster-packages  ## failure drills on the cluster (own PostgreSQL; ~3 min): timeline, figures in bench/results/cluster.json, exit 1 on any violation
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
+	@command -v faketime >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends faketime; }  # drill_clocks
 	$(BIN)/python -m deploy.cluster.drill
 
 .PHONY: loadtest-quick loadtest-ui cluster cluster-packages drill
