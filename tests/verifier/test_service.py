@@ -5,6 +5,7 @@ authdemo's real token endpoint, forged ones are signed here with the keys on dis
 """
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from accounts.models import AccessCutoff
 from accounts.services import revoke_everything
 from api import keys
 from api.wellknown import FEED_MAX_CUTOFFS
+from harness.stack import VerifierServer
 from tests.factories import PASSWORD, hmac_token, unsigned_token
 from tests.support import ROOT
 
@@ -238,22 +240,56 @@ def test_verifier_fails_closed_on_a_replayed_feed(start_keyed_site, start_verifi
 
 
 def test_verifier_refuses_tokens_issued_before_a_mass_revocation(site, verifier, bob):
-    """More cut-offs in the window than the feed lists: every token issued before the newest
-    folded one is refused, a user's who was not revoked too; a new login still verifies."""
+    """More cut-offs in the window than the feed lists: every token issued under an older cut-off
+    up to the leeway (10 s: clocks that differ) after the newest folded one is refused, a user's
+    who was not revoked too; one issued later verifies (signed here: no waiting 10 s)."""
     token = obtain(site[0], bob)["access"]
     at = timezone.now()
     AccessCutoff.objects.bulk_create(AccessCutoff(user_id=10**12 + n, at=at) for n in range(FEED_MAX_CUTOFFS + 1))
     wait_for(lambda: verifier.health()["revocation_feed_revoked_before"] >= at.timestamp())
     assert refused(dashboard(verifier, token), "token_revoked")
-    assert dashboard(verifier, obtain(site[0], bob)["access"]).status_code == 200
+    assert refused(dashboard(verifier, obtain(site[0], bob)["access"]), "token_revoked")
+    later = sign(site[1], claims_of(token, iat=at.timestamp() + 10.001), typ="at+jwt")
+    assert dashboard(verifier, later).status_code == 200
 
 
-def test_verifier_without_the_feed_token_fails_closed_saying_why(site, start_verifier, bob):
-    verifier = start_verifier(site[0], REVOCATION_FEED_TOKEN="", REVOCATION_POLL="0.2", REVOCATION_MAX_STALE="1")
-    wait_for(lambda: verifier.health()["status"] != "ok")
-    health = verifier.health()
-    assert health["revocation_feed_error"] == f"{site[0].url}/api/revocations/ answered HTTP 401"
-    assert dashboard(verifier, obtain(site[0], bob)["access"]).status_code == 503
+def test_verifier_judges_by_the_cutoff_the_token_carries_not_by_the_clock(site, verifier, bob):
+    """A token from an instance 2 s ahead, issued before the revocation, is refused; one from an
+    instance 2 s behind, issued after it, verifies (both signed here with the moved iat)."""
+    claims = claims_of(obtain(site[0], bob)["access"])
+    before = sign(site[1], {**claims, "iat": time.time() + 2}, typ="at+jwt")
+    revoke_everything(user=bob, reason="log out everywhere")
+    revoked_at = time.time()
+    after = claims_of(obtain(site[0], bob)["access"])
+    after = sign(site[1], {**after, "iat": after["iat"] - 2}, typ="at+jwt")
+    wait_for(lambda: verifier.health()["revocation_feed_issued_at"] > revoked_at)
+    assert refused(dashboard(verifier, before), "token_revoked")
+    assert dashboard(verifier, after).status_code == 200
+
+
+def test_verifier_without_the_feed_token_fails_closed_saying_why(site, bob, tmp_path):
+    """No feed yet: every token refused from the start, not for REVOCATION_MAX_STALE after it (a
+    verifier started while its feed is out of reach knows of no revocation). Never healthy, so
+    started here rather than by start_verifier, which waits for a 200."""
+    env = {"PATH": os.environ["PATH"], "JWKS_URL": f"{site[0].url}/.well-known/jwks.json", "REVOCATION_POLL": "0.2"}
+    verifier = VerifierServer("verifier-without-feed-token", env, tmp_path / "verifier.log").start()
+    try:
+        wait_for(lambda: (health_of(verifier) or {}).get("revocation_feed_error"))
+        health = verifier.health()
+        assert health["status"] == "refusing every token: revocation feed too old"
+        assert health["revocation_feed_error"] == f"{site[0].url}/api/revocations/ answered HTTP 401"
+        response = dashboard(verifier, obtain(site[0], bob)["access"])
+        assert (response.status_code, response.json()["code"]) == (503, "verifier_unavailable")
+    finally:
+        verifier.stop()
+
+
+def health_of(verifier) -> dict | None:
+    """/healthz's answer, None while the verifier does not answer yet."""
+    try:
+        return verifier.health()
+    except requests.RequestException:
+        return None
 
 
 def test_verifier_never_uses_a_larger_leeway_than_authdemo(site, start_verifier, bob):
