@@ -118,14 +118,19 @@ def rejoined(partition: Partition, old_port: int, new_port: int) -> bool:
     return info["role"] == "slave" and info["master_port"] == new_port and info["master_link_status"] == "up"
 
 
+def status_of(request) -> int | None:
+    """The status of a request made by `request()`; None when none came (no answer, a timeout)."""
+    try:
+        return request().status_code
+    except requests.RequestException:
+        return None
+
+
 def acknowledged(history: History, credentials: list[str], action, *, what: str, until: float) -> bool:
     """Retry the revocation until it is acknowledged (302) or `until` (monotonic); each attempt recorded."""
     while True:
-        try:
-            if history.revoke(credentials, lambda: action().status_code == 302, what=what):
-                return True
-        except requests.RequestException:
-            pass
+        if history.revoke(credentials, lambda: status_of(action) == 302, what=what):
+            return True
         if time.monotonic() > until:
             return False
         time.sleep(0.5)
@@ -174,9 +179,12 @@ def drill_partition(cluster: Cluster, partition: Partition, history: History, us
             drill.figures["old_primary_took_a_write"] = False
             drill.mark(f"the old primary refused a write: {exc}")
         answers = []
-        logout = lambda: post_form(attempted, minority_app.url, "/accounts/logout/").status_code  # noqa: E731
-        h.revoke(["session-attempted"], lambda: answers.append(logout()) or answers[-1] == 302,
-                 what="logout on the minority side")  # fmt: skip
+
+        def minority_logout() -> bool:
+            answers.append(status_of(lambda: post_form(attempted, minority_app.url, "/accounts/logout/", timeout=10)))
+            return answers[-1] == 302
+
+        h.revoke(["session-attempted"], minority_logout, what="logout on the minority side")
         drill.mark(f"logout through {minority_app.name} (minority side) answered {answers[-1]}")
         if answers[-1] == 302:
             drill.violate(f"a logout through {minority_app.name} was acknowledged by a primary with no replica")
@@ -264,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in check(history).lines(FAULT):
         print(f"  {line}")
     print(f"== {drill.name}: {'OK' if not drill.violations else 'VIOLATIONS'}")
+    print(f"  figures: { {key: value for key, value in drill.figures.items() if key != 'checker'} }")
     for line in drill.report()["timeline"]:
         print(f"  {line}")
     return 1 if drill.violations else 0
