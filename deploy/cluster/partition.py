@@ -13,6 +13,11 @@ address. A proxy in front of that address cannot tell app instance 1 from a Sent
 the port they dial, and giving each client an address of its own would mean a Sentinel per
 client.
 
+Why not a loopback address per process (127.0.0.2, 127.0.0.3, ...). Redis 7 can pick the
+source address of its own links (`bind-source-addr`), but redis-py 8.1's connections take no
+source address (the app instances would need a connection class of the drill's), and without
+iptables or nft nothing on this machine filters loopback traffic by address anyway.
+
 Why not network namespaces. `ip netns` works here (root), but a namespace has its own
 loopback: the node in it needs a veth address that every other process and the Sentinels'
 announcements must use, and cutting one peer rather than all of them needs either packet
@@ -25,11 +30,13 @@ What this does instead: one proxy in front of every Redis node and every Sentine
 address everyone knows (the node itself listens on a hidden port, and announces the public
 one to its peers: `replica-announce-port`), and the proxy names the caller of each
 connection it accepts by the process that holds the other end: the connection's inode in
-/proc/net/tcp, the process whose /proc/<pid>/fd holds it, and up its parents to the program
-supervisord runs (a gunicorn worker maps to its instance, redis-node.sh's redis-cli to its
-node). So a link is a pair of program names, whichever port they dialled, and `isolate`
-cuts exactly the links that cross the two sides. A connection not made by a cluster program
-(the drill's own checks) is never cut.
+/proc/net/tcp, and the program supervisord runs whose process, or a child of it, holds that
+inode in /proc/<pid>/fd (a gunicorn worker counts as its instance, redis-node.sh's redis-cli
+as its node). So a link is a pair of program names, whichever port they dialled, and
+`isolate` cuts exactly the links that cross the two sides. A connection not made by a
+cluster program (the drill's own checks) is never cut. Callers are named only while a cut
+is in force, at the first byte a connection carries then: outside a drill the proxy costs
+a copy of each byte, not a scan of /proc.
 
 What a cut link does. A partition drops packets; it does not reset connections. So bytes
 on a cut link are simply not carried, either way, on the connections that were open and on
