@@ -62,9 +62,17 @@ CLUSTER_SCHEMES = (measured.SESSION_REDIS, measured.SESSION_DB, measured.JWT_STA
 
 
 def cluster_figures(results: dict | None) -> dict | None:
-    """The cluster's figures for one side of the table each: sessions, then JWT."""
-    if not results:
+    """The cluster's figures for one side of the table each: sessions, then JWT (None for a file
+    not shaped as `make drill` writes it: the page is never an error page for it)."""
+    if not results or not isinstance(results, dict):
         return None
+    try:
+        return cluster_sides(results)
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def cluster_sides(results: dict) -> dict:
     figures = {"failover_seconds": results.get("failover_seconds"), "cpus": results.get("cpus")}
     for side in ("session", "jwt"):
         keys = [key for key in CLUSTER_SCHEMES if key.startswith("jwt") == (side == "jwt")]

@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 from accounts.http import CACHE_ERRORS
 from accounts.selectors import CUTOFF_KEY_PREFIX
 from accounts.vocabulary import CACHED_DB, DB, REVOCABLE_ENGINE_KEYS, SIGNED_COOKIES
+from authdemo.drills import drill_rows
 from authdemo.measured import JWT_CUTOFF, SESSION_REDIS
 from copies.redis_cache import TrackingRedisCache
 
@@ -233,8 +234,14 @@ def jwt_revocation(*, results: dict | None) -> SafeString:
 
 
 def redis_drill(cluster: dict | None) -> dict | None:
-    """The failover drill of a `make drill` run, if it ran."""
-    return next((drill for drill in (cluster or {}).get("drills", []) if drill.get("name") == REDIS_DRILL), None)
+    """The failover drill of a `make drill` run, if it ran (and the file is shaped as the drill writes it)."""
+    drills = cluster.get("drills") if isinstance(cluster, dict) else None
+    if not isinstance(drills, list):
+        return None
+    found = next((d for d in drills if isinstance(d, dict) and d.get("name") == REDIS_DRILL), None)
+    if found is None or not all(isinstance(found.get(key), dict) for key in ("requests", "failed")):
+        return None
+    return found if isinstance(found.get("violations", []), list) else None
 
 
 def failover_sessions(drill: dict) -> SafeString:
@@ -283,4 +290,5 @@ def about_this_install(*, results: dict | None, cluster: dict | None) -> dict:
         "jwt_revocation": jwt_revocation(results=results),
         "failover_sessions": failover_sessions(drill) if drill and "violations" in drill else "",
         "failover_tokens": failover_tokens(drill) if drill else "",
+        **drill_rows(cluster),  # drill_revocation_session, drill_scales_jwt, ...
     }

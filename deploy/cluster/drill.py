@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -223,6 +224,25 @@ def print_drill(drill: Drill, history: History) -> None:
         print(f"  checker: {line}")
 
 
+def attach_checker(drills: list[Drill], history: History, *, added: set[str]) -> None:
+    """Add the checker's violations to the drills a module returned: each drill those of its own
+    fault if it recorded under its name, else those of the faults no drill names; and the
+    requests and failed figures per scheme /compare/ lists, where the drill has none."""
+    report, named = check(history), {drill.name for drill in drills}
+    for drill in drills:
+        faults = [drill.name] if drill.name in added else sorted(added - named)
+        for line in (line for fault in faults for line in report.violations(fault)):
+            if line not in drill.violations:
+                drill.violations.append(line)
+        if "requests" not in drill.figures:
+            requests, failed = Counter(), Counter()
+            for (fault, scheme), cell in report.cells.items():
+                if fault in faults:
+                    requests[scheme] += cell.requests
+                    failed[scheme] += cell.requests - cell.ok
+            drill.figures["requests"], drill.figures["failed"] = dict(requests), dict(failed)
+
+
 def run_modules(env: dict[str, str], workdir: Path, history: History, *, seconds: float,
                 modules: tuple[str, ...] = MODULES) -> list[Drill]:  # fmt: skip
     """Each drill module's run() on a cluster of its own; the checker's verdict added to each
@@ -244,13 +264,7 @@ def run_modules(env: dict[str, str], workdir: Path, history: History, *, seconds
             ran = Drill(name, tolerated=set())
             ran.violate(f"the drill stopped: {type(exc).__name__}: {exc}")
         ran = ran if isinstance(ran, list) else [ran]
-        added = {event["fault"] for event in history.events} - before
-        report, named = check(history), {drill.name for drill in ran}
-        for drill in ran:  # a drill's own fault if it recorded under its name, else those no drill names
-            faults = [drill.name] if drill.name in added else sorted(added - named)
-            for line in (line for fault in faults for line in report.violations(fault)):
-                if line not in drill.violations:
-                    drill.violations.append(line)
+        attach_checker(ran, history, added={event["fault"] for event in history.events} - before)
         drills += ran
     return drills
 
