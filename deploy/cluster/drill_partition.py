@@ -189,7 +189,7 @@ def drill_partition(cluster: Cluster, partition: Partition, history: History, us
         if answers[-1] == 302:
             drill.violate(f"a logout through {minority_app.name} was acknowledged by a primary with no replica")
         minority_login = h.login(SESSION_REDIS, "session-minority-login",
-                                 lambda: log_in(minority_app.url, *users["session"], timeout=5))  # fmt: skip
+                                 lambda: log_in(minority_app.url, *users["session"], timeout=10))  # fmt: skip
         drill.mark(f"a login through {minority_app.name} (minority side) {'succeeded' if minority_login else 'failed'}")
         # The majority side: a logout and a "log out everywhere", acknowledged once the new
         # primary has a replica to WAIT for; and a login.
@@ -204,7 +204,7 @@ def drill_partition(cluster: Cluster, partition: Partition, history: History, us
         if not done:
             drill.violate("the majority side could not acknowledge a revocation (no replica left to WAIT for?)")
         majority_login = h.login(SESSION_REDIS, "session-majority-login",
-                                 lambda: log_in(majority_app.url, *users["session"], timeout=5))  # fmt: skip
+                                 lambda: log_in(majority_app.url, *users["session"], timeout=10))  # fmt: skip
         drill.mark(f"a login through {majority_app.name} (majority side) {'succeeded' if majority_login else 'failed'}")
         time.sleep(seconds)
         ahead = node(partition, old.port).info("replication")["master_repl_offset"] - offset
