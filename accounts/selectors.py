@@ -26,10 +26,7 @@ def cutoff_cache_key(user_id: object) -> str:
 
 
 def get_access_cutoff(*, user_id: object) -> float:
-    """Return the user's access-token cut-off (0: none; infinite: the user is gone).
-
-    A version that only grows (accounts.services.advance_cutoff), written as epoch seconds: an
-    access token issued under an older one is void (api.tokens.revoked).
+    """Return the user's access-token cut-off, a version (0: none; infinite: the user is gone).
 
     One cache read (served from this process's copy where the cache keeps one:
     copies.redis_cache); the database is read only on a cache miss or a cache outage, and the
