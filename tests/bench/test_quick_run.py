@@ -38,7 +38,7 @@ def test_quick_run_measures_the_other_server_kinds(quick_results):
     assert {kind: set(rows) for kind, rows in results["servers"].items()} == dict.fromkeys(
         OTHER_SERVERS, set(QUICK.other_servers)
     )
-    assert all(row["requests"] > 0 for rows in results["servers"].values() for row in rows.values())
+    assert all(row["rps"] > 0 for rows in results["servers"].values() for row in rows.values())
     assert "/healthz on granian costs <= 1/1.6 of /healthz on gunicorn sync" in {
         t["target"] for t in results["targets"]
     }
