@@ -219,8 +219,8 @@ class AccessCutoff(models.Model):
 
     The revocation feed (api.wellknown) is served from this table: a deleted user's last
     cut-off outlives the row, so services that verify tokens without the database still
-    learn that the user's access tokens are void. A row older than the access lifetime plus
-    leeway voids nothing live; `manage.py prune_auth` deletes it.
+    learn that the user's access tokens are void. A row older than the feed's window
+    (accounts.selectors.cutoff_window) voids nothing live; `manage.py prune_auth` deletes it.
     """
 
     user_id = models.BigIntegerField(primary_key=True)  # no foreign key: it must survive the user

@@ -61,8 +61,9 @@ def revocation_feed(request: HttpRequest) -> HttpResponse:
     """Serve the per-user access-token cut-offs that can still matter, signed with the active key,
     to verifiers that present one of REVOCATION_FEED_TOKEN as a bearer credential.
 
-    A cut-off older than the access lifetime plus leeway voids nothing that has not expired
-    anyway, so the feed lists only the recent ones (deleted users' included). Its `typ` and
+    A cut-off older than accounts.selectors.cutoff_window() (the access lifetime plus twice the
+    leeway) voids nothing that has not expired anyway, so the feed lists only the recent ones
+    (deleted users' included). Its `typ` and
     audience differ from an access token's, so neither can be passed off as the other. The
     signed body is reused for REVOCATION_FEED_CACHE seconds: one query and one signature per
     interval whatever the request rate. It lists user ids (the `user_id` claim verifiers match
@@ -135,7 +136,7 @@ def recent_cutoffs(*, since: float) -> tuple[dict[int, float], float]:
     users, so verifiers judge it by time: a token issued under an older cut-off is void if its `iat`
     is at most the leeway after it (clocks that differ by up to the leeway: verifier/revocations.py).
     It covers each cut-off folded into it (all are at or before it); a user it was not meant for
-    loses access tokens issued before it, plus the leeway, and refreshes.
+    loses the access tokens issued up to the leeway after it, and refreshes.
     """
     newest = list_recent_cutoffs(since=datetime.fromtimestamp(since, tz=UTC), limit=FEED_MAX_CUTOFFS + 1)
     if len(newest) <= FEED_MAX_CUTOFFS:
