@@ -17,6 +17,14 @@ connections and refuses the busy ones when they come back (redis-py's own rule f
 whose primary changed); copies.redis_cache's listener drops every copy and listens to the new
 primary. Every new connection goes to the watcher's primary.
 
+A process cut off from the Sentinels cannot hear of a failover: in a partition it may still
+reach the old primary, which goes on answering. So a process reads Redis only while a majority
+of the Sentinels named the primary within the last FENCE seconds (`Watcher.confirmed`); past
+that, the pool refuses connections (a RedisError: the cut-off is read from the database, a
+Redis session answers 503) and the copies are not served. FENCE is twice LOCAL_TIER_BOUND (2 s),
+shorter than it takes the Sentinels on the other side to promote a replica (down-after 1 s,
+then an election: about 3 s) and a revocation to be acknowledged there.
+
 The bound: within POLL seconds (plus one Sentinel round trip) of the Sentinels' switch, no
 connection of this process reads the old primary; with the `+switch-master` announcement it is
 a few milliseconds. POLL is a quarter of LOCAL_TIER_BOUND, so a revocation acknowledged by the
@@ -31,7 +39,7 @@ import time
 import weakref
 
 from django.conf import settings
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError, RedisError  # noqa: A004  (redis's, a RedisError)
 from redis.sentinel import MasterNotFoundError, SentinelConnectionPool, SentinelConnectionPoolProxy
 
 SWITCH_CHANNEL = "+switch-master"
@@ -40,6 +48,10 @@ STALE_AFTER = 3.0  # seconds: a Sentinel's view older than this no longer counts
 
 def poll_interval() -> float:
     return settings.LOCAL_TIER_BOUND / 4 or 0.25
+
+
+def fence_after() -> float:
+    return 2 * settings.LOCAL_TIER_BOUND or 2.0
 
 
 def latest_primary(sentinels, service: str) -> tuple[int, tuple[str, int]] | None:
@@ -63,6 +75,7 @@ class Watcher:
         self.followers: weakref.WeakSet = weakref.WeakSet()
         self._views: dict[int, tuple[int, tuple[str, int], float]] = {}
         self._primary: tuple[str, int] | None = None
+        self._asked = 0.0  # when confirmed() last asked every Sentinel itself
         self._lock = threading.Lock()
         for n, sentinel in enumerate(sentinels):
             thread = threading.Thread(target=self._watch, args=(n, sentinel), name=f"sentinel-watch-{n}", daemon=True)
@@ -76,6 +89,27 @@ class Watcher:
         if found is None:
             raise MasterNotFoundError(f"No Sentinel answered for {self.service!r}")
         return found[1]
+
+    def confirmed(self) -> bool:
+        """Whether a majority of the Sentinels named the primary within fence_after() seconds.
+        When not, every Sentinel is asked now, at most once per fence_after() (a process that
+        just started has heard nothing yet)."""
+        if self._majority_fresh():
+            return True
+        if time.monotonic() - self._asked < fence_after():
+            return False
+        self._asked = time.monotonic()
+        for n, sentinel in enumerate(self.sentinels):
+            try:
+                state = sentinel.sentinel_master(self.service)
+            except (RedisError, OSError):
+                continue
+            self._learn(n, state["config-epoch"], (state["ip"], state["port"]))
+        return self._majority_fresh()
+
+    def _majority_fresh(self) -> bool:
+        since = time.monotonic() - fence_after()
+        return 2 * sum(1 for *_, at in list(self._views.values()) if at >= since) > len(self.sentinels)
 
     def _current(self) -> tuple[str, int] | None:
         fresh = [(epoch, address) for epoch, address, at in self._views.values() if time.monotonic() - at < STALE_AFTER]
@@ -152,6 +186,16 @@ class FollowingSentinelPool(SentinelConnectionPool):
     def add_follower(self, follower) -> None:
         """Have `follower.primary_changed(address)` called whenever the primary changes."""
         watcher_for(self.sentinel_manager, self.service_name).followers.add(follower)
+
+    def confirmed(self) -> bool:
+        """Whether the Sentinels confirmed the primary recently enough to read it (Watcher.confirmed)."""
+        return watcher_for(self.sentinel_manager, self.service_name).confirmed()
+
+    def get_connection(self, *args, **kwargs):
+        if self.is_master and not self.confirmed():
+            raise ConnectionError(f"no majority of the Sentinels named the primary of {self.service_name!r} "
+                                  f"within {fence_after():g} s: it may be an old one, not read")  # fmt: skip
+        return super().get_connection(*args, **kwargs)
 
     def primary_changed(self, address: tuple[str, int]) -> None:
         """Drop the idle connections to any other node; busy ones are refused when released."""

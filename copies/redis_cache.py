@@ -57,6 +57,13 @@ class RedisCopies(Copies):
         if hasattr(pool, "add_follower"):
             pool.add_follower(self)
 
+    def get(self, key: str) -> object:
+        """The copy, unless the pool cannot vouch for its primary now (accounts.sentinel's fence:
+        cut off from the Sentinels, this listener may be on an old primary)."""
+        if hasattr(self.pool, "confirmed") and not self.pool.confirmed():
+            return MISSING
+        return super().get(key)
+
     def primary_changed(self, address: tuple[str, int]) -> None:
         """The Sentinels named another primary: unless the listener is on it, start over there."""
         if self.listening_to != address:

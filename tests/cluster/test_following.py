@@ -3,6 +3,7 @@ frozen with SIGSTOP past down-after-milliseconds wakes up believing it is still 
 holding values changed on the new one since; nothing of this process may read it."""
 
 import pytest
+import redis
 from django.core.cache import caches
 
 from accounts.sentinel import FollowingSentinelPool, watcher_for
@@ -48,3 +49,21 @@ def test_copies_listen_to_the_new_primary_after_a_switch(backend, sentinel_cache
     assert backend.copies.get(TRACKED) is MISSING  # dropped at once
     eventually(lambda: backend.copies.connection_id != first, what="the listener to reconnect")
     eventually(lambda: backend.get(TRACKED) == 1 and backend.copies.get(TRACKED) is not MISSING, what="a new copy")
+
+
+def test_no_read_while_no_majority_of_sentinels_names_the_primary(backend, sentinel_cache):
+    backend.set(TRACKED, 1)
+    eventually(lambda: backend.get(TRACKED) == 1 and backend.copies.get(TRACKED) is not MISSING, what="a copy")
+    rpc, gone = sentinel_cache.supervisor.rpc(), [sentinel.name for sentinel in sentinel_cache.sentinels[:2]]
+    try:  # stopped, not frozen: a Sentinel resumed from SIGSTOP sits out 30 s (its TILT mode)
+        for name in gone:
+            rpc.stopProcess(name)
+        eventually(lambda: not pool_of(backend).confirmed(), what="the fence", within=10)
+        assert backend.copies.get(TRACKED) is MISSING
+        with pytest.raises(redis.RedisError):
+            backend.get(TRACKED)
+    finally:
+        for name in gone:
+            rpc.startProcess(name)
+    eventually(lambda: pool_of(backend).confirmed(), what="the Sentinels to vouch again", within=10)
+    assert backend.get(TRACKED) == 1
