@@ -35,7 +35,15 @@ from pathlib import Path
 
 import requests
 
-from deploy.cluster.drill_kit import Drill, Load, Probe, Revocation, check_still_logged_in, check_still_revoked
+from deploy.cluster.drill_kit import (
+    Drill,
+    Load,
+    Probe,
+    Revocation,
+    Workers,
+    check_still_logged_in,
+    check_still_revoked,
+)
 from deploy.cluster.history import VERIFIER, History
 from harness.logins import bearer, log_in, post_form
 from harness.stack import ROOT, Server, VerifierServer, wait_until
@@ -149,13 +157,14 @@ def fresh_revocation(stage: Stage, users: dict, n: int) -> Revocation:
     return Revocation(f"'log out everywhere' of {probe.name}", action, (probe,))
 
 
-class HealthWatch:
+class HealthWatch(Workers):
     """Marks each change of the verifier's /healthz status on the drill's timeline; when it
     first said it refuses every token."""
 
     def __init__(self, stage: Stage, drill: Drill):
-        self.stage, self.drill, self.stopping, self.refusing_at = stage, drill, threading.Event(), None
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__()
+        self.stage, self.drill, self.refusing_at = stage, drill, None
+        self.threads = [threading.Thread(target=self._run, daemon=True)]
 
     def _run(self) -> None:
         last = None
@@ -166,14 +175,6 @@ class HealthWatch:
                 last = status
             if self.refusing_at is None and str(status).startswith("refusing every token"):
                 self.refusing_at = self.drill.now()
-
-    def __enter__(self) -> HealthWatch:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=10)
 
 
 def heal(stage: Stage, drill: Drill) -> None:

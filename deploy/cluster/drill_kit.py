@@ -194,14 +194,35 @@ class Drill:
         }  # fmt: skip
 
 
-class Load:
+class Workers:
+    """Threads that run from the start of a `with` block until its end: a subclass fills
+    `self.threads` with threads that loop until `self.stopping` is set."""
+
+    join_timeout = TIMEOUT + 5  # a bound on one hung request, and some
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=self.join_timeout)
+
+
+class Load(Workers):
     """Back-to-back GETs from every probe, and logins, on threads, until the block ends; each
     recorded in the drill's history. Probes added later (a revoked credential) are recorded
     there only: their refusals are no failure of the scheme."""
 
     def __init__(self, drill: Drill, probes: list[Probe], logins: list[Logins] = ()):
+        super().__init__()
         self.drill, self.probes = drill, probes
-        self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(probe, True), daemon=True) for probe in probes]
         self.threads += [threading.Thread(target=self._log_in, args=(each,), daemon=True) for each in logins]
         self.logged_in: list[Probe] = []
@@ -219,6 +240,13 @@ class Load:
             if probe := logins.once(self.drill.history, n):
                 self.logged_in.append(probe)
 
+    def wait_for_login(self, *, since: float, timeout: float) -> float:
+        """Wait until a login that started after `since` (History.now()) succeeded; when, in drill time."""
+        succeeded = lambda: any(e["kind"] == "login" and e["ok"] and e["start"] >= since  # noqa: E731
+                                for e in self.drill.history.events)  # fmt: skip
+        wait_until(succeeded, timeout=timeout, what="a login to succeed")
+        return self.drill.now()
+
     def add(self, probe: Probe) -> None:
         """Read `probe` too, from now on, in the history only (a credential just revoked)."""
         thread = threading.Thread(target=self._run, args=(probe, False), daemon=True)
@@ -227,14 +255,10 @@ class Load:
 
     def __enter__(self) -> Load:
         self.drill.started = time.monotonic()  # the drill's clock starts with its traffic
-        for thread in self.threads:
-            thread.start()
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=TIMEOUT + 5)
+        super().__exit__(*exc)
         for probe in self.logged_in:  # the last word on every login the drill acknowledged
             probe.read(self.drill.history)
 

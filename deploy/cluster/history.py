@@ -9,7 +9,7 @@ with its outcome. deploy.cluster.checker reads a whole history afterwards and sa
 per scheme, what went wrong. A history is saved as JSON lines, one event a line, so a drill's run
 is an artefact that can be checked again (`python -m deploy.cluster.checker FILE`).
 
-The API the drills use (Load and Probe in deploy.cluster.drill_kit call the first two for you)::
+The API the drills use (Probe, Load and Logins in deploy.cluster.drill_kit call request() and login() for you)::
 
     history = History()                      # one per `make drill` run; thread-safe
     h = history.under("Redis primary frozen")  # the same record, events labelled with this fault
