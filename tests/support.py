@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -175,3 +176,18 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
+
+
+# -- clients that hold a connection without finishing a request (the site and the verifier) ------
+
+SLOW_CLIENTS = 50
+HALF_A_HEADER = b"GET /api/dashboard/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bear"
+
+
+def open_slow_clients(stack, url: str, sent: bytes, count: int = SLOW_CLIENTS) -> None:
+    """Open `count` connections to `url` (entered into the ExitStack `stack`, closed with it)
+    that send `sent` and then nothing: half a request header, or b"" for a silent client."""
+    host, port = url.removeprefix("http://").split(":")
+    for _ in range(count):
+        client = stack.enter_context(socket.create_connection((host, int(port)), timeout=5))
+        client.sendall(sent)

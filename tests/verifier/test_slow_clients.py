@@ -2,34 +2,27 @@
 request: some send half a request header and stop, some connect and send nothing.
 
 Under a threaded server (gunicorn, four threads) four such clients took every thread, and every
-other request waited until they gave up. The timeouts below bound a hung test; they are not a
-speed target.
+other request waited until they gave up. The site runs on the same server setup (serving.serve),
+held to the same in tests/authdemo/test_serving.py. The timeouts below bound a hung test; they
+are not a speed target.
 """
 
-import socket
 from contextlib import ExitStack
 
 import pytest
 import requests
 
+from tests.support import open_slow_clients
+
 pytestmark = [pytest.mark.server]
 
-SLOW_CLIENTS = 50
+# The verifier's path (the site's is /api/dashboard/): half a request header for it.
 HALF_A_HEADER = b"GET /dashboard/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bear"
 
 
 @pytest.fixture(scope="module")
 def site(start_keyed_site):
     return start_keyed_site("EdDSA")[0]
-
-
-def open_slow_clients(stack: ExitStack, url: str, sent: bytes) -> None:
-    """Open SLOW_CLIENTS connections that send `sent` and then nothing; each one is accepted
-    (a request on it would be answered) before this returns."""
-    host, port = url.removeprefix("http://").split(":")
-    for _ in range(SLOW_CLIENTS):
-        client = stack.enter_context(socket.create_connection((host, int(port)), timeout=5))
-        client.sendall(sent)
 
 
 @pytest.mark.parametrize("sent", [HALF_A_HEADER, b""], ids=["half-a-header", "nothing"])
