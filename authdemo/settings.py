@@ -365,7 +365,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "authdemo.staticfiles.RememberingManifestStorage"  # WhiteNoise's, each URL computed once
     },
 }
 
