@@ -101,7 +101,7 @@ def revoke_session(*, session: UserSession, actor: AbstractBaseUser | None, requ
     """
     if not session.revocable:
         return False
-    _end_through_engine(session, request=request)
+    _end_through_engine([session], request=request)
     record_event(
         kind=AuditEvent.Kind.SESSION_REVOKED, request=request, user=session.user, actor=actor, engine=session.engine
     )
@@ -153,10 +153,9 @@ def revoke_everything(
         # After the families are locked: a refresh that won before us read the older version
         # into its access token, so this cut-off covers it, whatever the clocks say.
         cutoff = advance_cutoff(user_id=user.pk)
-        AccessCutoff.objects.update_or_create(user_id=user.pk, defaults={"at": cutoff})  # for the feed
-        for session in UserSession.objects.filter(user=user).exclude(pk=keep).select_related("user"):
-            if session.revocable:
-                _end_through_engine(session, request=request)
+        _publish_to_feed(user_id=user.pk, cutoff=cutoff)
+        sessions = [session for session in UserSession.objects.filter(user=user).exclude(pk=keep) if session.revocable]
+        _end_through_engine(sessions, request=request)
         set_cutoff_cache(user_id=user.pk, cutoff=cutoff)
     except BaseException:
         _forget_cutoff_cache(user_id=user.pk)
@@ -201,18 +200,27 @@ def _forget_cutoff_cache(*, user_id: int) -> None:
         return
 
 
-def _end_through_engine(session: UserSession, *, request: HttpRequest | None) -> None:
-    """Delete the session in its store, by the stored key the registry keeps, then its
-    registry row.
+def _end_through_engine(sessions: list[UserSession], *, request: HttpRequest | None) -> None:
+    """Delete each session in its store, by the stored key the registry keeps, then their
+    registry rows (one DELETE for all of them: no work per row beyond the store's own).
 
-    If it is the session of the request doing the revoking, that request's session is
+    If one is the session of the request doing the revoking, that request's session is
     flushed too, so the response logs this browser out instead of writing it back.
     """
-    import_module(_engine_module(session.engine)).SessionStore.delete_stored(session.session_key)
-    session.delete()
+    for session in sessions:
+        import_module(_engine_module(session.engine)).SessionStore.delete_stored(session.session_key)
+    if sessions:
+        UserSession.objects.filter(pk__in=[session.pk for session in sessions]).delete()
     own = getattr(request, "session", None)
-    if own is not None and own.session_key and stored_key(own.session_key) == session.session_key:
+    if own is not None and own.session_key and stored_key(own.session_key) in {s.session_key for s in sessions}:
         own.flush()
+
+
+def _publish_to_feed(*, user_id: int, cutoff: datetime) -> None:
+    """Insert or move the user's row of the revocation feed (api.wellknown): one upsert
+    statement, where update_or_create takes a savepoint, a SELECT FOR UPDATE and a write."""
+    row = AccessCutoff(user_id=user_id, at=cutoff)
+    AccessCutoff.objects.bulk_create([row], update_conflicts=True, unique_fields=["user_id"], update_fields=["at"])
 
 
 def _engine_module(engine: str) -> str:

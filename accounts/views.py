@@ -10,6 +10,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.views.generic import CreateView, TemplateView, View
@@ -214,6 +215,7 @@ class LogoutEverywhereView(LoginRequiredMixin, View):
         except OUTAGES:  # rolled back whole: say so rather than pretend (README "All or nothing")
             messages.error(request, NOT_REVOKED)
             return redirect("sessions")
-        auth_logout(request)
+        with transaction.atomic():  # the logout's writes (lockout log, registry, audit, session): one commit
+            auth_logout(request)
         messages.success(request, "Logged out everywhere: every session, refresh token and access token is void.")
         return redirect("login")

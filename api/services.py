@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import update_last_login
 from django.db import transaction
+from django.db.models import Exists, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -86,23 +87,22 @@ def rotate_refresh_token(*, raw: str, request: HttpRequest, jkt: str | None = No
     """
     token = parse_refresh_token(raw)
     _check_binding(token, jkt)
-    family = _family(token)
+    family = _family_with_presented(token)
     if not family.user.is_active:
         raise invalid("User is inactive.", "user_inactive")
     if login_expired(token["auth_time"]):
         raise invalid("Login has reached its absolute lifetime; log in again.", "token_expired")
     if family.current_jti != token["jti"]:
         return _replayed(family, token, request=request)
-    if _blacklisted(token):
-        # A concurrent rotation that committed after `family` was read has blacklisted this
-        # token: that is a replay (perhaps within the reuse interval), not a revoked token.
-        family = _family(token)
-        if family.current_jti != token["jti"]:
-            return _replayed(family, token, request=request)
+    if family.presented_blacklisted:
+        # Still the family's live token, and blacklisted in the same snapshot (a rotation
+        # blacklists only the token it replaces): blacklisted by hand, so revoked.
         raise invalid("Token has been revoked.", "token_revoked")
     new = mint_refresh_token(
         user=family.user, family_id=str(family.pk), auth_time=token["auth_time"], jkt=bound_key(token)
     )
+    # One transaction, so one commit (one WAL flush) per refresh: the audit event commits with
+    # the rotation it records.
     with transaction.atomic():
         won = TokenFamily.objects.filter(pk=family.pk, current_jti=token["jti"], revoked_at__isnull=True).update(
             current_jti=new["jti"],
@@ -113,10 +113,10 @@ def rotate_refresh_token(*, raw: str, request: HttpRequest, jkt: str | None = No
         )
         if won:
             _outstand(new, user=family.user)
-            _blacklist_jti(token["jti"])
+            _blacklist_outstanding(family.presented_id)
+            accounts_services.record_event(kind=AuditEvent.Kind.TOKEN_REFRESHED, request=request, user=family.user)
     if not won:  # another request rotated it first, or the family was revoked meanwhile
         return _replayed(_family(token), token, request=request)
-    accounts_services.record_event(kind=AuditEvent.Kind.TOKEN_REFRESHED, request=request, user=family.user)
     return _pair(new)
 
 
@@ -185,13 +185,26 @@ def _live_family(token, *, request: HttpRequest) -> TokenFamily:
     return family
 
 
-def _family(token) -> TokenFamily:
-    family = TokenFamily.objects.select_related("user").filter(pk=token["fam"]).first()
+def _family(token, families=None) -> TokenFamily:
+    families = TokenFamily.objects if families is None else families
+    family = families.select_related("user").filter(pk=token["fam"]).first()
     if family is None or family.user_id != token[api_settings.USER_ID_CLAIM]:
         raise invalid("Token is invalid.", "token_not_valid")
     if family.revoked_at is not None:
         raise invalid("Token has been revoked.", "token_revoked")
     return family
+
+
+def _family_with_presented(token) -> TokenFamily:
+    """`_family`, with what a rotation needs of the presented token read in the same query (one
+    snapshot, one round trip): its outstanding row's id (`presented_id`, to blacklist it) and
+    whether it is blacklisted (`presented_blacklisted`)."""
+    presented = OutstandingToken.objects.filter(jti=token["jti"])
+    families = TokenFamily.objects.annotate(
+        presented_id=Subquery(presented.order_by().values("pk")[:1]),
+        presented_blacklisted=Exists(BlacklistedToken.objects.filter(token__in=presented)),
+    )
+    return _family(token, families)
 
 
 def _blacklisted(token) -> bool:
@@ -221,9 +234,11 @@ def _outstand(token, *, user) -> None:
     )
 
 
-def _blacklist_jti(jti: str) -> None:
-    outstanding = OutstandingToken.objects.get(jti=jti)
-    BlacklistedToken.objects.get_or_create(token=outstanding)
+def _blacklist_outstanding(token_id: int | None) -> None:
+    """Blacklist the outstanding token `token_id` (one INSERT, no savepoint); already
+    blacklisted, or never outstanding (None), it is left as it is: its family decides anyway."""
+    if token_id is not None:
+        BlacklistedToken.objects.bulk_create([BlacklistedToken(token_id=token_id)], ignore_conflicts=True)
 
 
 def _pair(refresh) -> TokenPair:

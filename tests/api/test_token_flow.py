@@ -102,6 +102,23 @@ def test_refresh_rotates_and_blacklists_the_old_token(client, api_login, bob):
     assert client.get("/api/dashboard/", **bearer(new["access"])).status_code == 200
 
 
+def test_refresh_token_blacklisted_by_hand_is_refused_as_revoked(client, api_login, bob):
+    pair = api_login(bob)
+    BlacklistedToken.objects.create(token=OutstandingToken.objects.get())  # as SimpleJWT's admin can
+
+    response = refresh(client, pair["refresh"])
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+    assert OutstandingToken.objects.count() == 1  # nothing rotated
+
+
+def test_refresh_records_one_audit_event_with_the_rotation(client, api_login, bob):
+    pair = api_login(bob)
+    refresh(client, pair["refresh"])
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.TOKEN_REFRESHED, user=bob).count() == 1
+
+
 def test_replayed_refresh_token_revokes_the_whole_family(client, api_login, bob, settings):
     pair = api_login(bob)
     newest = refresh(client, pair["refresh"]).json()
