@@ -6,6 +6,7 @@ import math
 import pickle
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from statistics import median
 
@@ -14,7 +15,7 @@ import requests
 
 from accounts.session_engines.keys import stored_key
 from authdemo.measured import BASELINE, JWT_CUTOFF, SESSION_REDIS
-from bench.load import Target, bench_server, measure
+from bench.load import Target, bench_server, counters, cpu_seconds, measure, postgres_pids
 from bench.schemes import PASSWORD, USERNAME, access_token, session_cookie
 from harness.stack import Server, Stores, start_all
 
@@ -23,6 +24,7 @@ REDIS_BATCH = 10_000
 # django-redis's KEY_PREFIX:VERSION: and the cache engines' prefix; the engines append stored_key(key).
 SESSION_CACHE_PREFIX = "authdemo:1:django.contrib.sessions.cache"
 COPY_BATCH = 100_000
+REFRESH_PATH = "/api/token/refresh/"
 
 # Filler users get skeletons of their own: '#' never appears in a real one (usernames are
 # letters, digits and @.+-_), so no filler can clash with, or shadow, a real user.
@@ -118,7 +120,6 @@ def _timed(call) -> float:
 
 def time_operations(server: Server, *, samples: int) -> dict[str, float]:
     """Median milliseconds of a session login, a token login, a refresh, and revoking everything."""
-    url, creds = server.url, {"username": USERNAME, "password": PASSWORD}
     times: dict[str, list[float]] = {
         "session login": [],
         "token login": [],
@@ -128,12 +129,72 @@ def time_operations(server: Server, *, samples: int) -> dict[str, float]:
     for _ in range(samples):
         times["session login"].append(_timed(lambda: session_cookie(server)))
         times["token login"].append(_timed(lambda: access_token(server)))
-        refresh = requests.post(f"{url}/api/token/", json=creds, timeout=10).json()["refresh"]
-        times["token refresh"].append(
-            _timed(lambda r=refresh: requests.post(f"{url}/api/token/refresh/", json={"refresh": r}, timeout=10))
-        )
+        refresh = _api_login(server)
+        times["token refresh"].append(_timed(lambda r=refresh: _refresh(server, r)))
         times["revoke everything"].append(_revoke_everything(server))
     return {name: round(median(values), 2) for name, values in times.items()}
+
+
+def _refresh(server: Server, refresh: str, client=requests) -> str:
+    """One refresh; the new refresh token. A refusal raises: a timed error measures nothing."""
+    response = client.post(f"{server.url}{REFRESH_PATH}", json={"refresh": refresh}, timeout=30)
+    response.raise_for_status()
+    return response.json()["refresh"]
+
+
+def refresh_load(server: Server, stores: Stores, *, seconds: float, clients: int) -> dict[str, float]:
+    """Token refreshes under load: `clients` clients refresh at once for `seconds`, each rotating
+    an API login of its own again and again (every request carries the refresh token the last
+    one returned, as a real client's does; any refusal fails the run).
+
+    Besides refreshes per second, the CPU the app's processes spent (user + system, counted as
+    bench.load.measure counts it) gives refreshes per second per core: how many one core of app
+    CPU serves, whatever share of the machine the clients took. PostgreSQL's CPU, SQL statements
+    and Redis commands are per refresh.
+    """
+    logins = [_api_login(server) for _ in range(clients)]
+    app_pids, db_pids = server.worker_pids(), postgres_pids(stores)
+    before = counters(server), cpu_seconds(app_pids), cpu_seconds(db_pids)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:  # .result() raises what a client raised
+        runs = [pool.submit(_keep_refreshing, server, login, started + seconds) for login in logins]
+        latencies = sorted(ms for run in runs for ms in run.result())
+    elapsed = time.perf_counter() - started
+    after = counters(server), cpu_seconds(app_pids), cpu_seconds(postgres_pids(stores))
+    count, app_cpu = len(latencies), _cpu_delta(before[1], after[1])
+    return {
+        "clients": clients,
+        "refreshes_per_s": round(count / elapsed, 1),
+        "app_cpu_us": round(app_cpu / count * 1e6),
+        "refreshes_per_core_s": round(count / app_cpu, 1) if app_cpu else 0.0,
+        "postgres_cpu_us": round(_cpu_delta(before[2], after[2]) / count * 1e6),
+        "p50_ms": round(_percentile(latencies, 50), 2),
+        "p99_ms": round(_percentile(latencies, 99), 2),
+        "sql_per_refresh": round((after[0]["sql"] - before[0]["sql"]) / count, 2),
+        "redis_per_refresh": round((after[0]["redis"] - before[0]["redis"]) / count, 2),
+    }
+
+
+def _api_login(server: Server) -> str:
+    creds = {"username": USERNAME, "password": PASSWORD}
+    response = requests.post(f"{server.url}/api/token/", json=creds, timeout=30)
+    response.raise_for_status()
+    return response.json()["refresh"]
+
+
+def _keep_refreshing(server: Server, refresh: str, deadline: float) -> list[float]:
+    """Refresh until `deadline`, each time with the token the last refresh returned; return the ms of each."""
+    latencies: list[float] = []
+    with requests.Session() as client:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            refresh = _refresh(server, refresh, client)
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 def _revoke_everything(server: Server) -> float:
