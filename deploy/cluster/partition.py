@@ -223,6 +223,8 @@ class Proxy:
         Nobody is named while no cut is in force: the proxy costs a copy, not a scan."""
         if self.minority and connection.caller is None:
             connection.caller = self.name(connection)
+            verdict = "cut" if self.cut(connection) else "carried"  # proxy.log: who was named, and what the cut did
+            print(f"{time.time():.3f} {connection.caller} -> {connection.node}: {verdict}", flush=True)
         if not connection.held and not (self.minority and self.cut(connection)):
             return
         connection.held = True
