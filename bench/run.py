@@ -23,7 +23,16 @@ from authdemo.measured import BASELINE, JWT_CUTOFF, JWT_STATELESS, PEER_DJANGO_P
 from bench import dbsc_cost, dpop_cost, environment, peers, scale, secrets_cost, verifier, workers
 from bench.in_process import isolated
 from bench.load import BENCH_SERVER, BENCH_THREADS, GTHREAD_THREADS, OTHER_SERVERS, bench_server, measure
-from bench.report import by_server, check_in_process_targets, check_targets, spread, steady, summarize, write
+from bench.report import (
+    by_server,
+    check_in_process_targets,
+    check_operations_targets,
+    check_targets,
+    spread,
+    steady,
+    summarize,
+    write,
+)
 from bench.schemes import (
     ALL_SCHEMES,
     ON_EVERY_SERVER,
@@ -177,6 +186,9 @@ def collect(plan: Plan, servers: dict[str, Server], schemes, env: dict[str, str]
     print("bench: empty stores, authdemo and its peers, and the other server kinds", flush=True)
     empty, others = phase(plan, servers, schemes)
     operations = {"empty": scale.time_operations(servers["jwt-cutoff"], samples=7 if plan.warmup else 1)}
+    load = {
+        "empty": scale.refresh_load(servers["jwt-cutoff"], plan.stores, seconds=plan.seconds, clients=plan.connections)
+    }
     full = None
     if plan.scale_rows:
         print(f"bench: filling the stores with {plan.scale_rows:,} sessions and tokens", flush=True)
@@ -184,6 +196,9 @@ def collect(plan: Plan, servers: dict[str, Server], schemes, env: dict[str, str]
         full, _ = phase(plan, servers, SCHEMES)  # the peers' stores are not filled
         operations[f"{plan.scale_rows:,}-row"] = scale.time_operations(
             servers["jwt-cutoff"], samples=7 if plan.warmup else 1
+        )
+        load[f"{plan.scale_rows:,}-row"] = scale.refresh_load(
+            servers["jwt-cutoff"], plan.stores, seconds=plan.seconds, clients=plan.connections
         )
     print("bench: one and two worker processes", flush=True)
     chosen = tuple(s for s in SCHEMES if plan.workers_schemes is None or s.key in plan.workers_schemes)
@@ -221,11 +236,13 @@ def collect(plan: Plan, servers: dict[str, Server], schemes, env: dict[str, str]
         "scale_rows": plan.scale_rows,
         "fill_seconds": fill_seconds if full else None,
         "operations": operations,
+        "refresh_load": load,
         "workers": per_machine,
         "scalability": pair,
         "verifier": service,
         "in_process": theft,
-        "targets": check_targets(empty, full, pair, rows=plan.scale_rows, server=BENCH_SERVER, servers=others),
+        "targets": check_targets(empty, full, pair, rows=plan.scale_rows, server=BENCH_SERVER, servers=others)
+        + check_operations_targets(operations, rows=plan.scale_rows),
     }
 
 

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from authdemo.chart import chart_svg
-from bench.report import STEADY_SPREAD, check_targets, markdown, spread, steady
+from bench.report import STEADY_SPREAD, check_operations_targets, check_targets, markdown, spread, steady
 from tests.bench.sample_results import sample_results
 from tests.support import ROOT
 
@@ -201,3 +201,10 @@ def test_chart_and_vocabulary_import_without_django():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_write_path_targets_read_the_filled_phase():
+    operations = {"empty": {"token refresh": 9.0}, "1,000,000-row": {"token refresh": 2.9, "revoke everything": 5.1}}
+    targets = {t["target"].split(" <=")[0]: t for t in check_operations_targets(operations, rows=1_000_000)}
+    assert (targets["token refresh"]["met"], targets["revoke everything"]["met"]) == (True, False)
+    assert targets["token refresh"]["limit"] == 3.0 and targets["revoke everything"]["limit"] == 5.0
