@@ -1,5 +1,6 @@
-"""Redis faults beyond a clean kill, as drills: `make drill` runs `run()` on a cluster of its own;
-the suite runs each drill short on its cluster (tests/cluster/test_drill_redis.py).
+"""Redis faults beyond a clean kill, as drills: `make drill` runs `run()` on a cluster of its own
+(`python -m deploy.cluster.drill --only drill_redis` alone); the suite runs each drill short on
+its cluster (tests/cluster/test_drills.py).
 
 - `drill_primary_frozen`: the primary stopped with SIGSTOP past down-after-milliseconds (a
   stalled VM, a long fork). The Sentinels promote a replica and the other replica follows it, so
@@ -21,19 +22,16 @@ Every request, login and revocation goes into the drill's history (deploy.cluste
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
 import signal
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from authdemo import measured
-from deploy.cluster.drill import DEMO_USERS, logins_for, prepare_revocations, print_drill, state_bounds
+from deploy.cluster.drill import DEMO_USERS, logins_for, prepare_revocations, state_bounds
 from deploy.cluster.drill_kit import (
     SCHEMES,
     Drill,
@@ -45,11 +43,10 @@ from deploy.cluster.drill_kit import (
     probes_for,
 )
 from deploy.cluster.history import History
-from deploy.cluster.launcher import MAIN, Cluster, missing_programs
-from deploy.cluster.postgres import OwnPostgres, postgres_bin
+from deploy.cluster.launcher import MAIN, Cluster
 from deploy.cluster.supervisor import Program
 from harness.logins import log_in
-from harness.stack import Stores, base_env, prepare_site, wait_until
+from harness.stack import wait_until
 
 FROZEN = "Redis primary frozen (SIGSTOP), then resumed"
 RESTARTED = {"none": "every Redis node restarted empty", "aof": "every Redis node restarted from its append-only file"}
@@ -205,29 +202,3 @@ def run(env: dict[str, str], workdir: Path, history: History, *, users: dict = D
         return drills
     finally:
         cluster.stop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.cluster.drill_redis", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 s phases instead of 9")
-    args = parser.parse_args(argv)
-    if (missing := missing_programs()) or not postgres_bin():
-        print(f"the drill needs: apt-get install -y {' '.join(missing) or 'postgresql'}", file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="authdemo-drill-redis-"))
-    os.chmod(workdir, 0o755)
-    postgres, history = OwnPostgres().init().start(), History()
-    try:
-        env = {**base_env(Stores("authdemo_drill", 0)), "REDIS_URL": ""}
-        env["DATABASE_URL"] = postgres.create_database("authdemo_drill")
-        prepare_site(env)
-        drills = run(env, workdir / "cluster", history, instances=3, seconds=3 if args.quick else 9, verbose=True)
-    finally:
-        postgres.remove()
-    for drill in drills:
-        print_drill(drill, history)
-    return 1 if any(drill.violations for drill in drills) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,8 +2,10 @@
 
 import pytest
 
+from authdemo.measured import SESSION_REDIS
 from deploy.cluster.drill import drill_app_killed, drill_postgres_restart, drill_redis_primary
 from deploy.cluster.drill_kit import Probe, probes_for
+from deploy.cluster.drill_redis import drill_primary_frozen, drill_restart_all
 from deploy.cluster.postgres import OwnPostgres, postgres_bin
 from harness.logins import bearer, log_in
 from harness.stack import manage
@@ -61,3 +63,25 @@ def test_drill_postgres_restarted_503_then_recovery(start_server, server_env, ow
     drill = drill_postgres_restart(own_postgres, probes, down=1)
     assert drill.violations == []
     assert drill.figures["failed"]["session_db"] > 0  # it did depend on the database, and said so
+
+
+# -- Redis faults beyond a clean kill (deploy/cluster/drill_redis.py) --------------------------
+
+
+def test_drill_redis_primary_frozen_then_resumed_nothing_reads_it(cluster, probes):
+    drill = drill_primary_frozen(cluster, probes, USERS, seconds=3, verbose=True)
+    assert drill.violations == []
+    logins = drill.figures["checker"][SESSION_REDIS]
+    assert logins["logins"] > logins["failed_logins"]  # logins went on while the old primary was frozen
+
+
+def test_drill_every_redis_node_restarted_empty_logs_out_but_revives_nothing(cluster, probes):
+    drill = drill_restart_all(cluster, probes, USERS, persistence="none", seconds=1, verbose=True)
+    assert drill.violations == []
+    assert drill.figures["redis_sessions_kept"] == "0 of 3"
+
+
+def test_drill_every_redis_node_restarted_from_its_append_only_file_keeps_sessions(cluster, probes):
+    drill = drill_restart_all(cluster, probes, USERS, persistence="aof", seconds=1, verbose=True)
+    assert drill.violations == []
+    assert drill.figures["redis_sessions_kept"] == "3 of 3"
