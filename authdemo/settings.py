@@ -180,7 +180,8 @@ if REDIS_SENTINELS and not REDIS_SENTINEL_SERVICE:
     raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_SERVICE, the name the Sentinels monitor (e.g. authdemo).")
 SHARED_CACHE = bool(REDIS_URL or REDIS_SENTINELS)
 # Session writes and revocations wait for this many replicas (Redis WAIT) before they count,
-# so a failover cannot bring back an ended session or an old cut-off. 1 with Sentinel.
+# so a failover cannot bring back an ended session or an old cut-off. 1 with Sentinel, over
+# two replicas: after any one Redis node is lost, the primary still has a replica to answer.
 REDIS_WAIT_REPLICAS = integer("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
 REDIS_WAIT_TIMEOUT_MS = 500
 
