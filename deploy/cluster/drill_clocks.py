@@ -1,4 +1,4 @@
-"""`python -m deploy.cluster.drill_clocks [--quick]`: two app instances whose clocks are 4 s apart.
+"""Skewed clocks (in `make drill`; alone: `python -m deploy.cluster.drill --only drill_clocks [--quick]`).
 
 One instance runs 2 s ahead of the machine's clock and one 2 s behind (Debian's libfaketime:
 harness.clocks), both on the cluster's Redis and PostgreSQL. Rounds alternate the two roles: an
@@ -13,16 +13,12 @@ Every token is read at both instances, back to back, for the whole run, and ever
 login and revocation goes into the History (deploy.cluster.history) that
 deploy.cluster.checker judges: a revoked token accepted more than LOCAL_TIER_BOUND after its
 revocation was acknowledged, or a live one refused, is a violation (exit 1). A last read of every
-token at both instances closes the run.
+token at both instances closes the run. The suite's short version is two servers under
+libfaketime without the cluster (tests/api/test_clock_skew_servers.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import os
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,14 +27,12 @@ import requests
 
 from authdemo.measured import JWT_CUTOFF, SESSION_REDIS
 from deploy.cluster.checker import LOCAL_TIER_BOUND, check
-from deploy.cluster.drill_kit import Drill
+from deploy.cluster.drill_kit import Drill, Workers
 from deploy.cluster.history import History
-from deploy.cluster.launcher import MAIN, Cluster, missing_programs
-from deploy.cluster.postgres import OwnPostgres, postgres_bin
+from deploy.cluster.launcher import MAIN, Cluster
 from deploy.cluster.supervisor import App
 from harness.clocks import libfaketime, skewed
 from harness.logins import bearer, log_in, post_form
-from harness.stack import Stores, base_env, prepare_site
 
 FAULT = "app instances' clocks 2 s ahead and 2 s behind"
 SKEW = 2.0  # seconds each way: the two instances are 2 x SKEW apart
@@ -46,11 +40,12 @@ DEMO_USERS = {"alice": "alice-demo-pass", "bob": "bob-demo-pass"}
 PAUSE = 0.05  # seconds between one reader's sweeps: 2 cores are shared with the cluster
 
 
-class Tokens:
-    """The tokens issued so far, each read at every instance by a thread of its own until stopped."""
+class Tokens(Workers):
+    """The tokens issued so far, read at every instance (a thread each) until the block ends."""
 
     def __init__(self, history: History, apps: list[App]):
-        self.history, self.apps, self.stopping = history, apps, threading.Event()
+        super().__init__()
+        self.history, self.apps = history, apps
         self.clients: dict[str, requests.Session] = {}
         self._lock = threading.Lock()
         self.threads = [threading.Thread(target=self._read, args=(app,), daemon=True) for app in apps]
@@ -69,16 +64,6 @@ class Tokens:
             for name in names:
                 self.read(app, name)
             time.sleep(PAUSE)
-
-    def __enter__(self) -> Tokens:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=15)
 
 
 def skewed_cluster(env: dict[str, str], workdir: Path) -> Cluster:
@@ -172,40 +157,3 @@ def run(env: dict[str, str], workdir: Path, history: History, *, instances: int,
         return drill_clocks(cluster, history, rounds=max(4, 2 * round(seconds / 2)), verbose=verbose)
     finally:
         cluster.stop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.cluster.drill_clocks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 rounds instead of 10")
-    parser.add_argument("--history", type=Path, help="save the history (JSON lines) here")
-    args = parser.parse_args(argv)
-    missing = missing_programs() + ([] if libfaketime() else ["faketime"])
-    if missing or not postgres_bin():
-        print(f"the drill needs: apt-get install -y {' '.join(missing) or 'postgresql'}", file=sys.stderr)
-        return 2
-    workdir = Path(tempfile.mkdtemp(prefix="authdemo-clocks-"))
-    os.chmod(workdir, 0o755)
-    postgres, history = OwnPostgres().init().start(), History()
-    try:
-        env = {**base_env(Stores("authdemo_drill", 0)), "REDIS_URL": ""}
-        env["DATABASE_URL"] = postgres.create_database("authdemo_drill")
-        prepare_site(env)
-        print(f"logs in {workdir}", flush=True)
-        drill = run(env, workdir / "cluster", history, instances=2, seconds=4 if args.quick else 10, verbose=True)
-    finally:
-        with contextlib.suppress(Exception):
-            postgres.remove()
-        if args.history:
-            history.save(args.history)
-    for line in check(history).lines(FAULT):
-        print(f"  {line}")
-    print(f"== {drill.name}: {'OK' if not drill.violations else 'VIOLATIONS'}")
-    for key in ("tokens", "revoked", "revoked_tokens_accepted_at_the_end", "live_tokens_refused_at_the_end"):
-        print(f"  {key}: {drill.figures.get(key)}")
-    for line in drill.report()["timeline"]:
-        print(f"  {line}")
-    return 1 if drill.violations else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
