@@ -40,7 +40,7 @@ import requests
 
 from authdemo.measured import JWT_CUTOFF, SESSION_REDIS
 from deploy.cluster.checker import LOCAL_TIER_BOUND, check
-from deploy.cluster.drill_kit import Drill
+from deploy.cluster.drill_kit import Drill, Workers
 from deploy.cluster.history import History
 from deploy.cluster.launcher import MAIN, Cluster, missing_programs
 from deploy.cluster.partition import Partition
@@ -76,11 +76,14 @@ def read(history: History, app: App, credential: Credential) -> str:
                            retry_after=retry_after, detail=detail)  # fmt: skip
 
 
-class Readers:
+class Readers(Workers):
     """Every credential read at every instance, back to back, on threads, until the block ends."""
 
+    join_timeout = 15
+
     def __init__(self, history: History, apps: list[App], credentials: list[Credential]):
-        self.history, self.stopping = history, threading.Event()
+        super().__init__()
+        self.history = history
         self.threads = [threading.Thread(target=self._run, args=(app, c), daemon=True)
                         for app in apps for c in credentials]  # fmt: skip
 
@@ -88,16 +91,6 @@ class Readers:
         while not self.stopping.is_set():
             read(self.history, app, credential)
             time.sleep(PAUSE)
-
-    def __enter__(self) -> Readers:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=15)
 
 
 def partitionable(env: dict[str, str], workdir: Path, *, instances: int) -> tuple[Cluster, Partition]:
