@@ -67,13 +67,14 @@ def test_oversize_body_logs_no_error(client, db, caplog):
     assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
 
 
-# -- a real server (gunicorn) -------------------------------------------------------------------
+# -- a real server (granian, and gunicorn sync) ---------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def sync_server(server_env, tmp_path_factory):
-    """The site under gunicorn's sync worker, as `make serve` runs it: each connection closes after
-    its answer, having read at most 64 KB more of an unread body (gunicorn's close_graceful)."""
+    """The site under gunicorn's sync worker, which the benchmark compares with granian (what
+    `make serve` runs, `app_server`): each connection closes after its answer, having read at most
+    64 KB more of an unread body (gunicorn's close_graceful)."""
     log = tmp_path_factory.mktemp("sync-server") / "server.log"
     server = Server("sync", server_env, log, app="authdemo.wsgi", worker_class="sync").start()
     yield server.wait_ready()
@@ -109,14 +110,14 @@ def chunked(body: bytes, size: int = 8192) -> bytes:
 def test_server_answers_an_oversize_body_with_the_413_json(real_server):
     body = json_of_size(OVERSIZE)
     status, data = raw_post(real_server, "/api/token/", [f"Content-Length: {len(body)}"], body)
-    assert status == "HTTP/1.1 413 Request Entity Too Large"
+    assert status.split(" ")[:2] == ["HTTP/1.1", "413"]  # the reason phrase is the server's own
     assert data["code"] == "request_too_large"
 
 
 @pytest.mark.server
 def test_server_answers_an_oversize_chunked_body_with_the_413_json(real_server):
     status, data = raw_post(real_server, "/api/token/", ["Transfer-Encoding: chunked"], chunked(json_of_size(OVERSIZE)))
-    assert status == "HTTP/1.1 413 Request Entity Too Large"
+    assert status.split(" ")[:2] == ["HTTP/1.1", "413"]  # the reason phrase is the server's own
     assert data["code"] == "request_too_large"
 
 
