@@ -94,7 +94,7 @@ def test_proxy_serves_the_known_host(cluster):
 def test_cluster_state_maps_every_process(cluster):
     state = json.loads(cluster.state_path.read_text())
     assert state["url"] == cluster.url
-    assert sorted(node["role"] for node in state["redis"]) == ["primary", "replica"]
+    assert sorted(node["role"] for node in state["redis"]) == ["primary"] + ["replica"] * cluster.replicas
     assert [node["role"] for node in state["sentinels"]] == ["sentinel"] * 3
     assert [app["pid"] for app in state["apps"]] == [app.pid for app in cluster.apps["main"]]
 
