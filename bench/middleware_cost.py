@@ -41,14 +41,13 @@ def _time(handler, path: str) -> float:
     return best
 
 
-def main(path: str = "/healthz") -> list[tuple[str, float]]:
-    setup_django()
-    from django.conf import settings
+def handlers_by_prefix(stack: list[str]) -> tuple[list[int], list]:
+    """Django's WSGI handler for every prefix of `stack` that its middleware's guards accept,
+    with the length of each prefix."""
     from django.core.exceptions import ImproperlyConfigured
     from django.core.handlers.wsgi import WSGIHandler
     from django.test.utils import override_settings
 
-    stack = list(settings.MIDDLEWARE)
     counts, handlers = [], []
     for count in range(len(stack) + 1):
         with override_settings(MIDDLEWARE=stack[:count]):
@@ -57,6 +56,15 @@ def main(path: str = "/healthz") -> list[tuple[str, float]]:
             except ImproperlyConfigured:  # a guard: this one needs a later middleware
                 continue
         counts.append(count)
+    return counts, handlers
+
+
+def main(path: str = "/healthz") -> list[tuple[str, float]]:
+    setup_django()
+    from django.conf import settings
+
+    stack = list(settings.MIDDLEWARE)
+    counts, handlers = handlers_by_prefix(stack)
     # Interleaved: every stack is timed once per round, so drift of a busy machine spreads
     # over all of them instead of landing on whichever stacks ran during it.
     best = [float("inf")] * len(handlers)
