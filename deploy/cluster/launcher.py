@@ -1,6 +1,6 @@
 """`python -m deploy.cluster` (`make cluster`): the scaled-out topology on 127.0.0.1.
 
-nginx (Debian's) in front of three gunicorn instances; PostgreSQL (a database of the
+nginx (Debian's) in front of three granian instances; PostgreSQL (a database of the
 cluster's own on the machine's server); Redis as a primary, two replicas and three Sentinels
 (Debian's redis-server and redis-sentinel), every node keeping an append-only file (fsync every
 second). Session writes and revocations count once one replica has them (WAIT 1,

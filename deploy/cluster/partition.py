@@ -31,7 +31,7 @@ address everyone knows (the node itself listens on a hidden port, and announces 
 one to its peers: `replica-announce-port`), and the proxy names the caller of each
 connection it accepts by the process that holds the other end: the connection's inode in
 /proc/net/tcp, and the program supervisord runs whose process, or a child of it, holds that
-inode in /proc/<pid>/fd (a gunicorn worker counts as its instance, redis-node.sh's redis-cli
+inode in /proc/<pid>/fd (a granian worker counts as its instance, redis-node.sh's redis-cli
 as its node). So a link is a pair of program names, whichever port they dialled, and
 `isolate` cuts exactly the links that cross the two sides. A connection not made by a
 cluster program (the drill's own checks) is never cut. Callers are named only while a cut

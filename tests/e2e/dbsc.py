@@ -1,4 +1,4 @@
-"""DBSC in a real browser, for the tests that need one: the site on gunicorn over TLS with a
+"""DBSC in a real browser, for the tests that need one: the site on granian over TLS with a
 self-signed certificate made here, and a Chromium with its DBSC features on that trusts that
 certificate through its SPKI pin (--ignore-certificate-errors-spki-list).
 
@@ -70,7 +70,7 @@ def make_certificate(directory: Path) -> Certificate:
 
 @dataclass
 class TlsServer(Server):
-    """The site on gunicorn over TLS (--certfile/--keyfile)."""
+    """The site on granian over TLS (--certfile/--keyfile)."""
 
     certificate: Certificate | None = None
 
