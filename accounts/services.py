@@ -12,7 +12,7 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest
@@ -119,7 +119,6 @@ def revoke_family(*, family: TokenFamily, reason: str, actor: AbstractBaseUser |
         record_event(kind=AuditEvent.Kind.FAMILY_REVOKED, request=request, user=family.user, actor=actor, reason=reason)
 
 
-@transaction.atomic
 def revoke_everything(
     *,
     user: User,
@@ -143,25 +142,35 @@ def revoke_everything(
     rollback only logs out more), then the cut-off is published to the cache every process
     reads. If any store cannot take its write (Redis down, or no replica acknowledged it), the
     error propagates, the database rolls back (a password stays as it was) and the cut-off is
-    taken back out of the cache, so no store is left holding a newer answer than the database.
+    taken back out of the cache, so no store is left holding a newer answer than the database; so
+    it is if PostgreSQL fails after the cache took it (at the audit event or the commit). Called
+    inside a transaction of the caller's, a failure of that one's commit is the caller's to handle.
     """
     keep = request.session.get(REGISTRY_KEY) if keep_current_session and request is not None else None
     try:
-        revoked = timezone.now()
-        TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=revoked, revoked_reason=reason)
-        _blacklist(OutstandingToken.objects.filter(user=user, expires_at__gt=revoked))
-        # After the families are locked: a refresh that won before us read the older version
-        # into its access token, so this cut-off covers it, whatever the clocks say.
-        cutoff = advance_cutoff(user_id=user.pk)
-        _publish_to_feed(user_id=user.pk, cutoff=cutoff)
-        sessions = [session for session in UserSession.objects.filter(user=user).exclude(pk=keep) if session.revocable]
-        _end_through_engine(sessions, request=request)
-        set_cutoff_cache(user_id=user.pk, cutoff=cutoff)
-    except BaseException:
+        with transaction.atomic():
+            try:
+                revoked = timezone.now()
+                families = TokenFamily.objects.filter(user=user, revoked_at__isnull=True)
+                families.update(revoked_at=revoked, revoked_reason=reason)
+                _blacklist(OutstandingToken.objects.filter(user=user, expires_at__gt=revoked))
+                # After the families are locked: a refresh that won before us read the older version
+                # into its access token, so this cut-off covers it, whatever the clocks say.
+                cutoff = advance_cutoff(user_id=user.pk)
+                _publish_to_feed(user_id=user.pk, cutoff=cutoff)
+                sessions = UserSession.objects.filter(user=user).exclude(pk=keep)
+                _end_through_engine([session for session in sessions if session.revocable], request=request)
+                set_cutoff_cache(user_id=user.pk, cutoff=cutoff)
+                record_event(
+                    kind=AuditEvent.Kind.EVERYTHING_REVOKED, request=request, user=user, actor=actor, reason=reason
+                )
+            except BaseException:
+                _forget_cutoff_cache(user_id=user.pk)  # before the rollback: the user row is still locked
+                raise
+    except DatabaseError:  # the commit failed (PostgreSQL gone after the cache took the cut-off)
         _forget_cutoff_cache(user_id=user.pk)
         raise
     user.tokens_valid_after = cutoff
-    record_event(kind=AuditEvent.Kind.EVERYTHING_REVOKED, request=request, user=user, actor=actor, reason=reason)
 
 
 def advance_cutoff(*, user_id: int) -> datetime:

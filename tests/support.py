@@ -165,6 +165,42 @@ def replica_paused(stores):
             assert time.monotonic() < deadline, "the replicas did not catch up within 15 s of SIGCONT"
 
 
+@contextmanager
+def postgres_killed(statement: str, *, after: bool = False):
+    """For the block, end this thread's PostgreSQL connection with pg_terminate_backend (from a
+    connection of its own) just before the first statement that starts with `statement` runs,
+    or just after it ran (`after`: the transaction's next statement or its COMMIT fails).
+    Yields a dict whose "killed" says whether it happened; the dead connection is closed after."""
+    import psycopg
+    from django.db import connection
+
+    state = {"killed": False}
+
+    def kill() -> None:
+        cfg = connection.settings_dict
+        with psycopg.connect(
+            host=cfg.get("HOST") or "127.0.0.1", port=cfg.get("PORT") or 5432, user=cfg.get("USER"),
+            dbname=cfg["NAME"], autocommit=True,
+        ) as side:  # fmt: skip
+            side.execute("SELECT pg_terminate_backend(%s)", (connection.connection.info.backend_pid,))
+        state["killed"] = True
+
+    def wrapper(execute, sql, params, many, context):
+        hit = not state["killed"] and sql.startswith(statement)
+        if hit and not after:
+            kill()
+        result = execute(sql, params, many, context)
+        if hit and after:
+            kill()
+        return result
+
+    try:
+        with connection.execute_wrapper(wrapper):
+            yield state
+    finally:
+        connection.close()  # a server does this at the end of the request (close_old_connections)
+
+
 # -- the browser (tests/e2e) ------------------------------------------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")

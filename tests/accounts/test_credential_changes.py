@@ -21,7 +21,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.http import OUTAGES
 from accounts.models import User, UserSession
 from tests.factories import PASSWORD, UserFactory
-from tests.support import client_logged_in_as, redis_cache_settings, replica_paused
+from tests.support import client_logged_in_as, postgres_killed, redis_cache_settings, replica_paused
 
 pytestmark = [pytest.mark.redis]
 
@@ -182,5 +182,25 @@ def test_log_out_everywhere_under_a_fault_ends_nothing_and_says_so(logins, fault
     assert "Log out everywhere did not complete" in response.content.decode()
     assert logins.alive() == ALL_ALIVE
     assert UserSession.objects.filter(user=logins.user).count() == 2
+    page.post("/accounts/sessions/everywhere/")
+    assert {**logins.alive(), "old password": False} == NONE_ALIVE
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("after", [False, True], ids=["before its audit event", "at its commit"])
+def test_log_out_everywhere_with_postgres_killed_after_the_cache_write_ends_nothing(
+    logins, postgres, redis_cache, after
+):
+    """PostgreSQL dies once the new cut-off is in the cache: the database rolls back, so the cache
+    must not keep it (a cut-off is a version: every access token minted under the database's own,
+    older one would be refused as revoked for as long as the cache keeps the newer one)."""
+    page = client_logged_in_as(logins.user)
+    with postgres_killed('INSERT INTO "accounts_auditevent"', after=after) as killed:
+        response = page.post("/accounts/sessions/everywhere/")
+    assert killed["killed"]
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/sessions/"  # with "did not complete", not logged out
+    assert logins.alive() == ALL_ALIVE
+    assert Logins(logins.user).alive() == ALL_ALIVE  # a new API login works
     page.post("/accounts/sessions/everywhere/")
     assert {**logins.alive(), "old password": False} == NONE_ALIVE
