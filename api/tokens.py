@@ -9,6 +9,7 @@ Messages never contain the token.
 from __future__ import annotations
 
 import math
+import uuid
 from collections import OrderedDict
 from datetime import datetime, timedelta
 from threading import Lock
@@ -189,9 +190,28 @@ def revoked(token, cutoff: float) -> bool:
 def parse_refresh_token(raw: str | bytes) -> FamilyRefreshToken:
     """Return the refresh token if signature and claims are valid; the family decides the rest."""
     token = _parse(FamilyRefreshToken, raw)
-    if not isinstance(token.get("fam"), str) or not isinstance(token.get("auth_time"), int):
+    if not _is_uuid(token.get("fam")) or not _is_login_time(token.get("auth_time")):
         raise invalid("Token is invalid.", "token_not_valid")
     return token
+
+
+def _is_uuid(value) -> bool:
+    """A family id as minted (the family's UUID): anything else would fail the family lookup."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _is_login_time(value) -> bool:
+    """An `auth_time` a datetime can hold once the absolute lifetime is added (login_expired)."""
+    if not _is_int(value):
+        return False
+    try:
+        datetime_from_epoch(value) + settings.JWT_ABSOLUTE_LIFETIME
+    except (OverflowError, OSError, ValueError):
+        return False
+    return True
 
 
 def mint_refresh_token(*, user, family_id: str, auth_time: int, jkt: str | None = None) -> FamilyRefreshToken:

@@ -199,3 +199,25 @@ def test_session_cookie_never_500_nor_echoed(client, session_engine, fuzz_user):
         assert_no_500_nor_echo(client, value, HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}={value}")
 
     run()
+
+
+# Signed refresh tokens whose claims pass the parser's type checks but not the family lookup
+# or the login-lifetime arithmetic: answered 401 by every endpoint that takes a refresh token.
+ODD_REFRESH_CLAIMS = {
+    "fam not a UUID": {"fam": "not-a-uuid"},
+    "fam empty": {"fam": ""},
+    "auth_time past time_t": {"auth_time": 2**70},
+    "auth_time past year 9999": {"auth_time": 10**12},
+}
+
+
+@pytest.mark.parametrize("path", ["/api/token/refresh/", "/api/token/verify/", "/api/token/blacklist/"])
+@pytest.mark.parametrize("case", ODD_REFRESH_CLAIMS)
+def test_signed_refresh_token_with_odd_family_or_login_time_is_a_401(client, api_login, fuzz_user, case, path):
+    live = parse_refresh_token(api_login(fuzz_user)["refresh"])  # its family and jti: the lookup succeeds
+    claims = {**minted_claims(fuzz_user.pk, "refresh"), "fam": live["fam"], "jti": live["jti"]}
+    token = sign({**claims, **ODD_REFRESH_CLAIMS[case]})
+    field = "token" if path.endswith("verify/") else "refresh"
+    response = client.post(path, {field: token}, content_type="application/json")
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "token_not_valid"
