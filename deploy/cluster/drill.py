@@ -50,6 +50,7 @@ from deploy.cluster.drill_kit import (
     check_still_logged_in,
     check_still_revoked,
     probes_for,
+    revoke_all,
 )
 from deploy.cluster.history import History
 from deploy.cluster.launcher import MAIN, STATE, STATELESS, Cluster, missing_programs
@@ -65,12 +66,14 @@ DEMO_USERS = {"session": ("alice", "alice-demo-pass"), "token": ("bob", "bob-dem
 MODULES = ("drill_redis", "drill_partition", "drill_clocks", "drill_feed")  # deploy.cluster.<name>.run
 
 
-def state_bounds(drill: Drill, env: dict[str, str]) -> None:
+def state_bounds(drill: Drill, env: dict[str, str]) -> float:
     """The bound B of each of the cluster's schemes under this drill: LOCAL_TIER_BOUND as the app
-    instances run with it (each process's copy is at most that stale); stateless JWT has none."""
+    instances run with it (each process's copy is at most that stale); stateless JWT has none.
+    B, in seconds."""
     bound = float(env.get("LOCAL_TIER_BOUND") or 1.0)
     for scheme in SCHEMES:
         drill.history.bound(scheme, math.inf if scheme == measured.JWT_STATELESS else bound)
+    return bound
 
 
 def logins_for(cluster: Cluster, users: dict) -> list[Logins]:
@@ -148,10 +151,7 @@ def drill_redis_primary(cluster: Cluster, probes: list[Probe], users: dict, *, s
     revocations = prepare_revocations(cluster, users)
     with Load(drill, probes, logins_for(cluster, users)) as load:
         time.sleep(seconds / 3)
-        for revocation in revocations:
-            revocation.make(drill)
-            for probe in revocation.probes:
-                load.add(probe)
+        revoke_all(drill, load, revocations)
         killed = drill.now()
         victim, pid = kill_primary(cluster, drill, note=f"{len(revocations)} revocations made, then")
         if any(probe.scheme == measured.SESSION_REDIS for probe in probes):

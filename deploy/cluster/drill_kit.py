@@ -12,6 +12,7 @@ deploy.cluster.drill (`make drill`); the test suite runs them short.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -132,6 +133,9 @@ class Drill:
     violations: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     history: History | None = None  # the run's record (History().under(name) if none is given)
+    # (from, to) in drill time: a process that was serving requests killed, from the signal until
+    # it was gone. What was in flight on it then may fail (nothing can save it); it is counted apart.
+    interruptions: list[tuple[float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -146,9 +150,15 @@ class Drill:
         if self.verbose:
             print(f"  {at:6.2f} s  {text}", flush=True)
 
-    def record(self, scheme: str, status: int | None, retry_after: bool) -> None:
+    def record(self, scheme: str, status: int | None, retry_after: bool, *, start: float | None = None) -> None:
+        """One answer of the load; `start`: when its request was sent, in drill time (default: now)."""
         with self._lock:
-            self.samples.append((self.now(), scheme, outcome(status, retry_after)))
+            at = self.now()
+            self.samples.append((at, scheme, outcome(status, retry_after), at if start is None else start))
+
+    def in_flight(self, start: float, end: float) -> bool:
+        """Whether a request sent at `start` and answered at `end` overlapped an interruption."""
+        return any(start <= until and end >= since for since, until in self.interruptions)
 
     def violate(self, text: str) -> None:
         self.violations.append(text)
@@ -157,16 +167,20 @@ class Drill:
     def judge(self) -> Drill:
         """Count the failed requests per scheme, name every wrong answer, add state changes to the
         timeline; then the checker's verdict on the history (logouts are its to judge: whether a
-        credential was live depends on the revocations)."""
-        requests_by, failed_by, wrong = Counter(), Counter(), Counter()
+        credential was live depends on the revocations). A failure in flight at an interruption is
+        counted apart, not as wrong."""
+        requests_by, failed_by, wrong, cut = Counter(), Counter(), Counter(), Counter()
         last: dict[str, str] = {}
-        for at, scheme, result in sorted(self.samples):
+        for at, scheme, result, start in sorted(self.samples):
             requests_by[scheme] += 1
             if result != "ok":
                 failed_by[scheme] += 1
             tolerated = result == "503 with Retry-After" and scheme in self.tolerated
             if result != "ok" and not tolerated and not result.startswith("logged out"):
-                wrong[(scheme, result)] += 1
+                if self.in_flight(start, at):
+                    cut[scheme] += 1
+                else:
+                    wrong[(scheme, result)] += 1
             if last.get(scheme) != result:
                 self.timeline.append((at, f"{scheme}: {result}"))
                 last[scheme] = result
@@ -175,6 +189,8 @@ class Drill:
             self.violations.append(f"{scheme}: {count} x {result}")
         self.figures["requests"] = dict(requests_by)
         self.figures["failed"] = {scheme: failed_by[scheme] for scheme in requests_by}
+        if self.interruptions:
+            self.figures["in_flight_at_a_kill"] = {scheme: cut[scheme] for scheme in requests_by}
         return self.check()
 
     def check(self) -> Drill:
@@ -229,9 +245,10 @@ class Load(Workers):
 
     def _run(self, probe: Probe, live: bool) -> None:
         while not self.stopping.is_set():
+            start = self.drill.now()
             status, retry_after = probe.read(self.drill.history)
             if live:
-                self.drill.record(probe.scheme, status, retry_after)
+                self.drill.record(probe.scheme, status, retry_after, start=start)
 
     def _log_in(self, logins: Logins) -> None:
         n = 0
@@ -286,10 +303,10 @@ class Revocation:
         return True
 
 
-def check_still_logged_in(drill: Drill, probes: list[Probe]) -> None:
+def check_still_logged_in(drill: Drill, probes: list[Probe], *, when: str = "after the drill") -> None:
     for probe in probes:
         if (result := outcome(*probe.read(drill.history))) != "ok":
-            drill.violate(f"{probe.scheme} client not served after the drill: {result}")
+            drill.violate(f"{probe.scheme} client not served {when}: {result}")
 
 
 def check_still_revoked(drill: Drill, revocations: list[Revocation]) -> None:
@@ -297,3 +314,50 @@ def check_still_revoked(drill: Drill, revocations: list[Revocation]) -> None:
         for probe in revocation.probes:
             if classify(probe.read(drill.history)[0]) != LOGGED_OUT:
                 drill.violate(f"revocation lost: {revocation.name} ({probe.name} accepted)")
+
+
+def retried(action: Callable[[], bool], *, within: float) -> Callable[[], bool]:
+    """`action` (a revocation) tried again until acknowledged or `within` seconds: a 503 while a
+    failover is under way is an honest "not now", and a user tries again."""
+
+    def until_acknowledged() -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if action():
+                    return True
+            time.sleep(0.1)
+        return False
+
+    return until_acknowledged
+
+
+def revoke_all(drill: Drill, load: Load, revocations: list[Revocation], *, within: float | None = None) -> None:
+    """Make each revocation (tried again for `within` s; None: once, as a fault that must not stop
+    writes demands), then keep reading its credentials."""
+    for revocation in revocations:
+        action = revocation.action if within is None else retried(revocation.action, within=within)
+        if Revocation(revocation.name, action, revocation.probes).make(drill):
+            drill.mark(f"acknowledged: {revocation.name}")
+        for probe in revocation.probes:
+            load.add(probe)
+
+
+def on_every_instance(cluster: Cluster, probes: list[Probe]) -> list[Probe]:
+    """The same credentials read at every instance of the main group directly, not through nginx."""
+    return [Probe(probe.scheme, app.url + SCHEMES[probe.scheme][1], probe.client, probe.name)
+            for probe in probes for app in cluster.apps["main"]]  # fmt: skip
+
+
+def tried_everywhere(drill: Drill, cluster: Cluster, revocations: list[Revocation], *, seconds: float) -> int:
+    """Read every revoked credential on every app instance directly (not through nginx), back to
+    back for `seconds`, into the history; any acceptance is a violation here (the checker also
+    judges it against the bound): call it once the bound has passed. The number of reads."""
+    probes = on_every_instance(cluster, [probe for revocation in revocations for probe in revocation.probes])
+    reads, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for probe in probes:
+            reads += 1
+            if probe.read(drill.history)[0] == 200:
+                drill.violate(f"{probe.name} accepted by {probe.url} after its revocation was acknowledged")
+    return reads

@@ -27,20 +27,20 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from authdemo import measured
 from deploy.cluster.drill import DEMO_USERS, logins_for, prepare_revocations, state_bounds
 from deploy.cluster.drill_kit import (
-    SCHEMES,
     Drill,
     Load,
     Probe,
-    Revocation,
     check_still_logged_in,
     check_still_revoked,
     probes_for,
+    revoke_all,
+    tried_everywhere,
 )
 from deploy.cluster.history import History
 from deploy.cluster.launcher import MAIN, Cluster
@@ -68,46 +68,6 @@ def new_primary(cluster: Cluster, victim: Program) -> int:
     """Wait until the Sentinels name another primary than `victim`; its port."""
     return wait_until(lambda: cluster.primary_port() not in (None, victim.port) and cluster.primary_port(),
                       timeout=30, what="a new primary")  # fmt: skip
-
-
-def retried(action: Callable[[], bool], *, within: float) -> Callable[[], bool]:
-    """`action` (a revocation) tried again until acknowledged or `within` seconds: a 503 while the
-    failover is under way is an honest "not now", and a user tries again."""
-
-    def until_acknowledged() -> bool:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                if action():
-                    return True
-            time.sleep(0.1)
-        return False
-
-    return until_acknowledged
-
-
-def revoke_all(drill: Drill, load: Load, revocations: list[Revocation], *, within: float) -> None:
-    """Make each revocation (tried again for `within` s), then keep reading its credentials."""
-    for revocation in revocations:
-        if Revocation(revocation.name, retried(revocation.action, within=within), revocation.probes).make(drill):
-            drill.mark(f"acknowledged: {revocation.name}")
-        for probe in revocation.probes:
-            load.add(probe)
-
-
-def tried_everywhere(drill: Drill, cluster: Cluster, revocations: list[Revocation], *, seconds: float) -> int:
-    """Read every revoked credential on every app instance directly (not through nginx), back to
-    back for `seconds`, into the history; any acceptance is a violation here (the checker also
-    judges it against the bound). The number of reads."""
-    probes = [Probe(probe.scheme, app.url + SCHEMES[probe.scheme][1], probe.client, probe.name)
-              for revocation in revocations for probe in revocation.probes for app in cluster.apps["main"]]  # fmt: skip
-    reads, deadline = 0, time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for probe in probes:
-            reads += 1
-            if probe.read(drill.history)[0] == 200:
-                drill.violate(f"{probe.name} accepted by {probe.url} after its revocation was acknowledged")
-    return reads
 
 
 def drill_primary_frozen(cluster: Cluster, probes: list[Probe], users: dict, *, seconds: float,
