@@ -10,7 +10,8 @@ JWT), then:
 4. restarts PostgreSQL: 503 with Retry-After, then recovery without restarting the app;
 then each drill module of MODULES on a cluster of its own (deploy.cluster.drill_redis: a frozen
 primary and empty restarts; drill_partition: split brain; drill_clocks: skewed clocks;
-drill_feed: the verifier's feed delayed, cut and replayed). A module plugs in with
+drill_feed: the verifier's feed delayed, cut and replayed; drill_single: one Sentinel, one Redis
+replica, the nginx worker). A module plugs in with
 `run(env, workdir, history, *, instances, seconds, verbose) -> Drill | list[Drill]`: env is the
 site on this run's PostgreSQL (migrated, demo users seeded), workdir a directory of its own; it
 stops every process it starts. Every drill records its requests, logins and revocations in
@@ -63,7 +64,7 @@ RESULTS = {"full": ROOT / "bench" / "results" / "cluster.json", "quick": ROOT / 
 HISTORY = ROOT / "artifacts" / "drill" / "history.jsonl"  # the run's every request: an artefact, not for git
 DEMO_USERS = {"session": ("alice", "alice-demo-pass"), "token": ("bob", "bob-demo-pass"),
               "revoked": ("admin", "admin-demo-pass")}  # fmt: skip
-MODULES = ("drill_redis", "drill_partition", "drill_clocks", "drill_feed")  # deploy.cluster.<name>.run
+MODULES = ("drill_redis", "drill_partition", "drill_clocks", "drill_feed", "drill_single")  # deploy.cluster.<name>.run
 
 
 def state_bounds(drill: Drill, env: dict[str, str]) -> float:

@@ -6,6 +6,7 @@ from authdemo.measured import SESSION_REDIS
 from deploy.cluster.drill import drill_app_killed, drill_postgres_restart, drill_redis_primary
 from deploy.cluster.drill_kit import Probe, probes_for
 from deploy.cluster.drill_redis import drill_primary_frozen, drill_restart_all
+from deploy.cluster.drill_single import REPLICA, SENTINEL, drill_nginx_worker, drill_one_down
 from deploy.cluster.postgres import OwnPostgres, postgres_bin
 from harness.logins import bearer, log_in
 from harness.stack import manage
@@ -14,6 +15,7 @@ from tests.support import need
 
 pytestmark = [pytest.mark.server, pytest.mark.redis, pytest.mark.postgres]
 USERS = {"session": ("alice", PASSWORD), "token": ("bob", PASSWORD), "revoked": ("carol", PASSWORD)}
+LOGINS = 3  # at least this many logins succeed while the piece is down
 
 
 @pytest.fixture
@@ -85,3 +87,34 @@ def test_drill_every_redis_node_restarted_from_its_append_only_file_keeps_sessio
     drill = drill_restart_all(cluster, probes, USERS, persistence="aof", seconds=1, verbose=True)
     assert drill.violations == []
     assert drill.figures["redis_sessions_kept"] == "3 of 3"
+
+
+# -- one piece lost at a time (deploy/cluster/drill_single.py) ---------------------------------
+
+
+def kept_working(drill) -> dict:
+    """The checker and the drill found nothing wrong, and users went on while the piece was down:
+    logins, and revocations acknowledged, with no 503. What they got then."""
+    assert drill.violations == []
+    during = drill.figures["during_fault"]
+    assert during["logins"] >= LOGINS and during["revocations"] >= 1
+    assert during["unavailable"] == during["unacknowledged_revocations"] == 0
+    return during
+
+
+def test_drill_one_sentinel_killed_logins_logouts_revocations_go_on(cluster, probes):
+    # Two Sentinels of three still confirm the primary: accounts.sentinel's fence lets Redis be read.
+    during = kept_working(drill_one_down(cluster, probes, USERS, fault=SENTINEL, seconds=1.5, verbose=True))
+    assert during["failed_logins"] == during["errors"] == 0
+
+
+def test_drill_one_redis_replica_killed_writes_go_on(cluster, probes):
+    # WAIT 1: the other replica acknowledges every write.
+    during = kept_working(drill_one_down(cluster, probes, USERS, fault=REPLICA, seconds=1.5, verbose=True))
+    assert during["failed_logins"] == during["errors"] == 0
+
+
+def test_drill_nginx_worker_killed_only_requests_in_flight_fail(cluster, probes):
+    drill = drill_nginx_worker(cluster, probes, USERS, seconds=1.5, verbose=True)
+    kept_working(drill)
+    assert drill.figures["kills"] >= 2
