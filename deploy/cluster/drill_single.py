@@ -151,7 +151,7 @@ def conclude(drill: Drill, since: float, until: float, *, what: str) -> Drill:
     else:
         drill.mark(
             "writes (logins, logouts, revocations) never stopped"
-            + (f"; {len(cut)} logins in flight on a killed worker failed (none for {longest:.2f} s)" if cut else "")
+            + (f"; logins failed in flight on a killed worker: {len(cut)} (none for {longest:.2f} s)" if cut else "")
         )
     return drill
 
