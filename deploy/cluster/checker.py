@@ -12,7 +12,9 @@ the next), each reported under the fault and scheme of the request that broke it
   may have been served before the write landed.
 - **live refused**: a credential refused as logged out with no revocation of it started before
   the answer. Must be 0. A 503 with Retry-After is counted apart (unavailable), as are other
-  errors; whether those are acceptable depends on the fault (the drill judges them).
+  errors; whether those are acceptable depends on the fault (the drill judges them). An error
+  of a request in flight while a process serving it was killed (the history's `interruption`
+  events) is counted apart again (interrupted): nothing can save it.
 - **acknowledged writes lost**: a login acknowledged whose credential was later refused as
   logged out without a revocation (the session was lost), and a revocation acknowledged whose
   credential was refused, then accepted again beyond the bound (the revocation was lost). Must be 0.
@@ -59,6 +61,7 @@ class Cell:
     logged_out: int = 0
     unavailable: int = 0
     errors: int = 0
+    interrupted: int = 0  # errors of requests in flight while a process serving them was killed
     revoked_requests: int = 0  # requests made with a credential after its revocation was acknowledged
     beyond_bound: int = 0  # of those, accepted though started more than `bound` after the acknowledgment
     accepted_after_revocation: float | None = None  # the latest such acceptance, in seconds after the ack
@@ -84,7 +87,8 @@ class Cell:
         lag = self.accepted_after_revocation
         said = [
             f"{self.requests} requests, {self.ok} ok, {self.logged_out} logged out, {self.unavailable} "
-            f"503+Retry-After, {self.errors} errors",
+            f"503+Retry-After, {self.errors} errors"
+            + (f" (and {self.interrupted} in flight on a killed process)" if self.interrupted else ""),
             f"revoked: {self.revoked_requests} requests, {self.beyond_bound} beyond {bound}"
             + ("" if lag is None else f", last accepted {lag:.2f} s after"),
             f"live refused {self.live_refused}; lost writes {self.lost_logins} logins, "
@@ -168,6 +172,9 @@ def check(history: History | list[dict]) -> Report:
                 acked[credential] = min(acked.get(credential, math.inf), e["end"])
     logged_in = {e["credential"]: e["end"] for e in events if e["kind"] == "login" and e["ok"]}
     requests = sorted((e for e in events if e["kind"] == "request"), key=lambda e: e["start"])
+    cuts = defaultdict(list)  # fault -> (start, end) of each interruption
+    for e in (e for e in events if e["kind"] == "interruption"):
+        cuts[e["fault"]].append((e["start"], e["end"]))
     refused_after_ack: dict[str, float] = {}  # credential -> end of its first refusal after the ack
     lost_logins: set[str] = set()
     lost_revocations: set[str] = set()
@@ -177,7 +184,10 @@ def check(history: History | list[dict]) -> Report:
         c.ok += r["outcome"] == OK
         c.logged_out += r["outcome"] == LOGGED_OUT
         c.unavailable += r["outcome"] == UNAVAILABLE
-        c.errors += r["outcome"] == ERROR
+        if r["outcome"] == ERROR:
+            in_flight = any(r["start"] <= end and r["end"] >= start for start, end in cuts[r["fault"]])
+            c.interrupted += in_flight
+            c.errors += not in_flight
         ack = acked.get(credential)
         if ack is not None and r["start"] > ack:
             judge_revoked(c, r, ack, refused_after_ack, lost_revocations)

@@ -96,11 +96,12 @@ def kill_worker(drill: Drill, cluster: Cluster) -> None:
     pid = wait_until(lambda: workers(cluster.nginx), timeout=TIMEOUT, what="an nginx worker")[0]
     gone = os.pidfd_open(pid)
     try:
-        since = drill.now()
+        since, signalled = drill.now(), drill.history.now()
         os.kill(pid, signal.SIGKILL)
         if not select.select([gone], [], [], TIMEOUT)[0]:
             raise RuntimeError(f"the nginx worker {pid} outlived SIGKILL by {TIMEOUT} s")
         drill.interruptions.append((since, drill.now()))
+        drill.history.interruption(start=signalled, end=drill.history.now(), what=f"nginx worker {pid} killed")
     finally:
         os.close(gone)
     others = lambda: [other for other in workers(cluster.nginx) if other != pid]  # noqa: E731

@@ -101,6 +101,11 @@ class History:
         seconds after its revocation was acknowledged (float("inf"): never revoked at all)."""
         self.add("bound", scheme=scheme, seconds=None if seconds == float("inf") else float(seconds))
 
+    def interruption(self, *, start: float, end: float, what: str) -> None:
+        """A process serving requests killed, from the signal until it was gone: a request in
+        flight on it then may get no answer (nothing can save it), which the checker counts apart."""
+        self.add("interruption", start=start, end=end, what=what)
+
     def request(self, scheme: str, credential: str, *, start: float, end: float, status: int | None,
                 retry_after: bool = False, detail: str = "") -> str:  # fmt: skip
         """Record one request; return its outcome (OK, LOGGED_OUT, UNAVAILABLE or ERROR)."""

@@ -116,6 +116,19 @@ def test_503_with_retry_after_and_errors_are_counted_apart(h):
     assert check(h).violations() == []
 
 
+def test_an_error_in_flight_while_a_serving_process_was_killed_is_counted_apart(h):
+    h.interruption(start=6.0, end=6.2, what="nginx worker killed")
+    record(h, SESSION_REDIS, "alice/session", 5.96, None)  # sent before the kill, unanswered: in flight
+    record(h, SESSION_REDIS, "alice/session", 6.25, None)  # sent after the worker was gone: an error
+    record(h, SESSION_REDIS, "alice/session", 6.1, 200)
+    c = cell(h, SESSION_REDIS)
+    assert (c.requests, c.ok, c.errors, c.interrupted) == (3, 1, 1, 1)
+    assert "(and 1 in flight on a killed process)" in c.describe()
+    other = History().under("another fault")
+    record(other, SESSION_REDIS, "alice/session", 6.1, None)  # an interruption holds for its own fault only
+    assert check(h.events + other.events).cells[("another fault", SESSION_REDIS)].errors == 1
+
+
 def test_logged_out_during_a_revocation_in_flight_is_not_live_refused(h):
     h.revocation(["alice/session"], start=5.0, end=6.0, acknowledged=False)  # it may have landed
     record(h, SESSION_REDIS, "alice/session", 5.5, 302)
