@@ -84,7 +84,7 @@ def logins_for(cluster: Cluster, users: dict) -> list[Logins]:
 
 def drill_app_killed(cluster: Cluster, probes: list[Probe], *, seconds: float, verbose: bool = False,
                      history: History | None = None, users: dict = DEMO_USERS) -> Drill:  # fmt: skip
-    """SIGKILL the gunicorn master of the first instance of every group under load (its worker
+    """SIGKILL the granian master of the first instance of every group under load (its worker
     is left orphaned, holding the port); supervisord must start it again, alone."""
     drill = Drill("one app instance killed", tolerated=set(), verbose=verbose, history=history)
     state_bounds(drill, cluster.env)
