@@ -349,6 +349,16 @@ def on_every_instance(cluster: Cluster, probes: list[Probe]) -> list[Probe]:
             for probe in probes for app in cluster.apps["main"]]  # fmt: skip
 
 
+def logins_work(cluster: Cluster, username: str, password: str) -> bool:
+    """Whether a login succeeds at every instance of the main group, each tried directly."""
+    for app in cluster.apps["main"]:
+        try:
+            log_in(app.url, username, password)
+        except (RuntimeError, requests.RequestException):
+            return False
+    return True
+
+
 def tried_everywhere(drill: Drill, cluster: Cluster, revocations: list[Revocation], *, seconds: float) -> int:
     """Read every revoked credential on every app instance directly (not through nginx), back to
     back for `seconds`, into the history; any acceptance is a violation here (the checker also

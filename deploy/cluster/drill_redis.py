@@ -38,6 +38,7 @@ from deploy.cluster.drill_kit import (
     Probe,
     check_still_logged_in,
     check_still_revoked,
+    logins_work,
     probes_for,
     revoke_all,
     tried_everywhere,
@@ -138,6 +139,9 @@ def drill_restart_all(cluster: Cluster, probes: list[Probe], users: dict, *, per
         cluster.wait_healthy(timeout=90)
         drill.figures["redis_back_seconds"] = round(drill.now() - stopped, 2)
         drill.mark("a primary and every replica in sync again")
+        wait_until(lambda: logins_work(cluster, *users["session"]), timeout=60, what="a login at every instance")
+        drill.figures["logins_back_seconds"] = round(drill.now() - stopped, 2)
+        drill.mark("a login succeeds at every instance again")
         time.sleep(seconds / 3)
     survived = sum(1 for probe in kept_probes if probe.status()[0] == 200)
     drill.figures["redis_sessions_kept"] = f"{survived} of {len(kept)}"
