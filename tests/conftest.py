@@ -59,6 +59,18 @@ def redis_url() -> str:
     return url
 
 
+OWN_STORES_FIXTURES = ("harness_stores", "own_postgres")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark `own_stores` the tests that run only on stores of their own (the benchmark's, the load
+    test's, a drill's PostgreSQL), whatever database the suite runs on: they test the same thing
+    on either, so CI's second pass (SQLite) leaves them out, as it leaves out `postgres`."""
+    for item in items:
+        if any(name in OWN_STORES_FIXTURES for name in getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.own_stores)
+
+
 @pytest.fixture(scope="session")
 def harness_stores() -> None:
     """Require the PostgreSQL server and Redis that the benchmark and load harnesses use
