@@ -44,6 +44,7 @@ from deploy.cluster.history import (
     UNAVAILABLE,
     VERIFIER,
     History,
+    overlaps,
 )
 
 LOCAL_TIER_BOUND = 1.0  # authdemo's default (settings.LOCAL_TIER_BOUND); a drill states its own
@@ -185,7 +186,7 @@ def check(history: History | list[dict]) -> Report:
         c.logged_out += r["outcome"] == LOGGED_OUT
         c.unavailable += r["outcome"] == UNAVAILABLE
         if r["outcome"] == ERROR:
-            in_flight = any(r["start"] <= end and r["end"] >= start for start, end in cuts[r["fault"]])
+            in_flight = overlaps(r["start"], r["end"], cuts[r["fault"]])
             c.interrupted += in_flight
             c.errors += not in_flight
         ack = acked.get(credential)

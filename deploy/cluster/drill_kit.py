@@ -23,7 +23,7 @@ import requests
 
 from authdemo import measured
 from deploy.cluster.checker import check
-from deploy.cluster.history import LOGGED_OUT, History, classify
+from deploy.cluster.history import LOGGED_OUT, History, classify, overlaps
 from deploy.cluster.launcher import Cluster
 from harness.logins import bearer, log_in
 from harness.stack import wait_until
@@ -133,9 +133,6 @@ class Drill:
     violations: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     history: History | None = None  # the run's record (History().under(name) if none is given)
-    # (from, to) in drill time: a process that was serving requests killed, from the signal until
-    # it was gone. What was in flight on it then may fail (nothing can save it); it is counted apart.
-    interruptions: list[tuple[float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -156,10 +153,6 @@ class Drill:
             at = self.now()
             self.samples.append((at, scheme, outcome(status, retry_after), at if start is None else start))
 
-    def in_flight(self, start: float, end: float) -> bool:
-        """Whether a request sent at `start` and answered at `end` overlapped an interruption."""
-        return any(start <= until and end >= since for since, until in self.interruptions)
-
     def violate(self, text: str) -> None:
         self.violations.append(text)
         self.mark(f"VIOLATION: {text}")
@@ -167,9 +160,10 @@ class Drill:
     def judge(self) -> Drill:
         """Count the failed requests per scheme, name every wrong answer, add state changes to the
         timeline; then the checker's verdict on the history (logouts are its to judge: whether a
-        credential was live depends on the revocations). A failure in flight at an interruption is
-        counted apart, not as wrong."""
+        credential was live depends on the revocations). A failure in flight at one of the
+        history's interruptions (a process serving it killed) is counted apart, not as wrong."""
         requests_by, failed_by, wrong, cut = Counter(), Counter(), Counter(), Counter()
+        kills = [(since - self.started, until - self.started) for since, until in self.history.interruptions()]
         last: dict[str, str] = {}
         for at, scheme, result, start in sorted(self.samples):
             requests_by[scheme] += 1
@@ -177,7 +171,7 @@ class Drill:
                 failed_by[scheme] += 1
             tolerated = result == "503 with Retry-After" and scheme in self.tolerated
             if result != "ok" and not tolerated and not result.startswith("logged out"):
-                if self.in_flight(start, at):
+                if overlaps(start, at, kills):
                     cut[scheme] += 1
                 else:
                     wrong[(scheme, result)] += 1
@@ -189,7 +183,7 @@ class Drill:
             self.violations.append(f"{scheme}: {count} x {result}")
         self.figures["requests"] = dict(requests_by)
         self.figures["failed"] = {scheme: failed_by[scheme] for scheme in requests_by}
-        if self.interruptions:
+        if kills:
             self.figures["in_flight_at_a_kill"] = {scheme: cut[scheme] for scheme in requests_by}
         return self.check()
 

@@ -51,7 +51,7 @@ from deploy.cluster.drill_kit import (
     revoke_all,
     tried_everywhere,
 )
-from deploy.cluster.history import ERROR, UNAVAILABLE, History
+from deploy.cluster.history import ERROR, UNAVAILABLE, History, overlaps
 from deploy.cluster.launcher import MAIN, Cluster
 from deploy.cluster.supervisor import App, Program
 from harness.stack import wait_until
@@ -100,7 +100,6 @@ def kill_worker(drill: Drill, cluster: Cluster) -> None:
         os.kill(pid, signal.SIGKILL)
         if not select.select([gone], [], [], TIMEOUT)[0]:
             raise RuntimeError(f"the nginx worker {pid} outlived SIGKILL by {TIMEOUT} s")
-        drill.interruptions.append((since, drill.now()))
         drill.history.interruption(start=signalled, end=drill.history.now(), what=f"nginx worker {pid} killed")
     finally:
         os.close(gone)
@@ -126,7 +125,8 @@ def while_down(drill: Drill, since: float, until: float) -> dict:
 def failed_logins(drill: Drill) -> tuple[list[dict], list[dict]]:
     """The drill's failed logins: (those in flight at an interruption, the others: violations)."""
     failed = [e for e in drill.history.events if e["fault"] == drill.name and e["kind"] == "login" and not e["ok"]]
-    cut = [e for e in failed if drill.in_flight(e["start"] - drill.started, e["end"] - drill.started)]
+    kills = drill.history.interruptions()
+    cut = [e for e in failed if overlaps(e["start"], e["end"], kills)]
     return cut, [e for e in failed if e not in cut]
 
 
@@ -202,7 +202,7 @@ def drill_nginx_worker(cluster: Cluster, probes: list[Probe], users: dict, *, se
                 revoke_all(drill, load, [pending.pop(0)])
             time.sleep(KILL_EVERY)
         until = drill.history.now()
-        drill.figures["kills"] = len(drill.interruptions)
+        drill.figures["kills"] = len(drill.history.interruptions())
         time.sleep(seconds / 3)
     check_still_logged_in(drill, probes)
     check_still_revoked(drill, revocations)

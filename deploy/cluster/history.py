@@ -61,6 +61,11 @@ def classify(status: int | None, *, retry_after: bool = False) -> str:
     return ERROR
 
 
+def overlaps(start: float, end: float, spans: Iterable[tuple[float, float]]) -> bool:
+    """Whether a request from `start` to `end` overlapped any (since, until) of `spans`."""
+    return any(start <= until and end >= since for since, until in spans)
+
+
 def credential_id(secret: str, *, prefix: str = "") -> str:
     """A short id for a credential that names no secret: 12 hex digits of its SHA-256."""
     return f"{prefix}{hashlib.sha256(secret.encode()).hexdigest()[:12]}"
@@ -105,6 +110,10 @@ class History:
         """A process serving requests killed, from the signal until it was gone: a request in
         flight on it then may get no answer (nothing can save it), which the checker counts apart."""
         self.add("interruption", start=start, end=end, what=what)
+
+    def interruptions(self) -> list[tuple[float, float]]:
+        """(start, end) of each interruption recorded under this view's fault."""
+        return [(e["start"], e["end"]) for e in self.events if e["kind"] == "interruption" and e["fault"] == self.fault]
 
     def request(self, scheme: str, credential: str, *, start: float, end: float, status: int | None,
                 retry_after: bool = False, detail: str = "") -> str:  # fmt: skip
