@@ -59,15 +59,13 @@ def redis_url() -> str:
     return url
 
 
-OWN_STORES_FIXTURES = ("harness_stores", "own_postgres")
-
-
 def pytest_collection_modifyitems(items):
-    """Mark `own_stores` the tests that run only on stores of their own (the benchmark's, the load
-    test's, a drill's PostgreSQL), whatever database the suite runs on: they test the same thing
-    on either, so CI's second pass (SQLite) leaves them out, as it leaves out `postgres`."""
+    """Mark `own_stores` the tests that run only on stores of their own (harness_stores: the
+    benchmark's, the load test's, `make drill`'s PostgreSQL), whatever database the suite runs on:
+    they test the same thing on either, so CI's second pass (SQLite) leaves them out, as it leaves
+    out `postgres`."""
     for item in items:
-        if any(name in OWN_STORES_FIXTURES for name in getattr(item, "fixturenames", ())):
+        if "harness_stores" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.own_stores)
 
 
