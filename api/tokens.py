@@ -208,7 +208,7 @@ def _is_login_time(value) -> bool:
     if not _is_int(value):
         return False
     try:
-        datetime_from_epoch(value) + settings.JWT_ABSOLUTE_LIFETIME
+        _login_ends(value)
     except (OverflowError, OSError, ValueError):
         return False
     return True
@@ -231,7 +231,7 @@ def mint_refresh_token(*, user, family_id: str, auth_time: int, jkt: str | None 
     if jkt is not None:
         token["cnf"] = {"jkt": jkt}
     stamp_issue_time(token)
-    absolute_end = datetime_from_epoch(auth_time) + settings.JWT_ABSOLUTE_LIFETIME
+    absolute_end = _login_ends(auth_time)
     if expires_at(token) > absolute_end:
         token.set_exp(from_time=absolute_end, lifetime=timedelta(0))
     return token
@@ -272,4 +272,9 @@ def expires_at(token) -> datetime:
 
 
 def login_expired(auth_time: int) -> bool:
-    return datetime_from_epoch(auth_time) + settings.JWT_ABSOLUTE_LIFETIME <= timezone.now()
+    return _login_ends(auth_time) <= timezone.now()
+
+
+def _login_ends(auth_time: int) -> datetime:
+    """When the login that started at `auth_time` reaches its absolute lifetime."""
+    return datetime_from_epoch(auth_time) + settings.JWT_ABSOLUTE_LIFETIME
