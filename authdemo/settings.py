@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "authdemo.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "authdemo.content_security.CSPMiddleware",  # django-csp's, with the settings' policy built once
     "axes.middleware.AxesMiddleware",
     "accounts.middleware.AuthRateLimitMiddleware",
     "authdemo.middleware.RequestBodyLimitMiddleware",

@@ -1,7 +1,13 @@
-"""The site's Content-Security-Policy: django-csp's middleware, configured by its settings.
+"""The site's Content-Security-Policy: django-csp's middleware (the site's subclass builds the
+settings' policy once), configured by its settings.
 
-(django-csp's own middleware tests run under their own settings, csp.tests.settings, so the
-contract the site relies on is checked here, through the site's own MIDDLEWARE.)"""
+django-csp's own middleware and decorator tests run against the subclass, under their own
+settings (csp.tests.settings), in a pytest of their own; the contract the site relies on is
+checked below, through the site's own MIDDLEWARE."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from csp.constants import HEADER, HEADER_REPORT_ONLY
@@ -55,3 +61,18 @@ def test_csp_report_only_setting_adds_its_header(client, settings):
     response = client.get("/healthz")
     assert directives(response[HEADER_REPORT_ONLY]) == {"default-src": "'self'", "report-uri": "/r"}
     assert directives(response[HEADER]) == SITE_POLICY
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_django_csps_own_tests_pass_against_the_sites_middleware(tmp_path):
+    (tmp_path / "pytest.ini").write_text("")  # not the project's: django-csp's tests, its settings
+    command = [sys.executable, "-m", "pytest", "-p", "tests.authdemo.csp_contract", "-p", "no:cacheprovider",
+               "--ds=csp.tests.settings", "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path),
+               "--pyargs", "csp.tests.test_middleware", "csp.tests.test_decorators"]  # fmt: skip
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)  # noqa: S603
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "csp.middleware.CSPMiddleware is authdemo.content_security.CSPMiddleware" in result.stdout
+    assert " 36 passed" in result.stdout, result.stdout[-2000:]
