@@ -1,4 +1,5 @@
-"""Site-wide authentication of the JWT cookie, and response headers that depend on it."""
+"""Site-wide authentication of the JWT cookie, response headers that depend on it, and Django's
+messages made lazily."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from io import BytesIO
 from time import perf_counter
 
 from django.conf import settings
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.wsgi import LimitedStream
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.functional import SimpleLazyObject, empty
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.timing import get_auth_record, record_auth
@@ -154,3 +158,24 @@ class RequestBodyLimitMiddleware:
         left = self.DRAIN_LIMIT
         while left > 0 and (chunk := read(min(self.READ_SIZE, left))):
             left -= len(chunk)
+
+
+class MessageMiddleware(messages_middleware.MessageMiddleware):
+    """Django's MessageMiddleware, with the message storage made when it is first used.
+
+    Django makes the storage (FallbackStorage: a cookie signer and a session store) at the
+    start of every request, about 11 µs, and most requests (the API, /healthz, static files)
+    never add or read a message. Here `request._messages` is a lazy object that makes it at
+    its first use (`messages.success()`, `get_messages()`, a template's loop), as Django would
+    have made it at the start; a storage nobody used has nothing to store, so the response
+    skips Django's `update()`, which would have done nothing with it either.
+    """
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(partial(default_storage, request))
+
+    def process_response(self, request, response):
+        lazy = getattr(request, "_messages", None)
+        if isinstance(lazy, SimpleLazyObject) and lazy._wrapped is empty:
+            return response
+        return super().process_response(request, response)

@@ -81,7 +81,7 @@ MIDDLEWARE = [
     "accounts.middleware.SessionRegistryMiddleware",
     "authdemo.middleware.JWTCookieAuthenticationMiddleware",
     "authdemo.middleware.PrivateCacheMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "authdemo.middleware.MessageMiddleware",  # Django's, with the storage made at its first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "authdemo.content_security.CSPMiddleware",  # django-csp's, with the settings' policy built once
     "axes.middleware.AxesMiddleware",
