@@ -27,9 +27,16 @@ class SecondSiteMiddleware:
             )
 
     def __call__(self, request):
-        if request.get_host().rsplit(":", 1)[0] == settings.CROSS_SITE_HOST:
+        host = settings.CROSS_SITE_HOST
+        if _may_name(request.META, host) and request.get_host().rsplit(":", 1)[0] == host:
             request.urlconf = SECOND_SITE_URLCONF
         return self.get_response(request)
+
+
+def _may_name(meta, host: str) -> bool:
+    """Whether any header get_host() reads contains `host`: a substring test first, so that the
+    site's own requests skip get_host()'s validation, which CommonMiddleware does again."""
+    return any(host in meta.get(name, "") for name in ("HTTP_X_FORWARDED_HOST", "HTTP_HOST", "SERVER_NAME"))
 
 
 class CrossSiteSessionCookieMiddleware:

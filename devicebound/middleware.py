@@ -13,8 +13,9 @@ class DeviceBoundSessionMiddleware:
     """A bound session without a valid bound cookie counts as anonymous; offer binding on login.
 
     Lazy, like AuthenticationMiddleware: the check runs when something asks for
-    `request.user`, so a request that never does pays nothing. A session whose browser
-    never registered a key is untouched. The DBSC endpoints read the session, not
+    `request.user`, so a request that never does pays nothing, and a request without a
+    session cookie has no session to be bound (a login in this request sets `request.user`
+    itself). A session whose browser never registered a key is untouched. The DBSC endpoints read the session, not
     `request.user`, so a browser can still refresh the cookie it lacks.
     """
 
@@ -27,6 +28,18 @@ class DeviceBoundSessionMiddleware:
                 "devicebound.middleware.DeviceBoundSessionMiddleware must come after "
                 "accounts.middleware.TimedAuthenticationMiddleware in MIDDLEWARE."
             )
+        session = getattr(request, "session", None)
+        if session is not None and session.session_key is not None:  # no session, nothing bound to a device
+            self.guard(request)
+        response = self.get_response(request)
+        if getattr(request, services.LOGIN_MARK, False):
+            services.offer_binding(request=request, response=response)
+        return response
+
+    @staticmethod
+    def guard(request) -> None:
+        """Make `request.user` anonymous, when first asked for, if the session is bound and
+        the bound cookie is missing or invalid."""
         session_user, session_auser = request.user, request.auser
         request.user = SimpleLazyObject(lambda: AnonymousUser() if services.refuses(request=request) else session_user)
 
@@ -37,7 +50,3 @@ class DeviceBoundSessionMiddleware:
             return AnonymousUser() if refused else await session_auser()
 
         request.auser = auser
-        response = self.get_response(request)
-        if getattr(request, services.LOGIN_MARK, False):
-            services.offer_binding(request=request, response=response)
-        return response
