@@ -68,7 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "corsheaders.middleware.CorsMiddleware",  # before any middleware that answers (a preflight is answered here)
+    "crosssite.middleware.CorsMiddleware",  # django-cors-headers'; before any middleware that answers (preflights)
     "crosssite.middleware.SecondSiteMiddleware",  # before CommonMiddleware, which resolves in its URLconf
     "authdemo.middleware.ServerTimingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

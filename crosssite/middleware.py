@@ -5,12 +5,34 @@ http://127.0.0.1:PORT and http://localhost:PORT are two sites, so one process ca
 API on one and a client application on another, cross-site for every cookie and fetch rule.
 """
 
+from corsheaders import middleware as cors
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.cache import patch_vary_headers
 
 from crosssite.cookies import MODES, SESSION_COOKIE_MODE, restyle_cookie
 
 SECOND_SITE_URLCONF = "crosssite.site_urls"
+
+
+class CorsMiddleware(cors.CorsMiddleware):
+    """django-cors-headers' middleware, with its work skipped for a request no browser sent cross-origin.
+
+    A browser sends `Origin` with every cross-origin request and every preflight; without
+    `Origin` (or a preflight's `Access-Control-Request-Method`) django-cors-headers only adds
+    `Vary: origin` to an answer on a CORS path, after building the request's header map,
+    about 20 µs of every API call. That is all this does for such a request; the rest goes
+    through django-cors-headers unchanged (the same answers: tests/crosssite/test_cors.py).
+    """
+
+    def __call__(self, request):
+        meta = request.META
+        if self.async_mode or "HTTP_ORIGIN" in meta or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in meta:
+            return super().__call__(request)
+        response = self.get_response(request)
+        if self.is_enabled(request):
+            patch_vary_headers(response, ("origin",))
+        return response
 
 
 class SecondSiteMiddleware:
