@@ -366,7 +366,7 @@ def _dpop_table(dpop: dict) -> list[str]:
         f"| DPoP-bound request | {dpop['dpop']:.0f} |",
         f"| added by DPoP | {dpop['added']:+.0f} |",
         f"| of which the signature check | {dpop['signature']:.0f} |",
-        f"| of which the replay check (cache.add of the jti) | {dpop['replay']:.0f} |",
+        f"| of which the replay check (SET NX of the jti) | {dpop['replay']:.0f} |",
         f"| of which the rest | {dpop['rest']:.0f} |",
     ]
     if "added, median pair" in dpop:  # the median of each bearer/DPoP pair of blocks: steadier on a busy machine

@@ -7,6 +7,7 @@ import uuid
 import jwt
 import pytest
 import time_machine
+from django.core.cache import cache
 
 from accounts.models import TokenFamily
 from api import dpop
@@ -299,6 +300,16 @@ def test_dpop_resource_with_a_stale_nonce_is_refused(client, bob, key):
     access = obtain(client, key)["access"]
     proof = key.proof("GET", f"{BASE}/api/dashboard/", token=access, nonce=dpop.nonce(0))
     assert dashboard(client, access, proof).json()["code"] == "use_dpop_nonce"
+
+
+def test_dpop_replay_mark_on_redis_is_what_cache_add_would_store(redis_cache):
+    """first_use() sends add()'s SET NX EX itself: the same key, value and lifetime."""
+    name = f"dpop-test:{uuid.uuid4().hex}"
+    assert dpop.first_use(name, seconds=60) is True
+    assert dpop.first_use(name, seconds=60) is False
+    assert cache.get(name) == 1
+    assert 55 <= cache.ttl(name) <= 60
+    assert cache.add(name, 1, timeout=60) is False
 
 
 def test_dpop_replay_store_down_is_a_503(client, bob, key, settings):

@@ -154,7 +154,7 @@ def test_in_process_targets_are_judged_against_their_limit():
     [
         "| bearer request | 400 |\n| DPoP-bound request | 660 |\n| added by DPoP | +260 |",
         "| of which the signature check | 70 |",
-        "| of which the replay check (cache.add of the jti) | 50 |",
+        "| of which the replay check (SET NX of the jti) | 50 |",
         "| of which the rest | 140 |",
         "| added, median of paired blocks | +275 |",
         "| ES256 | 1500 | 2300 | 3800 | 130 | 12 |",
