@@ -18,7 +18,9 @@ from accounts.timing import get_auth_record, record_auth
 from accounts.vocabulary import Via
 
 
-def _timed_user(request):
+def session_user(request):
+    """The session's user, timed for Server-Timing, loaded once per request (what `request.user`
+    evaluates to; devicebound's guard asks for it directly rather than wrap a lazy object)."""
     if not hasattr(request, "_cached_user"):  # the same caching Django's middleware does
         started = perf_counter()
         request._cached_user = get_session_user(request)
@@ -27,8 +29,8 @@ def _timed_user(request):
     return request._cached_user
 
 
-async def _timed_auser(request):
-    return await sync_to_async(_timed_user)(request)
+async def _session_auser(request):
+    return await sync_to_async(session_user)(request)
 
 
 class TimedAuthenticationMiddleware(AuthenticationMiddleware):
@@ -44,8 +46,8 @@ class TimedAuthenticationMiddleware(AuthenticationMiddleware):
                 "accounts.middleware.TimedAuthenticationMiddleware needs "
                 "django.contrib.sessions.middleware.SessionMiddleware before it in MIDDLEWARE."
             )
-        request.user = SimpleLazyObject(lambda: _timed_user(request))
-        request.auser = partial(_timed_auser, request)  # async views get the same user
+        request.user = SimpleLazyObject(lambda: session_user(request))
+        request.auser = partial(_session_auser, request)  # async views get the same user
 
 
 class SessionRegistryMiddleware:

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import SimpleLazyObject
 
+from accounts.middleware import session_user
 from devicebound import services
 
 
@@ -40,8 +41,12 @@ class DeviceBoundSessionMiddleware:
     def guard(request) -> None:
         """Make `request.user` anonymous, when first asked for, if the session is bound and
         the bound cookie is missing or invalid."""
-        session_user, session_auser = request.user, request.auser
-        request.user = SimpleLazyObject(lambda: AnonymousUser() if services.refuses(request=request) else session_user)
+        session_auser = request.auser
+        # The user itself, not TimedAuthenticationMiddleware's lazy object inside this one: a
+        # lazy object in a lazy object costs two proxies on every attribute a page reads.
+        request.user = SimpleLazyObject(
+            lambda: AnonymousUser() if services.refuses(request=request) else session_user(request)
+        )
 
         async def auser():
             from asgiref.sync import sync_to_async
