@@ -26,6 +26,14 @@ def csrf_token(client) -> str:
     return page.content.decode().split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/static/css/site.css", "/"])
+def test_a_host_the_site_does_not_allow_is_a_400_before_any_file_or_page(client, path):
+    """The Host test runs get_host() on every request, so a Host outside ALLOWED_HOSTS is refused
+    there, above WhiteNoise, which would otherwise serve a static file to any Host."""
+    assert client.get(path).status_code == 200
+    assert client.get(path, HTTP_HOST="evil.example").status_code == 400
+
+
 def test_second_site_serves_its_spa_for_host_localhost(second_site, settings):
     page = second_site.get("/")
 
