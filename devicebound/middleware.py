@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import SimpleLazyObject
@@ -22,13 +23,14 @@ class DeviceBoundSessionMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        middleware = list(settings.MIDDLEWARE)
+        this, auth = f"{__name__}.{type(self).__name__}", "accounts.middleware.TimedAuthenticationMiddleware"
+        if auth not in middleware or middleware.index(auth) != middleware.index(this) - 1:
+            raise ImproperlyConfigured(
+                f"{this} must come after {auth} in MIDDLEWARE, right after it: it guards the user that one loads."
+            )
 
     def __call__(self, request):
-        if not hasattr(request, "user"):
-            raise ImproperlyConfigured(
-                "devicebound.middleware.DeviceBoundSessionMiddleware must come after "
-                "accounts.middleware.TimedAuthenticationMiddleware in MIDDLEWARE."
-            )
         session = getattr(request, "session", None)
         if session is not None and session.session_key is not None:  # no session, nothing bound to a device
             self.guard(request)

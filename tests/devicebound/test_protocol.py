@@ -365,6 +365,21 @@ def test_middleware_before_authentication_stops_with_a_fix_it_message(settings, 
         client.get("/healthz")
 
 
+def test_middleware_not_right_after_authentication_stops_with_a_fix_it_message(settings, client):
+    """Its user is the session user TimedAuthenticationMiddleware loads: another middleware that
+    set request.user in between would be overridden."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.MIDDLEWARE = [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "accounts.middleware.TimedAuthenticationMiddleware",
+        "django.contrib.auth.middleware.RemoteUserMiddleware",
+        "devicebound.middleware.DeviceBoundSessionMiddleware",
+    ]
+    with pytest.raises(ImproperlyConfigured, match="right after it"):
+        client.get("/healthz")
+
+
 def test_async_user_of_a_refused_session_is_anonymous(bound, async_to_sync_allowed):
     from asgiref.sync import async_to_sync
     from django.test import RequestFactory
