@@ -6,8 +6,6 @@ their own settings (tests/authdemo/test_csp_middleware.py).
 
 from __future__ import annotations
 
-from functools import cache
-
 import csp.middleware
 from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject
@@ -30,8 +28,13 @@ class CSPMiddleware(csp.middleware.CSPMiddleware):
     this class (tests/authdemo/test_csp_middleware.py).
     """
 
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        # A subclass that extends django-csp's documented hook gets django-csp's path every time.
+        self.extended = type(self).get_policy_parts is not csp.middleware.CSPMiddleware.get_policy_parts
+
     def process_response(self, request, response):
-        if not _plain(request, response):
+        if self.extended or not _plain(request, response):
             return super().process_response(request, response)
         for header, policy in zip((HEADER, HEADER_REPORT_ONLY), settings_policies(), strict=True):
             if policy and header not in response:
@@ -58,13 +61,28 @@ def _plain(request, response) -> bool:
     )
 
 
-@cache
+_built: dict[int, tuple[str, str]] = {}  # the settings' generation: its policies
+_generation = 0
+
+
 def settings_policies() -> tuple[str, str]:
-    """The policy and the report-only policy the settings give, as django-csp builds them."""
-    return build_policy(), build_policy(report_only=True)
+    """The policy and the report-only policy the settings give, as django-csp builds them.
+
+    Built once per generation of the settings: a changed CONTENT_SECURITY_POLICY* setting
+    (override_settings sends setting_changed) starts a new one, so a policy still being built
+    from the old settings when it changed is never kept for the new. Change the settings by
+    assigning them, not by editing their dicts in place, which Django announces to nobody.
+    """
+    generation = _generation
+    built = _built.get(generation)
+    if built is None:
+        built = _built[generation] = (build_policy(), build_policy(report_only=True))
+    return built
 
 
 @receiver(setting_changed)
 def _forget_policies(*, setting: str, **kwargs) -> None:
+    global _generation
     if setting.startswith("CONTENT_SECURITY_POLICY"):
-        settings_policies.cache_clear()
+        _generation += 1
+        _built.clear()
