@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django_redis.cache import RedisCache
+from django_redis.client import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
@@ -99,10 +100,13 @@ def first_use(key: str, *, seconds: int) -> bool:
     On Redis, the SET NX EX that django-redis' add() sends, under the key add() would use,
     sent through django-redis' own client without add()'s layers (value pickling, the
     wrappers): 30-40 µs less on every DPoP request, most of the replay check's Python. Any
-    other cache (a development server without Redis) gets add().
+    other cache (a development server without Redis; django-redis's herd or shard clients,
+    which store or route keys their own way) gets add(). Here an unreachable Redis raises, and
+    the caller answers 503, even where django-redis's IGNORE_EXCEPTIONS would have add() return
+    None, which would read as "used already".
     """
     backend = caches["default"]
-    if isinstance(backend, RedisCache):
+    if isinstance(backend, RedisCache) and type(backend.client) is DefaultClient:  # not Herd's or Shard's
         client = backend.client.get_client(write=True)
         return bool(client.set(backend.make_key(key), b"1", nx=True, ex=seconds))
     return backend.add(key, 1, timeout=seconds)
