@@ -30,6 +30,8 @@ REQUESTS = [
     ("options", "/accounts/login/", {"HTTP_ORIGIN": ALLOWED, "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "POST"}),
     ("post", "/api/token/", {"HTTP_ORIGIN": ALLOWED}),
     ("post", "/api/token/", {}),
+    ("get", "/", {"HTTP_HOST": "localhost"}),  # the second site (crosssite.site_urls)
+    ("get", "/", {"HTTP_HOST": "localhost", "HTTP_ORIGIN": ALLOWED}),
 ]
 
 
@@ -37,8 +39,9 @@ def answer(method: str, path: str, headers: dict):
     """Status and headers of the answer through Django's handler built from MIDDLEWARE now."""
     request = getattr(RequestFactory(), method)(path, **headers)
     result = WSGIHandler().get_response(request)
-    volatile = {"Server-Timing", "Set-Cookie"}  # timings; a CSRF cookie is new each time
-    return result.status_code, {name: value for name, value in result.items() if name not in volatile}
+    volatile = {"Server-Timing", "Set-Cookie", "Expires"}  # timings, the clock; a CSRF cookie is new each time
+    headers = {name: value for name, value in result.items() if name not in volatile}
+    return result.status_code, headers, sorted(result.cookies)
 
 
 @pytest.mark.parametrize("credentials", [False, True])
