@@ -6,6 +6,8 @@ their own settings (tests/authdemo/test_csp_middleware.py).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import csp.middleware
 from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject
@@ -21,9 +23,9 @@ class CSPMiddleware(csp.middleware.CSPMiddleware):
     django-csp builds the header from the settings twice per response (the policy and the
     report-only one): about 35 µs of every request, /healthz included. When nothing about
     this response changes it (no `@csp_update`-style decorator on the view, no exemption, no
-    nonce read by a template, debug off, no excluded prefixes), the header is the settings'
-    policy, the same every time: it is built by django-csp's own `build_policy` once per
-    settings value (a changed setting forgets it) and set as django-csp sets it. Every other
+    nonce read by a template, debug off, no excluded prefixes in the settings), the header is
+    the settings' policy, the same every time: it is built by django-csp's own `build_policy`
+    once per generation of the settings (`settings_policy`) and set as django-csp sets it. Every other
     response goes through django-csp unchanged. django-csp's own middleware tests run against
     this class (tests/authdemo/test_csp_middleware.py).
     """
@@ -34,11 +36,12 @@ class CSPMiddleware(csp.middleware.CSPMiddleware):
         self.extended = type(self).get_policy_parts is not csp.middleware.CSPMiddleware.get_policy_parts
 
     def process_response(self, request, response):
-        if self.extended or not _plain(request, response):
+        policy = settings_policy()
+        if self.extended or policy.excludes or not _plain(request, response):
             return super().process_response(request, response)
-        for header, policy in zip((HEADER, HEADER_REPORT_ONLY), settings_policies(), strict=True):
-            if policy and header not in response:
-                response[header] = policy
+        for header, value in ((HEADER, policy.enforced), (HEADER_REPORT_ONLY, policy.report_only)):
+            if value and header not in response:
+                response[header] = value
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # as django-csp does
         return response
 
@@ -49,24 +52,27 @@ _PER_RESPONSE = tuple(
 
 
 def _plain(request, response) -> bool:
-    """True if django-csp would give `response` exactly the settings' policy."""
+    """True if nothing about this request or response changes django-csp's answer."""
     return not (
         settings.DEBUG  # django-csp leaves debug 404 and 500 pages alone
         or getattr(request, "_csp_nonce", None) is not None
         or any(hasattr(response, name) for name in _PER_RESPONSE)
-        or any(
-            (getattr(settings, name, None) or {}).get("EXCLUDE_URL_PREFIXES")
-            for name in ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY")
-        )
     )
 
 
-_built: dict[int, tuple[str, str]] = {}  # the settings' generation: its policies
+class SettingsPolicy(NamedTuple):
+    enforced: str  # the Content-Security-Policy header, "" for none
+    report_only: str  # the Content-Security-Policy-Report-Only header, "" for none
+    excludes: bool  # whether either setting excludes URL prefixes (then every response is django-csp's)
+
+
+SETTINGS = ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY")
+_built: dict[int, SettingsPolicy] = {}  # the settings' generation: what they give
 _generation = 0
 
 
-def settings_policies() -> tuple[str, str]:
-    """The policy and the report-only policy the settings give, as django-csp builds them.
+def settings_policy() -> SettingsPolicy:
+    """The policies the settings give, as django-csp builds them, and whether they exclude prefixes.
 
     Built once per generation of the settings: a changed CONTENT_SECURITY_POLICY* setting
     (override_settings sends setting_changed) starts a new one, so a policy still being built
@@ -76,13 +82,15 @@ def settings_policies() -> tuple[str, str]:
     generation = _generation
     built = _built.get(generation)
     if built is None:
-        built = _built[generation] = (build_policy(), build_policy(report_only=True))
+        configs = (getattr(settings, name, None) or {} for name in SETTINGS)
+        excludes = any(config.get("EXCLUDE_URL_PREFIXES") for config in configs)
+        built = _built[generation] = SettingsPolicy(build_policy(), build_policy(report_only=True), excludes)
     return built
 
 
 @receiver(setting_changed)
 def _forget_policies(*, setting: str, **kwargs) -> None:
     global _generation
-    if setting.startswith("CONTENT_SECURITY_POLICY"):
+    if setting in SETTINGS:
         _generation += 1
         _built.clear()

@@ -17,8 +17,8 @@ class DeviceBoundSessionMiddleware:
     Lazy, like AuthenticationMiddleware: the check runs when something asks for
     `request.user`, so a request that never does pays nothing, and a request without a
     session cookie has no session to be bound (a login in this request sets `request.user`
-    itself). A session whose browser never registered a key is untouched. The DBSC endpoints read the session, not
-    `request.user`, so a browser can still refresh the cookie it lacks.
+    itself). A session whose browser never registered a key is untouched. The DBSC endpoints
+    read the session, not `request.user`, so a browser can still refresh the cookie it lacks.
     """
 
     def __init__(self, get_response):
