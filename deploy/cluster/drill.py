@@ -50,6 +50,8 @@ from deploy.cluster.drill_kit import (
     Revocation,
     check_still_logged_in,
     check_still_revoked,
+    children,
+    kill_until_gone,
     probes_for,
     revoke_all,
 )
@@ -85,15 +87,20 @@ def logins_for(cluster: Cluster, users: dict) -> list[Logins]:
 def drill_app_killed(cluster: Cluster, probes: list[Probe], *, seconds: float, verbose: bool = False,
                      history: History | None = None, users: dict = DEMO_USERS) -> Drill:  # fmt: skip
     """SIGKILL the granian master of the first instance of every group under load (its worker
-    is left orphaned, holding the port); supervisord must start it again, alone."""
+    is left orphaned, holding the port, until supervisord's reaper kills it); supervisord must
+    start it again, alone. From the signal until the worker is gone is an interruption: what
+    was in flight on it may fail; nothing else may."""
     drill = Drill("one app instance killed", tolerated=set(), verbose=verbose, history=history)
     state_bounds(drill, cluster.env)
     victims = [apps[0] for apps in cluster.apps.values()]
     with Load(drill, probes, logins_for(cluster, users)):
         time.sleep(seconds / 3)
-        killed = [(victim, victim.kill()) for victim in victims]
-        for victim, pid in killed:
-            drill.mark(f"killed {victim.name}'s master (pid {pid}) with SIGKILL")
+        killed = []
+        for victim in victims:  # until the reaper has killed its orphaned worker too (supervisord.conf)
+            pid = victim.pid
+            kill_until_gone(drill, pid, also=children(pid), what=f"{victim.name}'s master and workers killed")
+            killed.append((victim, pid))
+            drill.mark(f"killed {victim.name}'s master (pid {pid}) with SIGKILL; its workers are gone")
         for victim, pid in killed:
             drill.mark(f"supervisord started {victim.name} again (pid {cluster.wait_back(victim, pid)})")
         time.sleep(seconds / 3)

@@ -13,11 +13,15 @@ deploy.cluster.drill (`make drill`); the test suite runs them short.
 from __future__ import annotations
 
 import contextlib
+import os
+import select
+import signal
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
@@ -351,6 +355,28 @@ def logins_work(cluster: Cluster, username: str, password: str) -> bool:
         except (RuntimeError, requests.RequestException):
             return False
     return True
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (a granian or nginx master's workers)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def kill_until_gone(drill: Drill, pid: int, *, also: list[int], what: str, timeout: float = 60) -> None:
+    """SIGKILL `pid` and wait until it and the processes `also` are gone (their pidfds say when).
+    From the signal until then is an interruption in the drill's history: a request in flight on
+    one of them may fail, which nothing can save; the checker and judge() count it apart."""
+    gone = [os.pidfd_open(process) for process in (pid, *also)]
+    try:
+        signalled = drill.history.now()
+        os.kill(pid, signal.SIGKILL)
+        for fd in gone:
+            if not select.select([fd], [], [], timeout)[0]:
+                raise RuntimeError(f"{what}: a process outlived SIGKILL by {timeout} s")
+        drill.history.interruption(start=signalled, end=drill.history.now(), what=what)
+    finally:
+        for fd in gone:
+            os.close(fd)
 
 
 def tried_everywhere(drill: Drill, cluster: Cluster, revocations: list[Revocation], *, seconds: float) -> int:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import time
 from collections.abc import Iterator
@@ -46,6 +45,8 @@ from deploy.cluster.drill_kit import (
     Probe,
     check_still_logged_in,
     check_still_revoked,
+    children,
+    kill_until_gone,
     on_every_instance,
     probes_for,
     revoke_all,
@@ -53,7 +54,7 @@ from deploy.cluster.drill_kit import (
 )
 from deploy.cluster.history import ERROR, UNAVAILABLE, History, overlaps
 from deploy.cluster.launcher import MAIN, Cluster
-from deploy.cluster.supervisor import App, Program
+from deploy.cluster.supervisor import Program
 from harness.stack import wait_until
 
 SENTINEL = "one Sentinel of three killed"
@@ -83,27 +84,13 @@ def held_down(cluster: Cluster, program: Program) -> Iterator[int]:
         rpc.startProcess(program.name, False)
 
 
-def workers(nginx: App) -> list[int]:
-    """The pids of nginx's workers: its master's children."""
-    master = nginx.pid
-    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
-
-
 def kill_worker(drill: Drill, cluster: Cluster) -> None:
     """SIGKILL nginx's worker by its pid (the master is left alone), and wait until the master has
-    started another. From the signal until the worker is gone (its pidfd says when) is an
-    interruption of the drill: the requests in flight on it may fail."""
-    pid = wait_until(lambda: workers(cluster.nginx), timeout=TIMEOUT, what="an nginx worker")[0]
-    gone = os.pidfd_open(pid)
-    try:
-        since, signalled = drill.now(), drill.history.now()
-        os.kill(pid, signal.SIGKILL)
-        if not select.select([gone], [], [], TIMEOUT)[0]:
-            raise RuntimeError(f"the nginx worker {pid} outlived SIGKILL by {TIMEOUT} s")
-        drill.history.interruption(start=signalled, end=drill.history.now(), what=f"nginx worker {pid} killed")
-    finally:
-        os.close(gone)
-    others = lambda: [other for other in workers(cluster.nginx) if other != pid]  # noqa: E731
+    started another; from the signal until the worker is gone is an interruption of the drill."""
+    pid = wait_until(lambda: children(cluster.nginx.pid), timeout=TIMEOUT, what="an nginx worker")[0]
+    since = drill.now()
+    kill_until_gone(drill, pid, also=[], what=f"nginx worker {pid} killed", timeout=TIMEOUT)
+    others = lambda: [other for other in children(cluster.nginx.pid) if other != pid]  # noqa: E731
     new = wait_until(others, timeout=TIMEOUT, what="nginx's master to start a worker")[0]
     drill.mark(f"killed the nginx worker (pid {pid}) with SIGKILL; the master started pid {new}", at=since)
 

@@ -28,8 +28,13 @@ def probes(cluster):
 def test_drill_app_instance_killed_nginx_routes_around_it(cluster, probes):
     drill = drill_app_killed(cluster, probes, seconds=3)
     # No error answer and no logout. A request the loaded test machine itself did not finish in
-    # TIMEOUT is not nginx's doing; `make drill` counts it as a violation all the same.
+    # TIMEOUT is not nginx's doing; `make drill` counts it as a violation all the same. What was in
+    # flight on the killed master's worker, from the signal until the reaper had killed it, is
+    # counted apart: one reset there failed this test once in a loaded `make test`.
     assert [v for v in drill.violations if "no answer within" not in v] == []
+    (kill,) = drill.history.interruptions()
+    assert 0 <= kill[1] - kill[0] < 10
+    assert set(drill.figures["in_flight_at_a_kill"]) == set(drill.figures["requests"])
 
 
 def test_drill_redis_primary_killed_no_logout_no_lost_revocation(cluster, probes):
