@@ -4,8 +4,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import services
 from accounts.authentication import REGISTRY_KEY
@@ -154,3 +157,49 @@ def test_own_events_are_shown_on_the_sessions_page(client, alice, login):
     body = client.get("/accounts/sessions/").content.decode()
     assert "Logged in" in body
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_FAILED, username="alice").exists()
+
+
+def test_blacklisting_again_or_nothing_changes_nothing(alice, api_login):
+    api_login(alice)
+    api_login(alice)
+    tokens = OutstandingToken.objects.filter(user=alice)
+    first = tokens.order_by("pk")[:1]
+    services.blacklist_tokens(tokens=tokens.filter(pk__in=first), actor=None, request=None)
+    assert list(BlacklistedToken.objects.values_list("token_id", flat=True)) == list(first.values_list("pk", flat=True))
+    services.blacklist_tokens(tokens=tokens, actor=None, request=None)  # one of them already blacklisted
+    assert BlacklistedToken.objects.count() == 2
+    assert services.blacklist_tokens(tokens=tokens.none(), actor=None, request=None) == 0
+    assert BlacklistedToken.objects.count() == 2
+
+
+# Someone else's 50,000 rotated tokens, all blacklisted, and 300 of the user's, all but the last
+# ten blacklisted (rotated away), as the tables look after a while in production.
+MANY_TOKENS_SQL = [
+    """INSERT INTO token_blacklist_outstandingtoken (jti, token, created_at, expires_at, user_id)
+       SELECT 'other-' || g, '', now(), now() + interval '1 day', %(other)s FROM generate_series(1, 50000) g
+       UNION ALL
+       SELECT 'own-' || g, '', now(), now() + interval '1 day', %(user)s FROM generate_series(1, 300) g""",
+    """INSERT INTO token_blacklist_blacklistedtoken (token_id, blacklisted_at)
+       SELECT id, now() FROM token_blacklist_outstandingtoken WHERE user_id = %(other)s OR jti < 'own-291'""",
+    "ANALYZE token_blacklist_outstandingtoken, token_blacklist_blacklistedtoken",
+]
+
+
+@pytest.mark.postgres
+def test_revoking_everything_costs_the_users_tokens_not_the_blacklists(postgres, alice, bob):
+    """The user's tokens are found by their index and each is checked against the blacklist's
+    unique index: nothing reads the whole blacklist, however large it grows."""
+    with connection.cursor() as cursor:
+        for statement in MANY_TOKENS_SQL:
+            cursor.execute(statement, {"user": alice.pk, "other": bob.pk})
+    with CaptureQueriesContext(connection) as queries:
+        services.revoke_everything(user=alice, reason="test")
+    plans = []
+    with connection.cursor() as cursor:
+        for query in [q["sql"] for q in queries if "token_blacklist" in q["sql"]]:
+            cursor.execute(f"EXPLAIN {query}")
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    assert plans, "no statement read the tokens"
+    assert not any("Seq Scan on token_blacklist" in plan for plan in plans), plans
+    assert not OutstandingToken.objects.filter(user=alice, blacklistedtoken__isnull=True).exists()
+    assert BlacklistedToken.objects.count() == 50_300
