@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import caches
 from django.core.exceptions import EmptyResultSet
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest
@@ -242,24 +242,30 @@ def _engine_module(engine: str) -> str:
 
 
 def _blacklist(tokens) -> None:
-    """Blacklist those of the outstanding `tokens` (a filtered queryset) not blacklisted yet.
+    """Blacklist those of the outstanding `tokens` (a queryset) not blacklisted yet.
 
     One `INSERT ... SELECT ... ON CONFLICT DO NOTHING` (PostgreSQL and SQLite both write it; the ORM
     does not), the SELECT being the queryset's own: the database finds the tokens and skips those
     its unique index on token_id already holds, one probe each, so the cost is the user's tokens,
     not the blacklist's size. Reading the ones not blacklisted first, by a join, let PostgreSQL's
     planner hash the whole blacklist (36 ms for a user's 2,720 tokens beside 100,000 entries, and
-    growing with the table); and nothing is built in Python per token. (SQLite reads the SELECT's
-    WHERE as the statement's; unfiltered, it would take ON CONFLICT for a join's.)
+    growing with the table); and nothing is built in Python per token. It runs on the database
+    Django writes blacklist entries to, inside the caller's transaction there.
     """
+    alias = router.db_for_write(BlacklistedToken)
     rows = tokens.order_by().annotate(at=Value(timezone.now())).values_list("pk", "at")
     try:
-        select, params = rows.query.get_compiler(using=tokens.db).as_sql()
+        select, params = rows.query.get_compiler(using=alias).as_sql()
     except EmptyResultSet:  # filtered on an empty list: no token to blacklist
         return
-    connection = connections[tokens.db]
-    table = connection.ops.quote_name(BlacklistedToken._meta.db_table)
-    insert = f"INSERT INTO {table} (token_id, blacklisted_at) {select} ON CONFLICT (token_id) DO NOTHING"
+    connection = connections[alias]
+    quote, meta = connection.ops.quote_name, BlacklistedToken._meta
+    columns = ", ".join(quote(meta.get_field(name).column) for name in ("token", "blacklisted_at"))
+    # "WHERE true" on a SELECT of its own: SQLite would take the ON CONFLICT of a SELECT without a
+    # WHERE (an unfiltered queryset) for a join's ON. Names are quoted, values are parameters.
+    table, key = quote(meta.db_table), quote(meta.get_field("token").column)
+    insert = f"INSERT INTO {table} ({columns}) SELECT * FROM ({select}) AS tokens WHERE true"  # noqa: S608
+    insert += f" ON CONFLICT ({key}) DO NOTHING"
     with connection.cursor() as cursor:
         cursor.execute(insert, params)
 

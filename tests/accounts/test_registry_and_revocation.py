@@ -172,6 +172,15 @@ def test_blacklisting_again_or_nothing_changes_nothing(alice, api_login):
     assert BlacklistedToken.objects.count() == 2
 
 
+def test_an_unfiltered_queryset_is_blacklisted_whole(alice, bob, api_login):
+    """A SELECT without a WHERE (every outstanding token) still makes one valid statement; on
+    SQLite an ON CONFLICT after it would otherwise be read as a join's ON."""
+    api_login(alice)
+    api_login(bob)
+    services._blacklist(OutstandingToken.objects.all())
+    assert BlacklistedToken.objects.count() == OutstandingToken.objects.count() == 2
+
+
 # Someone else's 50,000 rotated tokens, all blacklisted, and 300 of the user's, all but the last
 # ten blacklisted (rotated away), as the tables look after a while in production.
 MANY_TOKENS_SQL = [
