@@ -130,11 +130,11 @@ def revoke_everything(
 ) -> None:
     """Log `user` out everywhere: sessions, refresh tokens, and live access tokens; all or nothing.
 
-    Every outstanding refresh token is blacklisted; the access-token cut-off moves forward (a
-    version: `advance_cutoff`), so with JWT_REVOCATION=cutoff even access tokens that have not
-    expired stop working at once, however the clocks of the instances that issued them differ;
-    sessions end through their engine. `keep_current_session` spares the session making the
-    request (password change keeps the user logged in there).
+    Every outstanding refresh token is blacklisted (each login's newest: `_newest_tokens`); the
+    access-token cut-off moves forward (a version: `advance_cutoff`), so with JWT_REVOCATION=cutoff
+    even access tokens that have not expired stop working at once, however the clocks of the
+    instances that issued them differ; sessions end through their engine. `keep_current_session`
+    spares the session making the request (password change keeps the user logged in there).
 
     The database is the source of truth and everything in it commits in one transaction, with
     the credential change that asked for it where there is one (`User.save`, the delete
@@ -154,7 +154,7 @@ def revoke_everything(
                 revoked = timezone.now()
                 families = TokenFamily.objects.filter(user=user, revoked_at__isnull=True)
                 families.update(revoked_at=revoked, revoked_reason=reason)
-                _blacklist(OutstandingToken.objects.filter(user=user, expires_at__gt=revoked))
+                _blacklist(_newest_tokens(user=user, now=revoked))
                 # After the families are locked: a refresh that won before us read the older version
                 # into its access token, so this cut-off covers it, whatever the clocks say.
                 cutoff = advance_cutoff(user_id=user.pk)
@@ -239,6 +239,16 @@ def _engine_module(engine: str) -> str:
     if engine == settings.SESSION_BACKEND:
         return settings.SESSION_ENGINE
     return vocabulary.session_engine(engine).module
+
+
+def _newest_tokens(*, user: User, now: datetime):
+    """The outstanding refresh tokens of `user` that may not be blacklisted yet: the newest of each
+    API login (family), unexpired. Every older one was blacklisted when a refresh rotated it away, in
+    that refresh's transaction, so these are all that is left to blacklist; a cost in the user's
+    logins, where their every token since the last prune (thousands for a client that refreshes
+    often) cost a probe each."""
+    newest = TokenFamily.objects.filter(user=user).values("current_jti")
+    return OutstandingToken.objects.filter(jti__in=newest, expires_at__gt=now)
 
 
 def _blacklist(tokens) -> None:
