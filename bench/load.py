@@ -26,6 +26,7 @@ GTHREAD_THREADS = 4
 COUNTED_APP = "bench.wsgi:application"  # the site with the benchmark's counters (bench.counting)
 
 SUMMARY_LUA = Path(__file__).with_name("summary.lua")
+REFRESH_CHAIN_LUA = Path(__file__).with_name("refresh_chain.lua")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -78,15 +79,18 @@ class Target:
     credential: str = ""  # the session cookie's value or the token, for its size
 
 
-def run_wrk(target: Target, *, seconds: float, connections: int) -> dict:
-    """wrk's summary (bench/summary.lua); wrk takes whole seconds, at least one."""
+def run_wrk(target: Target, *, seconds: float, connections: int, script: Path = SUMMARY_LUA,
+            env: dict[str, str] | None = None) -> dict:  # fmt: skip
+    """wrk's summary (bench/summary.lua, which `script` ends with); wrk takes whole seconds, at
+    least one. `env` adds to wrk's environment (what the script reads)."""
     command = [
         ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
-        "-s", str(SUMMARY_LUA), target.server.url + target.path,
+        "-s", str(script), target.server.url + target.path,
     ]  # fmt: skip
     for name, value in target.headers.items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    environment = {**os.environ, **(env or {})}
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
     return json.loads(line.removeprefix("BENCH_JSON "))
 
@@ -96,7 +100,7 @@ def measure(target: Target, stores: Stores, *, seconds: float, connections: int)
     server = target.server
     app_pids, db_pids = server.worker_pids(), postgres_pids(stores)
     before = counters(server), cpu_seconds(app_pids), cpu_seconds(db_pids), redis_cpu(stores)
-    result = _answered(target, run_wrk(target, seconds=seconds, connections=connections))
+    result = answered(target, run_wrk(target, seconds=seconds, connections=connections))
     after = counters(server), cpu_seconds(app_pids), cpu_seconds(postgres_pids(stores)), redis_cpu(stores)
     served = after[0]["requests"] - before[0]["requests"]
     if not served:
@@ -118,11 +122,11 @@ def measure(target: Target, stores: Stores, *, seconds: float, connections: int)
 def rate(target: Target, *, seconds: float, connections: int) -> float:
     """Run wrk once; return req/s alone. For a server of several processes, whose counters
     (bench.counting) each process keeps for itself."""
-    result = _answered(target, run_wrk(target, seconds=seconds, connections=connections))
+    result = answered(target, run_wrk(target, seconds=seconds, connections=connections))
     return result["requests"] / (result["duration_us"] / 1e6)
 
 
-def _answered(target: Target, result: dict) -> dict:
+def answered(target: Target, result: dict) -> dict:
     """wrk's result, or an error when any request failed: a figure of errors measures nothing."""
     if result["non_2xx"] or result["socket_errors"] or not result["requests"]:
         name = f"{target.server.name}{target.path}"

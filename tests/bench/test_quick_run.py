@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from bench.load import OTHER_SERVERS
+from bench.scale import KEEP_ALIVE_REFRESH
 from bench.schemes import ALL_SCHEMES
 from tests.support import need
 
@@ -77,6 +78,13 @@ def test_quick_run_times_revocations_across_processes(quick_results):
 def test_quick_run_writes_markdown_and_svg(quick_results):
     assert "| JWT: stateless |" in (quick_results["dir"] / "latest.md").read_text()
     assert (quick_results["dir"] / "latest.svg").read_text().startswith("<svg")
+
+
+def test_quick_run_times_refreshes_on_one_kept_alive_connection(quick_results):
+    """bench.scale.refresh_chain raises unless the chain rotated; the figure is there on both stores."""
+    for operations in quick_results["json"]["operations"].values():
+        assert 0 < operations[KEEP_ALIVE_REFRESH] < operations["token login"]
+    assert f"| {KEEP_ALIVE_REFRESH} |" in (quick_results["dir"] / "latest.md").read_text()
 
 
 def test_quick_run_fills_the_stores_and_measures_again(quick_results):
