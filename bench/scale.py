@@ -153,8 +153,8 @@ def refresh_chain(server: Server, *, seconds: float) -> float:
     """Median milliseconds of a refresh from one client on one kept-alive connection, refreshing
     again and again for `seconds` with the token the last answer returned (wrk with
     bench/refresh_chain.lua): the server's refresh as the other schemes are measured, without a
-    Python client's own cost per request (about 2 ms on the benchmark's machine: requests takes
-    3 ms for a /healthz the server answers in under 0.5). Any refusal fails the run, and so does a
+    Python client's own cost per request (requests took 3 ms for a /healthz the server answered in
+    under 0.5 where this was written). Any refusal fails the run, and so does a
     chain that did not rotate: sending the first token again must be refused as a replay (a chain
     that kept sending it would be answered from the reuse interval instead, and time that)."""
     target, first = Target(server, REFRESH_PATH, {}), _api_login(server)

@@ -132,6 +132,23 @@ def test_log_out_everywhere_ends_sessions_and_tokens(client, alice, login, api_l
     )
 
 
+def test_log_out_everywhere_leaves_no_refresh_token_unblacklisted(client, alice, api_login):
+    """Revoking blacklists only each login's newest token: the ones before it must already be
+    blacklisted by the refreshes that replaced them, through the real endpoints."""
+    refresh = api_login(alice)["refresh"]
+    for _ in range(3):
+        refresh = (
+            Client()
+            .post("/api/token/refresh/", {"refresh": refresh}, content_type="application/json")
+            .json()["refresh"]
+        )
+    api_login(alice)
+    assert OutstandingToken.objects.filter(user=alice, blacklistedtoken__isnull=True).count() == 2  # the two newest
+    services.revoke_everything(user=alice, reason="test")
+    assert OutstandingToken.objects.filter(user=alice).count() == 5
+    assert not OutstandingToken.objects.filter(user=alice, blacklistedtoken__isnull=True).exists()
+
+
 def test_api_logins_are_listed_and_revocable(client, alice, login, api_login):
     pair = api_login(alice)
     login(alice)
